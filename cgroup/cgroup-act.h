@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup/cgroup-act.h: the actions that write to cgroupfs or signal processes. Never a bare PID: signals
+ * go through pidfds. These functions do not log above debug; the daemon reports. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup-fs.h"
+
+/* Writes bytes to memory.reclaim (5.19+). Returns 0 when the kernel reclaimed it all; -EAGAIN when it
+ * reclaimed less than asked (not an error for us: measure memory.current); -ENOENT when memory.reclaim
+ * does not exist (old kernel: use cgroup_set_high() as a fallback); other -errno. */
+int cgroup_reclaim(int cgfd, uint64_t bytes);
+
+/* Writes memory.high ("max" for CGROUP_LIMIT_MAX). Returns 0 or -errno. */
+int cgroup_write_high(int cgfd, uint64_t bytes);
+
+/* Writes "1" to cgroup.kill (5.14+): SIGKILL to every process in the subtree. -ENOENT when missing. */
+int cgroup_kill_all(int cgfd);
+
+/* Opens a pidfd for pid, then checks (after opening, so the PID cannot be reused in between) that the
+ * process is still in cgroup cgpath (/proc/PID/cgroup "0::<cgpath>"). Returns the pidfd; -ESRCH if it
+ * exited or moved elsewhere. */
+int pidfd_open_in_cgroup(const CgroupRoot *r, pid_t pid, const char *cgpath);
+
+/* Sends sig through a pidfd (pidfd_send_signal). info_value >= 0 sends SI_QUEUE with sival_int =
+ * info_value (systemd's common-signal protocol uses this). Returns 0, -ESRCH if the process exited. */
+int pidfd_signal(int pidfd, int sig, int info_value);
+
+/* Picks the process directly in cgroup cgpath with the largest RSS (/proc/PID/status VmRSS), skipping
+ * kernel threads and vanished PIDs, and returns a pidfd for it (via pidfd_open_in_cgroup()).
+ * Returns the pidfd; -ESRCH if the cgroup has no candidate. ret_pid/ret_rss_bytes may be NULL. */
+int cgroup_open_largest(const CgroupRoot *r, const char *cgpath, pid_t *ret_pid, uint64_t *ret_rss_bytes);

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* policy/policy.h: the configuration, parsed from INI with inih. Pure: no cgroupfs, no logging above debug.
+ *
+ * Files: /etc/memwarden/memwarden.conf (daemon-wide), and policies in policy.d directories searched in
+ * order /etc/memwarden/policy.d, /run/memwarden/policy.d, /usr/lib/memwarden/policy.d. A file name in an
+ * earlier directory masks the same name in a later one (systemd drop-in convention; an empty file or a
+ * symlink to /dev/null disables it). Policies are then ordered by file name; for a cgroup the first
+ * policy whose [Match] matches wins. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cgroup/cgroup-psi.h"
+#include "policy-units.h"
+
+/* The escalation ladder, gentlest first. Trim, DropCache and Restart are parsed and ordered now; the
+ * daemon implements them in a later step (see README). */
+typedef enum Rung {
+        RUNG_ALERT,
+        RUNG_TRIM,
+        RUNG_DROP_CACHE,
+        RUNG_RECLAIM,
+        RUNG_RESTART,
+        RUNG_KILL,
+        _RUNG_MAX,
+        _RUNG_INVALID = -EINVAL,
+} Rung;
+
+/* "alert", "trim", "drop-cache", "reclaim", "restart", "kill". */
+const char *rung_to_string(Rung r);
+Rung rung_from_string(const char *s);
+
+typedef enum KillMode {
+        KILL_MODE_CGROUP,  /* cgroup.kill: the whole group (also forced when memory.oom.group=1) */
+        KILL_MODE_LARGEST, /* the process with the largest RSS, through a pidfd */
+        _KILL_MODE_MAX,
+        _KILL_MODE_INVALID = -EINVAL,
+} KillMode;
+const char *kill_mode_to_string(KillMode m);
+KillMode kill_mode_from_string(const char *s);
+
+typedef struct PsiTriggerConfig {
+        bool enabled;
+        usec_t stall_usec;
+        usec_t window_usec;
+} PsiTriggerConfig;
+
+typedef struct RungConfig {
+        usec_t cooldown_usec; /* not again within this time after it ran */
+        usec_t settle_usec;   /* wait this long for relief before escalating to the next rung */
+} RungConfig;
+
+typedef struct Policy {
+        char *name;     /* file name without ".conf" */
+        char *path;     /* the file it came from */
+
+        /* [Match]: any one of the lists matching is a match (OR); empty lists are ignored. fnmatch(3)
+         * globs. Unit= is tested against the unit whose own cgroup this is; Slice= against the slice
+         * directly containing such a unit; Cgroup= against the cgroup path ("/system.slice/x.service"). */
+        char **match_unit;
+        char **match_slice;
+        char **match_cgroup;
+
+        /* [Pressure] */
+        PsiTriggerConfig trigger[2];  /* indexed by PsiKind: SomeTrigger=, FullTrigger= "150ms/1s" */
+        double some_avg10_percent;     /* SomeAvg10=: while sampling, "still under pressure" above this */
+        double full_avg10_percent;     /* FullAvg10= */
+        bool on_high_events;           /* HighEvents=: memory.events "high" increments are triggers */
+        bool on_max_events;            /* MaxEvents=: "max" increments are triggers */
+        Quantity usage;                /* Usage=: memory.current above this (of memory.max) is pressure;
+                                          bytes 0 / percent 0 = off */
+        Quantity brake;                /* Brake=: set memory.high to this (of memory.max) where unset;
+                                          off when bytes 0 and not percent */
+        bool has_brake;
+        usec_t sample_interval_usec;   /* SampleInterval= while under pressure */
+        usec_t hysteresis_usec;        /* Hysteresis=: calm only after this long with no pressure */
+        usec_t max_throttle_usec;      /* MaxThrottle=: under pressure this long -> last rung */
+
+        /* [Actions] */
+        Rung ladder[_RUNG_MAX];        /* Ladder=alert reclaim kill */
+        size_t n_ladder;
+        bool dry_run;                  /* DryRun= */
+        RungConfig rung[_RUNG_MAX];    /* [Alert] [Reclaim] [Kill] ... Cooldown= Settle= */
+
+        /* [Reclaim] */
+        Quantity reclaim_amount;       /* Amount=: of memory.current, default 10% */
+        /* [Kill] */
+        KillMode kill_mode;            /* Mode= */
+} Policy;
+
+typedef struct DaemonConfig {
+        int log_level;            /* LogLevel= */
+        char *cgroup_root;        /* CgroupRoot=, NULL = auto */
+        char *control_socket;     /* ControlSocket= */
+        char *state_dir;          /* StateDirectory= */
+        bool dry_run;             /* DryRun=: forces dry-run for every policy */
+        usec_t alert_rate_usec;   /* RateLimitInterval= for repeated alerts per cgroup */
+        unsigned alert_rate_burst;/* RateLimitBurst= */
+} DaemonConfig;
+
+typedef struct Config {
+        DaemonConfig daemon;
+        Policy **policies; /* ordered by file name */
+        size_t n_policies;
+        char **masked;     /* paths that were masked by a file of the same name earlier in the search */
+} Config;
+
+/* A configuration error: where and why. file and line are 0/empty when not applicable. */
+typedef struct ConfigError {
+        char file[4096];
+        unsigned line;
+        char message[512];
+} ConfigError;
+
+/* Default search directories, earlier masks later. */
+extern const char *const POLICY_DIRS_DEFAULT[];
+#define MAIN_CONFIG_DEFAULT "/etc/memwarden/memwarden.conf"
+
+/* Loads main_conf (a missing file means defaults) and every *.conf in dirs (NULL-terminated; missing
+ * directories are fine). Returns 0 and a Config; on the first error -EINVAL (or -errno for I/O, -ENOMEM)
+ * with *err filled in, and nothing allocated. */
+int config_load(const char *main_conf, const char *const *dirs, Config **ret, ConfigError *err);
+/* Loads the given policy files only (memwardenctl check FILE...). */
+int config_load_files(char *const *files, Config **ret, ConfigError *err);
+Config *config_free(Config *c);
+
+/* Parses one policy file. Returns 0, or -EINVAL with *err. Validation: unknown sections/keys, bad units,
+ * stall > window, window outside 500ms..10s, no [Match] entry at all, a glob that can never match a
+ * cgroup (e.g. Unit= without a unit suffix), an empty ladder, a ladder with a rung twice or out of
+ * order, Cooldown/Settle of 0 where it would spin. */
+int policy_load_file(const char *path, Policy **ret, ConfigError *err);
+Policy *policy_free(Policy *p);
+void policy_init_defaults(Policy *p);
+
+/* Does p match this cgroup? unit/slice may be NULL; is_unit_cgroup: cgpath is the unit's own cgroup. */
+bool policy_matches(const Policy *p, const char *cgpath, const char *unit, const char *slice,
+                    bool is_unit_cgroup);
+/* The first matching policy, or NULL. */
+const Policy *config_match(const Config *c, const char *cgpath, const char *unit, const char *slice,
+                           bool is_unit_cgroup);
+
+/* Writes the effective configuration (every key with its value, defaults included) as INI that
+ * policy_load_file() accepts again. */
+void config_dump(const Config *c, FILE *f);
+void policy_dump(const Policy *p, FILE *f);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        size_t size = 0, alloc = 4096;
+        _cleanup_free_ char *buf = malloc(alloc);
+        if (!buf)
+                return -ENOMEM;
+
+        for (;;) {
+                if (alloc - size < 2) {
+                        if (alloc >= max_size)
+                                return -EFBIG;
+                        size_t nalloc = MIN(alloc * 2, max_size + 1);
+                        char *n = realloc(buf, nalloc);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        alloc = nalloc;
+                }
+                ssize_t k = read(fd, buf + size, alloc - size - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > max_size)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        if (ret_size)
+                *ret_size = size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int write_string_file_at(int dirfd, const char *path, const char *s)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(s);
+        ssize_t k = write(fd, s, n);
+        if (k < 0)
+                return -errno;
+        if ((size_t) k != n)
+                return -EIO;
+        return 0;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* util/fileio.h: whole-file reads and short writes relative to a directory fd. Kernel files (cgroupfs,
+ * procfs) report size 0, so reads loop until EOF. */
+#pragma once
+
+#include <stddef.h>
+
+/* Reads the file at dirfd/path (O_RDONLY|O_CLOEXEC|O_NOFOLLOW) into a NUL-terminated buffer, at most
+ * max_size bytes (-EFBIG beyond). Returns 0; -errno on failure (-ENOENT/-ENODEV: it went away). */
+int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* Writes s to dirfd/path (O_WRONLY|O_CLOEXEC|O_NOFOLLOW, no O_CREAT/O_TRUNC) in one write(2).
+ * Returns 0, or -errno (the kernel's answer, e.g. -EAGAIN from memory.reclaim). */
+int write_string_file_at(int dirfd, const char *path, const char *s);
