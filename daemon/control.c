@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/control.c: the control socket memwardenctl talks to (/run/memwarden/control).
+ *
+ * Why a socket and not D-Bus: it works where there is no dbus-daemon (containers, early boot), and the
+ * kernel tells us who the peer is (SO_PEERCRED). Protocol: one request line, one reply, then close.
+ *   status        -> human-readable table        status json -> one JSON object
+ *   reload        -> "ok" or "error: file:line: message" (root only)
+ * status is open to every local user: it shows cgroup paths and memory figures, as /sys/fs/cgroup does.
+ * Everything that acts is refused to non-root peers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "alert.h"
+#include "manager.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/time-util.h"
+
+#define REQUEST_MAX 256
+
+typedef struct Connection {
+        Manager *manager;
+        int fd;
+        sd_event_source *source;
+        sd_event_source *timeout;
+        size_t len;
+        char buf[REQUEST_MAX];
+} Connection;
+
+static void connection_free(Connection *c)
+{
+        sd_event_source_disable_unref(c->source);
+        sd_event_source_disable_unref(c->timeout);
+        closep(&c->fd);
+        free(c);
+}
+
+void manager_status_json(Manager *m, FILE *f)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        fprintf(f, "{\"version\":\"%s\",\"cgroup_root\":", PACKAGE_VERSION);
+        json_write_string(f, m->root->root_path);
+        fprintf(f, ",\"uptime_usec\":%" PRIu64 ",\"dry_run\":%s,\"policies\":[", now - m->started_usec,
+                m->dry_run_arg || m->config->daemon.dry_run ? "true" : "false");
+        for (size_t i = 0; i < m->config->n_policies; i++) {
+                const Policy *p = m->config->policies[i];
+                if (i > 0)
+                        fputc(',', f);
+                fputs("{\"name\":", f);
+                json_write_string(f, p->name);
+                fputs(",\"path\":", f);
+                json_write_string(f, p->path);
+                fputs(",\"ladder\":[", f);
+                for (size_t k = 0; k < p->n_ladder; k++)
+                        fprintf(f, "%s\"%s\"", k ? "," : "", rung_to_string(p->ladder[k]));
+                fputs("]}", f);
+        }
+        fprintf(f, "],\"guarded\":%zu,\"under_pressure\":%u,\"cgroups\":[", hashmap_size(m->guards),
+                m->n_under_pressure);
+        void *v;
+        bool first = true;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(m->guards, &i, &v, NULL)) {
+                if (!first)
+                        fputc(',', f);
+                first = false;
+                guard_status_json(v, f, now);
+        }
+        fputs("]}\n", f);
+}
+
+static int cmp_guard(const void *a, const void *b)
+{
+        return strcmp((*(Guard *const *) a)->path, (*(Guard *const *) b)->path);
+}
+
+static void status_text(Manager *m, FILE *f)
+{
+        char c[FORMAT_BYTES_MAX], x[FORMAT_BYTES_MAX], h[FORMAT_BYTES_MAX];
+        size_t n = hashmap_size(m->guards), k = 0;
+        Guard **gs = calloc(n ? n : 1, sizeof(Guard *));
+        if (!gs)
+                return;
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(m->guards, &i, &v, NULL))
+                gs[k++] = v;
+        qsort(gs, k, sizeof(Guard *), cmp_guard);
+
+        fprintf(f, "memwardend %s: %zu policies, guarding %zu cgroups, %u under pressure%s\n", PACKAGE_VERSION,
+                m->config->n_policies, n, m->n_under_pressure,
+                m->dry_run_arg || m->config->daemon.dry_run ? " (dry-run)" : "");
+        if (k > 0)
+                fprintf(f, "%-48s %-10s %-16s %9s %9s %9s %7s\n", "CGROUP", "STATE", "POLICY", "CURRENT", "HIGH",
+                        "MAX", "ACTIONS");
+        for (size_t j = 0; j < k; j++) {
+                Guard *g = gs[j];
+                CgroupMemory mem;
+                bool have = cgroup_read_memory(g->cgfd, &mem) >= 0;
+                fprintf(f, "%-48s %-10s %-16s %9s %9s %9s %7" PRIu64 "\n", g->path,
+                        guard_under_pressure(g) ? "PRESSURE" : "calm", g->policy->name,
+                        have ? format_bytes(c, sizeof c, mem.current) : "?",
+                        !have ? "?" : mem.high == CGROUP_LIMIT_MAX ? "max" : format_bytes(h, sizeof h, mem.high),
+                        !have ? "?" : mem.max == CGROUP_LIMIT_MAX ? "max" : format_bytes(x, sizeof x, mem.max),
+                        g->n_actions);
+        }
+        free(gs);
+}
+
+static void connection_reply(Connection *c, const char *request)
+{
+        Manager *m = c->manager;
+        struct ucred cred = {};
+        socklen_t sl = sizeof cred;
+        bool root = getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0 && cred.uid == 0;
+
+        char *out = NULL;
+        size_t outlen = 0;
+        FILE *f = open_memstream(&out, &outlen);
+        if (!f)
+                return;
+
+        if (streq(request, "status"))
+                status_text(m, f);
+        else if (streq(request, "status json"))
+                manager_status_json(m, f);
+        else if (streq(request, "reload")) {
+                if (!root)
+                        fputs("error: permission denied: reload needs root\n", f);
+                else {
+                        ConfigError err = {};
+                        if (manager_reload(m, &err) >= 0)
+                                fputs("ok\n", f);
+                        else if (err.line > 0)
+                                fprintf(f, "error: %s:%u: %s\n", err.file, err.line, err.message);
+                        else if (err.file[0])
+                                fprintf(f, "error: %s: %s\n", err.file, err.message);
+                        else
+                                fprintf(f, "error: %s\n", err.message);
+                }
+        } else
+                fprintf(f, "error: unknown request\n");
+        fclose(f);
+
+        /* Replies can be large (thousands of cgroups): write them blocking, bounded by SO_SNDTIMEO. */
+        struct timeval tv = { .tv_sec = 2 };
+        (void) setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        (void) fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+        for (size_t done = 0; done < outlen;) {
+                ssize_t k = send(c->fd, out + done, outlen - done, MSG_NOSIGNAL);
+                if (k <= 0) {
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        log_debug("Control client went away before the reply was sent, ignoring");
+                        break;
+                }
+                done += (size_t) k;
+        }
+        free(out);
+}
+
+static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Connection *c = userdata;
+
+        ssize_t k = recv(fd, c->buf + c->len, sizeof c->buf - 1 - c->len, 0);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (k <= 0) {
+                connection_free(c);
+                return 0;
+        }
+        c->len += (size_t) k;
+        c->buf[c->len] = 0;
+        char *nl = strchr(c->buf, '\n');
+        if (!nl) {
+                if (c->len >= sizeof c->buf - 1)
+                        connection_free(c); /* too long: not one of ours */
+                return 0;
+        }
+        *nl = 0;
+        connection_reply(c, c->buf);
+        connection_free(c);
+        return 0;
+}
+
+static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        connection_free(userdata);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Manager *m = userdata;
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        Connection *c = calloc(1, sizeof *c);
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->manager = m;
+        c->fd = cfd;
+        if (sd_event_add_io(m->event, &c->source, cfd, EPOLLIN, on_connection, c) < 0 ||
+            sd_event_add_time_relative(m->event, &c->timeout, CLOCK_MONOTONIC, 5 * USEC_PER_SEC, 0,
+                    on_connection_timeout, c) < 0)
+                connection_free(c);
+        return 0;
+}
+
+static int mkdir_parents(const char *path)
+{
+        char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        for (char *p = copy + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+                        int r = -errno;
+                        free(copy);
+                        return r;
+                }
+                *p = '/';
+        }
+        free(copy);
+        return 0;
+}
+
+int control_open(Manager *m)
+{
+        const char *path = m->control_socket_arg ?: m->config->daemon.control_socket;
+        if (!path || !*path)
+                return 0;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        int r = mkdir_parents(path);
+        if (r < 0)
+                return r;
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(path);
+        mode_t old = umask(0111);
+        r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+        umask(old);
+        if (r < 0 || listen(fd, 16) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        r = sd_event_add_io(m->event, &m->control_source, fd, EPOLLIN, on_accept, m);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        m->control_fd = fd;
+        m->control_path = strdup(path);
+        return 0;
+}
+
+void control_close(Manager *m)
+{
+        m->control_source = sd_event_source_disable_unref(m->control_source);
+        closep(&m->control_fd);
+        m->control_fd = -EBADF;
+        if (m->control_path) {
+                (void) unlink(m->control_path);
+                free(m->control_path);
+                m->control_path = NULL;
+        }
+}

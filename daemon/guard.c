@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/guard.c: one guarded cgroup. Its kernel event sources (PSI trigger fds, the memory.events watch),
+ * sampling, the engine step, and carrying out and reporting each decision. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <systemd/sd-event.h>
+
+#include "alert.h"
+#include "cgroup/cgroup-act.h"
+#include "cgroup/cgroup-psi.h"
+#include "manager.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/time-util.h"
+
+/* A new cgroup's limits are usually written by systemd just after mkdir: look at the brake again then. */
+#define BRAKE_RECHECK_USEC (1 * USEC_PER_SEC)
+
+static const char *kind_name(PsiKind k)
+{
+        return k == PSI_FULL ? "full" : "some";
+}
+
+static void guard_disarm_triggers(Guard *g)
+{
+        for (int k = 0; k < 2; k++) {
+                g->trigger_source[k] = sd_event_source_disable_unref(g->trigger_source[k]);
+                closep(&g->trigger_fd[k]);
+                g->trigger_fd[k] = -EBADF;
+        }
+}
+
+static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Guard *g = userdata;
+        PsiKind kind = fd == g->trigger_fd[PSI_FULL] ? PSI_FULL : PSI_SOME;
+
+        if (revents & (EPOLLERR | EPOLLHUP)) {
+                /* The kernel says the cgroup was removed. */
+                log_debug("%s: PSI trigger reports the cgroup removed", g->path);
+                manager_drop_guard(g->manager, g, /* cgroup_gone= */ true);
+                return 0;
+        }
+        if (revents & EPOLLPRI) {
+                g->triggers_fired |= 1u << kind;
+                if (!g->wake_usec)
+                        g->wake_usec = now_usec(CLOCK_MONOTONIC);
+                (void) guard_step(g);
+        }
+        return 0;
+}
+
+static int guard_arm_triggers(Guard *g)
+{
+        const Policy *p = g->policy;
+
+        for (PsiKind k = PSI_SOME; k <= PSI_FULL; k++) {
+                if (!p->trigger[k].enabled)
+                        continue;
+                int fd = psi_trigger_open(g->cgfd, k, p->trigger[k].stall_usec, p->trigger[k].window_usec);
+                if (fd < 0) {
+                        if (ERRNO_IS_GONE(fd))
+                                return fd;
+                        log_warning_errno(fd, "%s: cannot set up the PSI %s trigger: %m, ignoring", g->path,
+                                kind_name(k));
+                        continue;
+                }
+                int r = sd_event_add_io(g->manager->event, &g->trigger_source[k], fd, EPOLLPRI, on_trigger, g);
+                if (r < 0) {
+                        /* EPERM: not pollable, e.g. a fixture tree of regular files. */
+                        log_debug_errno(r, "%s: cannot watch the PSI %s trigger: %m, ignoring", g->path,
+                                kind_name(k));
+                        close(fd);
+                        continue;
+                }
+                (void) sd_event_source_set_description(g->trigger_source[k], "psi-trigger");
+                g->trigger_fd[k] = fd;
+        }
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Guard *g = userdata;
+        (void) guard_step(g);
+        return 0;
+}
+
+static void guard_schedule(Guard *g, usec_t when)
+{
+        if (when == USEC_INFINITY) {
+                if (g->timer)
+                        (void) sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!g->timer) {
+                int r = sd_event_add_time(g->manager->event, &g->timer, CLOCK_MONOTONIC, when,
+                        10 * USEC_PER_MSEC, on_timer, g);
+                if (r < 0) {
+                        log_warning_errno(r, "%s: cannot add a sample timer: %m, ignoring", g->path);
+                        return;
+                }
+                (void) sd_event_source_set_description(g->timer, "guard-sample");
+        } else
+                (void) sd_event_source_set_time(g->timer, when);
+        (void) sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT);
+}
+
+int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret)
+{
+        Guard *g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        *g = (Guard){
+                .manager = m,
+                .policy = p,
+                .cgfd = -EBADF,
+                .trigger_fd = { -EBADF, -EBADF },
+                .events_wd = -1,
+        };
+        engine_state_init(&g->engine);
+
+        int r = -ENOMEM;
+        g->path = strdup(path);
+        if (!g->path)
+                goto fail;
+        g->id = (CgroupIdentity){ .is_unit_cgroup = id->is_unit_cgroup };
+        if ((id->unit && !(g->id.unit = strdup(id->unit))) || (id->slice && !(g->id.slice = strdup(id->slice))) ||
+            (id->container_id && !(g->id.container_id = strdup(id->container_id))))
+                goto fail;
+
+        g->cgfd = r = cgroup_open(m->root, path);
+        if (r < 0)
+                goto fail;
+
+        r = guard_arm_triggers(g);
+        if (r < 0)
+                goto fail;
+
+        /* memory.events changes are file-modified events on cgroupfs. */
+        char events_path[64];
+        snprintf(events_path, sizeof events_path, "/proc/self/fd/%i/memory.events", g->cgfd);
+        g->events_wd = inotify_add_watch(m->inotify_fd, events_path, IN_MODIFY);
+        if (g->events_wd < 0) {
+                r = -errno;
+                if (ERRNO_IS_GONE(r))
+                        goto fail;
+                log_warning_errno(r, "%s: cannot watch memory.events: %m, ignoring", path);
+        } else {
+                r = hashmap_put(m->guard_by_wd, INT_TO_PTR(g->events_wd), g);
+                if (r == -EEXIST) {
+                        /* The kernel reuses a wd for the same inode; another guard cannot own it. */
+                        (void) hashmap_remove(m->guard_by_wd, INT_TO_PTR(g->events_wd));
+                        r = hashmap_put(m->guard_by_wd, INT_TO_PTR(g->events_wd), g);
+                }
+                if (r < 0)
+                        goto fail;
+        }
+
+        *ret = g;
+        return 0;
+fail:
+        guard_free(g, /* cgroup_gone= */ true);
+        return r;
+}
+
+Guard *guard_free(Guard *g, bool cgroup_gone)
+{
+        if (!g)
+                return NULL;
+        if (g->brake_active && !cgroup_gone)
+                (void) brake_restore(g);
+        guard_disarm_triggers(g);
+        g->timer = sd_event_source_disable_unref(g->timer);
+        if (g->events_wd >= 0) {
+                if (hashmap_get(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd)) == g)
+                        (void) hashmap_remove(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd));
+                if (!cgroup_gone)
+                        (void) inotify_rm_watch(g->manager->inotify_fd, g->events_wd);
+        }
+        if (g->engine.phase == ENGINE_PRESSURE && g->manager->n_under_pressure > 0)
+                g->manager->n_under_pressure--;
+        closep(&g->cgfd);
+        cgroup_identity_done(&g->id);
+        free(g->path);
+        free(g);
+        return NULL;
+}
+
+int guard_set_policy(Guard *g, const Policy *p)
+{
+        bool rearm = memcmp(g->policy->trigger, p->trigger, sizeof p->trigger) != 0;
+        /* The old policy is freed by the caller after this: no pointer into it may survive. */
+        g->policy = p;
+        if (g->brake_active && !p->has_brake)
+                (void) brake_restore(g);
+        if (rearm) {
+                guard_disarm_triggers(g);
+                return guard_arm_triggers(g);
+        }
+        return 0;
+}
+
+bool guard_under_pressure(const Guard *g)
+{
+        return g->engine.phase == ENGINE_PRESSURE;
+}
+
+/* Repeated records about the same cgroup are rate-limited (RateLimitInterval=, RateLimitBurst=) so that a
+ * flapping cgroup cannot flood the journal. Kill and reclaim records are never suppressed. */
+static bool guard_record_allowed(Guard *g, usec_t now, bool essential)
+{
+        const DaemonConfig *dc = &g->manager->config->daemon;
+        if (dc->alert_rate_usec == 0 || dc->alert_rate_burst == 0)
+                return true;
+        if (now - g->last_record_usec >= dc->alert_rate_usec || g->last_record_usec == 0) {
+                g->last_record_usec = now;
+                g->n_records_in_interval = 0;
+        }
+        if (essential || g->n_records_in_interval < dc->alert_rate_burst) {
+                g->n_records_in_interval++;
+                return true;
+        }
+        g->n_suppressed++;
+        return false;
+}
+
+static void add_suppressed(Guard *g, Record *r)
+{
+        if (g->n_suppressed > 0) {
+                record_add(r, "SUPPRESSED=%u", g->n_suppressed);
+                g->n_suppressed = 0;
+        }
+}
+
+static const char *fmt_bytes(char *buf, size_t size, uint64_t v)
+{
+        if (v == CGROUP_LIMIT_MAX)
+                return "max";
+        return format_bytes(buf, size, v);
+}
+
+typedef struct ActionOutcome {
+        int result;               /* 0 ok, -errno */
+        bool partial;             /* memory.reclaim: less than asked */
+        bool fallback;            /* reclaim through a temporary memory.high */
+        uint64_t request_bytes;
+        pid_t killed_pid;
+        bool killed_cgroup;
+        usec_t duration_usec;
+        usec_t latency_usec;      /* kernel event -> first action syscall */
+} ActionOutcome;
+
+static void do_reclaim(Guard *g, const Observation *o, ActionOutcome *out)
+{
+        uint64_t amount = quantity_resolve(&g->policy->reclaim_amount, o->mem.current);
+        amount = MIN(amount, o->mem.current);
+        out->request_bytes = amount;
+        if (amount == 0) {
+                out->result = 0;
+                return;
+        }
+        int r = cgroup_reclaim(g->cgfd, amount);
+        if (r == -EAGAIN) {
+                out->partial = true;
+                r = 0;
+        } else if (r == -ENOENT) {
+                /* No memory.reclaim (before 5.19): lowering memory.high makes the writer reclaim
+                 * synchronously down to it; then the old value goes back at once. */
+                out->fallback = true;
+                uint64_t target = o->mem.current - amount;
+                r = cgroup_write_high(g->cgfd, target);
+                int q = cgroup_write_high(g->cgfd, o->mem.high);
+                if (q < 0)
+                        log_warning_errno(q, "%s: could not restore memory.high after reclaim: %m", g->path);
+        }
+        out->result = r;
+}
+
+static void do_kill(Guard *g, ActionOutcome *out)
+{
+        bool group = g->policy->kill_mode == KILL_MODE_CGROUP;
+        bool oom_group = false;
+        if (!group && cgroup_read_oom_group(g->cgfd, &oom_group) >= 0 && oom_group)
+                group = true; /* memory.oom.group=1: the workload wants to die as a whole */
+
+        if (group) {
+                out->killed_cgroup = true;
+                out->result = cgroup_kill_all(g->cgfd);
+                if (out->result != -ENOENT)
+                        return;
+                log_debug("%s: no cgroup.kill (before 5.14), killing the largest process instead", g->path);
+                out->killed_cgroup = false;
+        }
+        pid_t pid = 0;
+        int pidfd = cgroup_open_largest(g->manager->root, g->path, &pid, NULL);
+        if (pidfd < 0) {
+                out->result = pidfd;
+                return;
+        }
+        out->result = pidfd_signal(pidfd, SIGKILL, -1);
+        close(pidfd);
+        if (out->result >= 0)
+                out->killed_pid = pid;
+}
+
+static void guard_act(Guard *g, const Decision *d, const Observation *o, usec_t now, ActionOutcome *out)
+{
+        *out = (ActionOutcome){ .result = 0 };
+        if (d->dry_run)
+                return;
+
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        if (g->wake_usec)
+                out->latency_usec = t0 - g->wake_usec;
+        switch (d->rung) {
+        case RUNG_ALERT:
+                break; /* the record itself is the action */
+        case RUNG_RECLAIM:
+                do_reclaim(g, o, out);
+                break;
+        case RUNG_KILL:
+                do_kill(g, out);
+                break;
+        case RUNG_TRIM:
+        case RUNG_DROP_CACHE:
+        case RUNG_RESTART:
+        default:
+                /* Parsed and ordered in the ladder, carried out in a later version (see README). */
+                out->result = -EOPNOTSUPP;
+                break;
+        }
+        out->duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
+}
+
+static const char *outcome_string(const Decision *d, const ActionOutcome *out)
+{
+        if (d->dry_run)
+                return "dry-run";
+        if (out->result == -EOPNOTSUPP)
+                return "unsupported";
+        if (out->result < 0)
+                return "failed";
+        if (out->partial)
+                return "partial";
+        return "ok";
+}
+
+static void report_action(Guard *g, const Decision *d, const Observation *o, const ActionOutcome *out, usec_t now)
+{
+        bool essential = d->rung != RUNG_ALERT;
+        if (!guard_record_allowed(g, now, essential || d->onset))
+                return;
+
+        char reasons[256], cur[FORMAT_BYTES_MAX], max[FORMAT_BYTES_MAX], high[FORMAT_BYTES_MAX];
+        engine_reasons_to_string(d->reasons, reasons, sizeof reasons);
+        int prio = d->rung == RUNG_KILL ? LOG_CRIT : d->rung == RUNG_ALERT ? LOG_WARNING : LOG_NOTICE;
+
+        Record *r = record_new(d->onset ? MW_MESSAGE_PRESSURE : MW_MESSAGE_ACTION, prio);
+        record_add_guard(r, g);
+        record_add(r, "ACTION=%s", rung_to_string(d->rung));
+        record_add(r, "CAUSE=%s", act_cause_to_string(d->cause));
+        record_add(r, "REASONS=%s", reasons);
+        record_add(r, "DRY_RUN=%s", d->dry_run ? "yes" : "no");
+        record_add(r, "RESULT=%s", outcome_string(d, out));
+        if (out->result < 0)
+                record_add(r, "ERRNO=%i", -out->result);
+        if (!d->dry_run && d->rung != RUNG_ALERT) {
+                record_add(r, "ACTION_USEC=%" PRIu64, out->duration_usec);
+                if (out->latency_usec)
+                        record_add(r, "LATENCY_USEC=%" PRIu64, out->latency_usec);
+        }
+        if (d->rung == RUNG_RECLAIM) {
+                record_add(r, "RECLAIM_REQUEST_BYTES=%" PRIu64, out->request_bytes);
+                if (out->fallback)
+                        record_add(r, "RECLAIM_VIA=memory.high");
+        }
+        if (out->killed_pid > 0)
+                record_add(r, "KILLED_PID=%i", (int) out->killed_pid);
+        if (d->rung == RUNG_KILL)
+                record_add(r, "KILL_TARGET=%s", out->killed_cgroup ? "cgroup" : "largest-process");
+        if (d->onset)
+                record_add(r, "ONSET=yes");
+        add_suppressed(g, r);
+        record_add_observation(r, g, o, &d->events_delta);
+
+        const char *what = d->dry_run ? "would run" : "ran";
+        if (d->onset)
+                record_send(r, "%s: memory pressure (%s); %s %s%s; memory %s of max %s, high %s", g->path,
+                        reasons, what, rung_to_string(d->rung), out->result < 0 && !d->dry_run ? " (failed)" : "",
+                        fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max),
+                        fmt_bytes(high, sizeof high, o->mem.high));
+        else
+                record_send(r, "%s: still under pressure (%s); %s %s (%s)%s; memory %s of max %s", g->path,
+                        reasons, what, rung_to_string(d->rung), act_cause_to_string(d->cause),
+                        out->result < 0 && !d->dry_run ? " (failed)" : "",
+                        fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max));
+}
+
+static void report_settled(Guard *g, const Decision *d, const Observation *o)
+{
+        uint64_t before = g->action_before, after = o->mem.current;
+        uint64_t freed = before > after ? before - after : 0;
+        char b[FORMAT_BYTES_MAX], a[FORMAT_BYTES_MAX], f[FORMAT_BYTES_MAX];
+
+        Record *r = record_new(MW_MESSAGE_RESULT, LOG_INFO);
+        record_add_guard(r, g);
+        record_add(r, "ACTION=%s", rung_to_string(d->settled_rung));
+        record_add(r, "DRY_RUN=%s", g->action_dry_run ? "yes" : "no");
+        record_add(r, "MEMORY_BEFORE=%" PRIu64, before);
+        record_add(r, "MEMORY_AFTER=%" PRIu64, after);
+        record_add(r, "FREED_BYTES=%" PRIu64, freed);
+        record_add(r, "SETTLE_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC) - g->action_usec);
+        record_add(r, "STILL_UNDER_PRESSURE=%s", guard_under_pressure(g) ? "yes" : "no");
+        record_add_observation(r, g, o, NULL);
+        record_send(r, "%s: after %s: memory %s -> %s, freed %s", g->path, rung_to_string(d->settled_rung),
+                format_bytes(b, sizeof b, before), format_bytes(a, sizeof a, after), format_bytes(f, sizeof f, freed));
+}
+
+static void report_relieved(Guard *g, const Decision *d, const Observation *o, usec_t now)
+{
+        if (!guard_record_allowed(g, now, false))
+                return;
+        char dur[FORMAT_TIME_MAX];
+        Record *r = record_new(MW_MESSAGE_RELIEVED, LOG_NOTICE);
+        record_add_guard(r, g);
+        record_add(r, "PRESSURE_DURATION_USEC=%" PRIu64, d->pressure_duration_usec);
+        add_suppressed(g, r);
+        record_add_observation(r, g, o, NULL);
+        record_send(r, "%s: memory pressure relieved after %s", g->path,
+                format_time(dur, sizeof dur, d->pressure_duration_usec));
+}
+
+static void report_oom_kill(Guard *g, const Decision *d, const Observation *o)
+{
+        /* Never rate-limited: a kernel OOM kill is what we exist to prevent. */
+        Record *r = record_new(MW_MESSAGE_OOM_KILL, LOG_ERR);
+        record_add_guard(r, g);
+        record_add(r, "OOM_KILLS=%" PRIu64, d->events_delta.oom_kill);
+        record_add_observation(r, g, o, &d->events_delta);
+        record_send(r, "%s: the kernel OOM killer killed %" PRIu64 " process(es) (oom_kill %" PRIu64 " in total)",
+                g->path, d->events_delta.oom_kill, o->events.oom_kill);
+}
+
+int guard_step(Guard *g)
+{
+        Manager *m = g->manager;
+        Observation o = { .triggers_fired = g->triggers_fired };
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        g->triggers_fired = 0;
+        r = cgroup_read_memory(g->cgfd, &o.mem);
+        if (r >= 0)
+                r = cgroup_read_events(g->cgfd, /* local= */ false, &o.events);
+        if (r < 0) {
+                g->wake_usec = 0;
+                if (ERRNO_IS_GONE(r)) {
+                        manager_drop_guard(m, g, /* cgroup_gone= */ true);
+                        return 0;
+                }
+                /* Unparsable: skip this sample, keep guarding. */
+                log_debug_errno(r, "%s: cannot read memory state: %m, skipping this sample", g->path);
+                return r;
+        }
+        o.has_psi = cgroup_read_pressure(g->cgfd, &o.psi) >= 0;
+
+        if (g->policy->has_brake && !g->brake_active)
+                (void) brake_apply(g, &o.mem);
+
+        Decision d;
+        bool was_pressure = guard_under_pressure(g);
+        r = engine_step(g->policy, &g->engine, &o, now, &d);
+        if (r < 0)
+                return log_error_errno(r, "%s: engine step failed: %m", g->path);
+        if (m->dry_run_arg || m->config->daemon.dry_run)
+                d.dry_run = true;
+
+        if (d.events_delta.oom_kill > 0) {
+                g->n_oom_kills += d.events_delta.oom_kill;
+                report_oom_kill(g, &d, &o);
+        }
+        if (d.settled)
+                report_settled(g, &d, &o);
+        if (d.onset)
+                g->n_onsets++;
+        if (d.act) {
+                ActionOutcome out;
+                guard_act(g, &d, &o, now, &out);
+                g->n_actions++;
+                g->action_rung = d.rung;
+                g->action_before = o.mem.current;
+                g->action_usec = now;
+                g->action_dry_run = d.dry_run;
+                g->action_result = out.result;
+                report_action(g, &d, &o, &out, now);
+        } else if (d.onset) {
+                /* Onset while every rung is cooling down: still tell the operator. */
+                ActionOutcome none = { 0 };
+                Decision alert = d;
+                alert.rung = RUNG_ALERT;
+                report_action(g, &alert, &o, &none, now);
+        }
+        if (d.relieved)
+                report_relieved(g, &d, &o, now);
+
+        bool is_pressure = guard_under_pressure(g);
+        if (is_pressure != was_pressure) {
+                if (is_pressure)
+                        m->n_under_pressure++;
+                else if (m->n_under_pressure > 0)
+                        m->n_under_pressure--;
+                manager_update_status(m);
+        }
+
+        usec_t next = d.next_step_usec;
+        if (g->policy->has_brake && !g->brake_active && o.mem.max == CGROUP_LIMIT_MAX && !g->have_last)
+                next = MIN(next, now + BRAKE_RECHECK_USEC);
+        guard_schedule(g, next);
+
+        g->last = o;
+        g->have_last = true;
+        g->wake_usec = 0;
+        return 0;
+}
+
+void guard_on_events_modified(Guard *g)
+{
+        /* Under pressure the timer samples anyway; memory.events can change up to 100 times a second
+         * while the kernel throttles, so only calm guards step on it. */
+        if (guard_under_pressure(g) && g->timer)
+                return;
+        if (!g->wake_usec)
+                g->wake_usec = now_usec(CLOCK_MONOTONIC);
+        (void) guard_step(g);
+}
+
+static void json_u64_or_max(FILE *f, const char *key, uint64_t v)
+{
+        if (v == CGROUP_LIMIT_MAX)
+                fprintf(f, ",\"%s\":\"max\"", key);
+        else
+                fprintf(f, ",\"%s\":%" PRIu64, key, v);
+}
+
+void guard_status_json(const Guard *g, FILE *f, usec_t now)
+{
+        CgroupMemory mem;
+        bool have_mem = cgroup_read_memory(g->cgfd, &mem) >= 0;
+
+        fputs("{\"cgroup\":", f);
+        json_write_string(f, g->path);
+        fputs(",\"unit\":", f);
+        json_write_string(f, g->id.unit);
+        fputs(",\"policy\":", f);
+        json_write_string(f, g->policy->name);
+        fprintf(f, ",\"state\":\"%s\"", guard_under_pressure(g) ? "pressure" : "calm");
+        if (guard_under_pressure(g))
+                fprintf(f, ",\"pressure_for_usec\":%" PRIu64, now - g->engine.pressure_since_usec);
+        if (have_mem) {
+                fprintf(f, ",\"memory_current\":%" PRIu64, mem.current);
+                json_u64_or_max(f, "memory_max", mem.max);
+                json_u64_or_max(f, "memory_high", mem.high);
+        }
+        if (g->brake_active)
+                fprintf(f, ",\"brake\":%" PRIu64, g->brake_bytes);
+        fprintf(f, ",\"triggers\":%i", (g->trigger_fd[PSI_SOME] >= 0) + (g->trigger_fd[PSI_FULL] >= 0));
+        fprintf(f, ",\"onsets\":%" PRIu64 ",\"actions\":%" PRIu64 ",\"oom_kills\":%" PRIu64, g->n_onsets,
+                g->n_actions, g->n_oom_kills);
+        if (g->n_actions > 0)
+                fprintf(f, ",\"last_action\":\"%s\"", rung_to_string(g->action_rung));
+        fputc('}', f);
+}

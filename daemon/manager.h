@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/manager.h: the daemon's state. One Manager owns the sd-event loop, the configuration, the cgroup
+ * root, one inotify fd for the whole hierarchy, and a Guard per guarded cgroup.
+ *
+ * Discovery: every cgroup directory has an inotify watch for IN_CREATE/IN_DELETE of subdirectories, so a
+ * new cgroup is seen when it is made, with no polling (kernfs raises these; checked in the VM). Each
+ * guarded cgroup has its PSI trigger fd(s) in the loop (EPOLLPRI: fired; EPOLLERR: cgroup removed) and an
+ * inotify IN_MODIFY watch on its memory.events. While calm nothing else runs: no timers but the systemd
+ * watchdog. Under pressure a guard samples on a timer until the engine says calm. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cgroup/cgroup-fs.h"
+#include "cgroup/cgroup-unit.h"
+#include "policy/policy-engine.h"
+#include "policy/policy.h"
+#include "util/hashmap.h"
+
+typedef struct Manager Manager;
+
+typedef struct Guard {
+        Manager *manager;
+        char *path;
+        CgroupIdentity id;
+        const Policy *policy;
+        int cgfd;
+
+        int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
+        sd_event_source *trigger_source[2];
+        int events_wd;                   /* inotify watch on memory.events, -1 if none */
+        sd_event_source *timer;
+
+        EngineState engine;
+        unsigned triggers_fired;         /* since the last step */
+        usec_t wake_usec;                /* when the kernel event that woke us arrived (latency) */
+        Observation last;
+        bool have_last;
+
+        /* The action waiting for its settle report. */
+        Rung action_rung;
+        uint64_t action_before;          /* memory.current before it ran */
+        usec_t action_usec;
+        bool action_dry_run;
+        int action_result;               /* 0, or -errno */
+
+        /* The memory.high brake we set, to be restored. */
+        bool brake_active;
+        uint64_t brake_bytes;
+        uint64_t brake_original;         /* CGROUP_LIMIT_MAX when it was "max" */
+        bool brake_via_dbus;
+
+        uint64_t n_actions, n_onsets, n_oom_kills;
+        usec_t last_record_usec;         /* rate limit for repeated records */
+        unsigned n_records_in_interval;
+        unsigned n_suppressed;
+} Guard;
+
+typedef struct DirWatch {
+        char *path;
+        int wd;
+} DirWatch;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;                     /* system bus or /run/systemd/private; NULL if unavailable */
+        CgroupRoot *root;
+        Config *config;
+
+        /* Where the config comes from (for reload). */
+        char *main_conf;
+        char **policy_dirs;
+
+        /* Command-line overrides. */
+        char *cgroup_root_arg;
+        char *proc_root_arg;
+        char *control_socket_arg;
+        bool dry_run_arg;
+
+        int inotify_fd;
+        sd_event_source *inotify_source;
+        Hashmap *dirs_by_path;           /* path -> DirWatch */
+        Hashmap *dir_by_wd;              /* wd -> DirWatch */
+        Hashmap *guard_by_wd;            /* memory.events wd -> Guard */
+        Hashmap *guards;                 /* path -> Guard */
+
+        int control_fd;
+        sd_event_source *control_source;
+        char *control_path;
+
+        unsigned n_under_pressure;
+        bool status_dirty;
+        usec_t started_usec;
+};
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+/* Loads the configuration (daemon exit code 6 on failure), opens the cgroup root, sets up signals,
+ * inotify, the control socket, and guards what matches. */
+int manager_startup(Manager *m);
+/* Reloads atomically: a broken configuration is logged (file:line) and the running one stays.
+ * Returns 0 when the new one is in force, -EINVAL when it was rejected (err filled if not NULL). */
+int manager_reload(Manager *m, ConfigError *err);
+int manager_run(Manager *m);
+void manager_update_status(Manager *m);
+
+/* Removes the guard from the maps and frees it (cgroup_gone: it vanished, nothing to restore). */
+void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone);
+
+/* Guard lifecycle (daemon/guard.c). */
+int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret);
+/* Stops guarding: restores a brake we set (unless the cgroup is gone), closes every fd. */
+Guard *guard_free(Guard *g, bool cgroup_gone);
+/* Re-points the guard at a (possibly new) policy after a reload: re-arms triggers. */
+int guard_set_policy(Guard *g, const Policy *p);
+/* Samples and advances the engine now. */
+int guard_step(Guard *g);
+/* memory.events changed. */
+void guard_on_events_modified(Guard *g);
+bool guard_under_pressure(const Guard *g);
+/* Writes this guard's status as one JSON object. */
+void guard_status_json(const Guard *g, FILE *f, usec_t now);
+
+/* Brake (daemon/brake.c). */
+int brake_apply(Guard *g, const CgroupMemory *mem);
+int brake_restore(Guard *g);
+
+/* Control socket (daemon/control.c). */
+int control_open(Manager *m);
+void control_close(Manager *m);
+void manager_status_json(Manager *m, FILE *f);
