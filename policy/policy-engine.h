@@ -16,7 +16,52 @@
  * - PRESSURE -> CALM after Hysteresis= with no signal (relieved).
  * - The first observation only sets the memory.events baseline: a daemon restart never turns old
  *   counters into a burst of actions.
- * - Dry-run: the ladder advances exactly as if the actions had run; the daemon only logs them. */
+ * - Dry-run: the ladder advances exactly as if the actions had run; the daemon only logs them.
+ *
+ * Precise rules (tests/unit/test-policy-engine.c checks each of them):
+ * - Signals (Decision.reasons, REASON_*):
+ *   - REASON_TRIGGER_SOME/FULL: bit (1 << PSI_SOME/PSI_FULL) in triggers_fired, only for a trigger that
+ *     is enabled in the policy.
+ *   - REASON_SOME/FULL_STALL: with has_psi, the stall rate 100 * delta(total_usec) / (now - previous step)
+ *     at or above SomeAvg10=/FullAvg10= (0 = off; "full" only with psi.has_full). Without previous totals
+ *     (first step, previous observation without PSI, or no time elapsed) avg10 is compared instead. A total
+ *     that went backwards (cgroup recreated) is a new baseline: no stall signal in that step.
+ *   - memory.events deltas: "high" -> REASON_HIGH_EVENT if HighEvents=, "max" -> REASON_MAX_EVENT if
+ *     MaxEvents=, "oom" -> REASON_OOM_EVENT and "oom_kill" or "oom_group_kill" -> REASON_OOM_KILL always.
+ *     If any counter went backwards (cgroup recreated) all deltas of that step are 0 and the counters read
+ *     become the new baseline. The first observation is a baseline too (deltas 0); triggers, avg10 and
+ *     usage still count in it.
+ *   - REASON_USAGE: memory.current at or above Usage= (percent: of memory.max, off when memory.max is
+ *     "max"; bytes: off when 0).
+ * - Ladder (in a step with a signal last_signal_usec = now):
+ *   - Onset: CALM + a signal -> PRESSURE, ladder[0] acts with ACT_CAUSE_ONSET.
+ *   - Cooldown: a rung whose last run (dry-run included) is less than its Cooldown= ago does not run; it is
+ *     entered as if it had run at that last run (rung_at_usec = last_run_usec[rung]) and the rules below go
+ *     on from there in the same step: its settle time may already be over, so the next rung can act at
+ *     once (cause ACT_CAUSE_ESCALATION, also at onset). At most one rung acts per step.
+ *   - Escalation: when now >= rung_at + Settle= of the current rung and a signal came after rung_at
+ *     (last_signal_usec > rung_at_usec), the next rung is entered (ACT_CAUSE_ESCALATION).
+ *   - Repeat: at the last rung, when now >= rung_at + max(Settle=, Cooldown=) and a signal came after
+ *     rung_at, it runs again (ACT_CAUSE_REPEAT). A single-rung ladder ("alert") thus repeats its alert.
+ *   - MaxThrottle: with MaxThrottle= > 0, when now - pressure_since >= MaxThrottle=, the last rung has not
+ *     been entered in this episode, and a signal came after the current rung ran (a rung that stopped the
+ *     signals is not overridden), the last rung is entered (ACT_CAUSE_MAX_THROTTLE, or in cooldown: entered
+ *     without acting) and throttle_escalated is set. It takes precedence over escalation.
+ *   - Relief: in a step without signal, when now - last_signal_usec >= Hysteresis=: PRESSURE -> CALM,
+ *     relieved, pressure_duration_usec = last_signal_usec - pressure_since_usec (how long signals were
+ *     seen; the hysteresis wait is not counted), rung_pos = -1, throttle_escalated cleared. A relieved step
+ *     never acts.
+ * - Settle report: every rung that acts (dry-run too, so the daemon reports uniformly: it has nothing to
+ *   measure then, but says so) gets one report: Decision.settled with settled_rung/settled_at_usec in the
+ *   first step at or after its run + Settle=, also after the cgroup became CALM. A report still pending
+ *   when another rung acts (MaxThrottle before the settle time) is given early, in the same decision as
+ *   the new action: the daemon measures before carrying out the new action.
+ * - next_step_usec: in PRESSURE now + SampleInterval=, brought forward to the earliest future deadline
+ *   among: the pending settle report, the current rung's settle end (escalation), the last rung's
+ *   cooldown end (repeat), MaxThrottle=, and the end of Hysteresis=. In CALM USEC_INFINITY, or the pending
+ *   settle report's deadline. A settle deadline equal to now (Settle=0) gives now: step again at once.
+ * - now_usec must be > 0 (last_run_usec uses 0 for "never"); a clock going backwards is treated as no time
+ *   elapsed. */
 #pragma once
 
 #include <stdbool.h>
@@ -50,6 +95,9 @@ typedef struct EngineState {
         bool settle_pending;          /* the current rung's settle report is due */
         bool throttle_escalated;      /* MaxThrottle fired in this pressure episode */
         usec_t last_run_usec[_RUNG_MAX]; /* 0 = never */
+        bool has_last_psi;            /* last_*_total_usec hold the previous observation's totals */
+        Rung settle_rung;             /* with settle_pending: the rung whose report is due */
+        usec_t settle_at_usec;        /* with settle_pending: when it ran */
 } EngineState;
 
 enum {
@@ -63,7 +111,8 @@ enum {
         REASON_OOM_KILL = 1 << 7,
         REASON_USAGE = 1 << 8,
 };
-/* Writes the reasons as "trigger-some,high-event" into buf; "none" when 0. Returns buf. */
+/* Writes the reasons as "trigger-some,high-event" into buf; "none" when 0. Names: trigger-some, trigger-full,
+ * some-stall, full-stall, high-event, max-event, oom-event, oom-kill, usage. Truncated to fit. Returns buf. */
 const char *engine_reasons_to_string(unsigned reasons, char *buf, size_t size);
 
 typedef enum ActCause {
@@ -72,6 +121,7 @@ typedef enum ActCause {
         ACT_CAUSE_REPEAT,       /* last rung again after its cooldown */
         ACT_CAUSE_MAX_THROTTLE, /* under pressure for MaxThrottle=: straight to the last rung */
 } ActCause;
+/* "onset", "escalation", "repeat", "max-throttle"; NULL when out of range. */
 const char *act_cause_to_string(ActCause c);
 
 typedef struct Decision {
@@ -88,6 +138,7 @@ typedef struct Decision {
         bool settled;                /* the rung that ran at settled_at_usec has had its settle time:
                                         measure and report what it freed */
         Rung settled_rung;
+        usec_t settled_at_usec;
 
         MemoryEvents events_delta;   /* increments since the previous observation */
         bool events_changed;

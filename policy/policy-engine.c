@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* policy/policy-engine.c: the decision engine. Pure: no clock, no I/O, no logging. The rules are spelled
+ * out in policy-engine.h. */
+#include <assert.h>
+#include <string.h>
+
+#include "policy-engine.h"
+
+static usec_t usec_add(usec_t a, usec_t b)
+{
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}
+
+void engine_state_init(EngineState *s)
+{
+        assert(s);
+
+        *s = (EngineState) {
+                .phase = ENGINE_CALM,
+                .rung_pos = -1,
+        };
+}
+
+static const char *const reason_names[] = {
+        "trigger-some", "trigger-full", "some-stall", "full-stall", "high-event",
+        "max-event",    "oom-event",    "oom-kill",   "usage",
+};
+
+const char *engine_reasons_to_string(unsigned reasons, char *buf, size_t size)
+{
+        size_t n = 0;
+
+        assert(buf);
+        assert(size > 0);
+
+        buf[0] = 0;
+        if (reasons == 0) {
+                snprintf(buf, size, "none");
+                return buf;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(reason_names); i++) {
+                int k;
+
+                if (!(reasons & (1u << i)))
+                        continue;
+                k = snprintf(buf + n, size - n, "%s%s", n > 0 ? "," : "", reason_names[i]);
+                if (k < 0 || (size_t) k >= size - n) {
+                        buf[n] = 0; /* only whole names */
+                        break;
+                }
+                n += k;
+        }
+        return buf;
+}
+
+static const char *const act_cause_names[] = {
+        [ACT_CAUSE_ONSET] = "onset",
+        [ACT_CAUSE_ESCALATION] = "escalation",
+        [ACT_CAUSE_REPEAT] = "repeat",
+        [ACT_CAUSE_MAX_THROTTLE] = "max-throttle",
+};
+
+const char *act_cause_to_string(ActCause c)
+{
+        if ((unsigned) c >= ELEMENTSOF(act_cause_names))
+                return NULL;
+        return act_cause_names[c];
+}
+
+static bool events_went_backwards(const MemoryEvents *now, const MemoryEvents *prev)
+{
+        return now->low < prev->low || now->high < prev->high || now->max < prev->max ||
+               now->oom < prev->oom || now->oom_kill < prev->oom_kill ||
+               now->oom_group_kill < prev->oom_group_kill;
+}
+
+static bool events_any(const MemoryEvents *e)
+{
+        return e->low || e->high || e->max || e->oom || e->oom_kill || e->oom_group_kill;
+}
+
+/* One PSI line: stall rate since the previous step (or avg10 without previous totals) >= threshold. */
+static bool stall_signal(double threshold_percent, const PsiLine *line, bool have_last, uint64_t last_total,
+                         usec_t elapsed)
+{
+        if (threshold_percent <= 0)
+                return false;
+        if (!have_last || elapsed == 0)
+                return line->avg10 >= threshold_percent;
+        if (line->total_usec < last_total)
+                return false; /* recreated: new baseline */
+        return (double) (line->total_usec - last_total) * 100.0 / (double) elapsed >= threshold_percent;
+}
+
+static bool usage_signal(const Policy *p, const CgroupMemory *mem)
+{
+        uint64_t threshold;
+
+        if (p->usage.is_percent) {
+                if (p->usage.percent <= 0 || mem->max == CGROUP_LIMIT_MAX)
+                        return false;
+                threshold = (uint64_t) ((double) mem->max * p->usage.percent / 100.0);
+        } else {
+                if (p->usage.bytes == 0)
+                        return false;
+                threshold = p->usage.bytes;
+        }
+        return mem->current >= threshold;
+}
+
+/* Computes this step's signals and events_delta, and moves the baselines forward. */
+static unsigned engine_signals(const Policy *p, EngineState *s, const Observation *o, usec_t now,
+                               Decision *d)
+{
+        unsigned reasons = 0;
+        usec_t elapsed = s->initialized && now > s->last_step_usec ? now - s->last_step_usec : 0;
+
+        if ((o->triggers_fired & (1u << PSI_SOME)) && p->trigger[PSI_SOME].enabled)
+                reasons |= REASON_TRIGGER_SOME;
+        if ((o->triggers_fired & (1u << PSI_FULL)) && p->trigger[PSI_FULL].enabled)
+                reasons |= REASON_TRIGGER_FULL;
+
+        if (o->has_psi) {
+                bool have_last = s->initialized && s->has_last_psi;
+
+                if (stall_signal(p->some_avg10_percent, &o->psi.some, have_last, s->last_some_total_usec,
+                                 elapsed))
+                        reasons |= REASON_SOME_STALL;
+                if (o->psi.has_full && stall_signal(p->full_avg10_percent, &o->psi.full, have_last,
+                                                    s->last_full_total_usec, elapsed))
+                        reasons |= REASON_FULL_STALL;
+
+                s->last_some_total_usec = o->psi.some.total_usec;
+                s->last_full_total_usec = o->psi.has_full ? o->psi.full.total_usec : 0;
+                s->has_last_psi = true;
+        } else
+                s->has_last_psi = false;
+
+        d->events_delta = (MemoryEvents) {};
+        if (s->initialized && !events_went_backwards(&o->events, &s->last_events))
+                d->events_delta = (MemoryEvents) {
+                        .low = o->events.low - s->last_events.low,
+                        .high = o->events.high - s->last_events.high,
+                        .max = o->events.max - s->last_events.max,
+                        .oom = o->events.oom - s->last_events.oom,
+                        .oom_kill = o->events.oom_kill - s->last_events.oom_kill,
+                        .oom_group_kill = o->events.oom_group_kill - s->last_events.oom_group_kill,
+                };
+        d->events_changed = events_any(&d->events_delta);
+        s->last_events = o->events;
+
+        if (d->events_delta.high > 0 && p->on_high_events)
+                reasons |= REASON_HIGH_EVENT;
+        if (d->events_delta.max > 0 && p->on_max_events)
+                reasons |= REASON_MAX_EVENT;
+        if (d->events_delta.oom > 0)
+                reasons |= REASON_OOM_EVENT;
+        if (d->events_delta.oom_kill > 0 || d->events_delta.oom_group_kill > 0)
+                reasons |= REASON_OOM_KILL;
+
+        if (usage_signal(p, &o->mem))
+                reasons |= REASON_USAGE;
+
+        s->initialized = true;
+        s->last_step_usec = now;
+        return reasons;
+}
+
+static bool rung_in_cooldown(const Policy *p, const EngineState *s, Rung r, usec_t now)
+{
+        return s->last_run_usec[r] > 0 && now < usec_add(s->last_run_usec[r], p->rung[r].cooldown_usec);
+}
+
+/* Enters ladder position pos. Returns true when its rung is to run now; false when it is in its cooldown
+ * and counts as tried at its last run. */
+static bool engine_enter(const Policy *p, EngineState *s, size_t pos, usec_t now)
+{
+        Rung r = p->ladder[pos];
+
+        s->rung_pos = (int) pos;
+        if (rung_in_cooldown(p, s, r, now)) {
+                s->rung_at_usec = s->last_run_usec[r];
+                return false;
+        }
+        s->rung_at_usec = now;
+        return true;
+}
+
+static void engine_act(const Policy *p, EngineState *s, ActCause cause, usec_t now, Decision *d)
+{
+        Rung r = p->ladder[s->rung_pos];
+
+        /* A report still pending goes out now, before the next action muddies the measurement. */
+        if (s->settle_pending) {
+                d->settled = true;
+                d->settled_rung = s->settle_rung;
+                d->settled_at_usec = s->settle_at_usec;
+        }
+
+        d->act = true;
+        d->rung = r;
+        d->cause = cause;
+        s->last_run_usec[r] = now;
+        s->settle_pending = true;
+        s->settle_rung = r;
+        s->settle_at_usec = now;
+}
+
+/* In PRESSURE: escalation, MaxThrottle and repeat. At most one rung acts. */
+static void engine_advance(const Policy *p, EngineState *s, usec_t now, Decision *d)
+{
+        size_t last = p->n_ladder - 1;
+
+        /* Each pass acts (and stops), or moves rung_pos up, or sets throttle_escalated: it ends. */
+        while (!d->act) {
+                Rung cur = p->ladder[s->rung_pos];
+                bool pressure_after = s->last_signal_usec > s->rung_at_usec;
+
+                if (p->max_throttle_usec > 0 && !s->throttle_escalated && (size_t) s->rung_pos < last &&
+                    now - s->pressure_since_usec >= p->max_throttle_usec && pressure_after) {
+                        s->throttle_escalated = true;
+                        if (engine_enter(p, s, last, now))
+                                engine_act(p, s, ACT_CAUSE_MAX_THROTTLE, now, d);
+                        continue;
+                }
+
+                if (!pressure_after || now < usec_add(s->rung_at_usec, p->rung[cur].settle_usec))
+                        break;
+
+                if ((size_t) s->rung_pos < last) {
+                        if (engine_enter(p, s, s->rung_pos + 1, now))
+                                engine_act(p, s, ACT_CAUSE_ESCALATION, now, d);
+                        continue;
+                }
+
+                /* The last rung: rung_at is its last run. Again once its cooldown is over too. */
+                if (now >= usec_add(s->rung_at_usec, p->rung[cur].cooldown_usec) &&
+                    engine_enter(p, s, last, now))
+                        engine_act(p, s, ACT_CAUSE_REPEAT, now, d);
+                break;
+        }
+}
+
+static usec_t engine_next_step(const Policy *p, const EngineState *s, usec_t now)
+{
+        usec_t next = USEC_INFINITY, t;
+
+        if (s->settle_pending)
+                next = MAX(usec_add(s->settle_at_usec, p->rung[s->settle_rung].settle_usec), now);
+
+        if (s->phase != ENGINE_PRESSURE)
+                return next;
+
+        next = MIN(next, usec_add(now, p->sample_interval_usec));
+
+        if (s->rung_pos >= 0) {
+                Rung cur = p->ladder[s->rung_pos];
+                size_t last = p->n_ladder - 1;
+
+                t = usec_add(s->rung_at_usec, p->rung[cur].settle_usec);
+                if ((size_t) s->rung_pos == last)
+                        t = MAX(t, usec_add(s->rung_at_usec, p->rung[cur].cooldown_usec));
+                if (t > now)
+                        next = MIN(next, t);
+
+                if (p->max_throttle_usec > 0 && !s->throttle_escalated && (size_t) s->rung_pos < last) {
+                        t = usec_add(s->pressure_since_usec, p->max_throttle_usec);
+                        if (t > now)
+                                next = MIN(next, t);
+                }
+        }
+
+        t = usec_add(s->last_signal_usec, p->hysteresis_usec);
+        if (t > now)
+                next = MIN(next, t);
+
+        return next;
+}
+
+int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t now_usec, Decision *ret)
+{
+        Decision d = {};
+
+        assert(p);
+        assert(s);
+        assert(o);
+        assert(ret);
+
+        if (p->n_ladder == 0 || p->n_ladder > _RUNG_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < p->n_ladder; i++)
+                if ((unsigned) p->ladder[i] >= _RUNG_MAX)
+                        return -EINVAL;
+
+        /* A clock going backwards counts as no time elapsed. */
+        if (s->initialized && now_usec < s->last_step_usec)
+                now_usec = s->last_step_usec;
+
+        d.dry_run = p->dry_run;
+        d.reasons = engine_signals(p, s, o, now_usec, &d);
+        if (d.reasons != 0)
+                s->last_signal_usec = now_usec;
+
+        /* The settle report that is due; one that is not due yet and another rung acts: engine_act(). */
+        if (s->settle_pending &&
+            now_usec >= usec_add(s->settle_at_usec, p->rung[s->settle_rung].settle_usec)) {
+                d.settled = true;
+                d.settled_rung = s->settle_rung;
+                d.settled_at_usec = s->settle_at_usec;
+                s->settle_pending = false;
+        }
+
+        if (s->phase == ENGINE_CALM) {
+                if (d.reasons != 0) {
+                        d.onset = true;
+                        s->phase = ENGINE_PRESSURE;
+                        s->pressure_since_usec = now_usec;
+                        s->throttle_escalated = false;
+                        if (engine_enter(p, s, 0, now_usec))
+                                engine_act(p, s, ACT_CAUSE_ONSET, now_usec, &d);
+                        engine_advance(p, s, now_usec, &d);
+                }
+        } else if (d.reasons == 0 && now_usec - s->last_signal_usec >= p->hysteresis_usec) {
+                d.relieved = true;
+                d.pressure_duration_usec = s->last_signal_usec - s->pressure_since_usec;
+                s->phase = ENGINE_CALM;
+                s->rung_pos = -1;
+                s->throttle_escalated = false;
+        } else
+                engine_advance(p, s, now_usec, &d);
+
+        d.next_step_usec = engine_next_step(p, s, now_usec);
+        *ret = d;
+        return 0;
+}

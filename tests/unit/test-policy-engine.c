@@ -1,0 +1,898 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for policy/policy-engine.c: a fake clock, hand-built policies (no policy.c needed) and
+ * scripted observations. Every rule in policy-engine.h's top comment has a test here. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "policy/policy-engine.h"
+
+#define SEC USEC_PER_SEC
+#define MSEC USEC_PER_MSEC
+#define T0 (1000 * SEC) /* the fake clock starts here: 0 means "never" in last_run_usec */
+#define AT(s) (T0 + (usec_t) ((s) * (double) SEC))
+#define INF USEC_INFINITY
+#define NONE (-1)
+
+/* Our own names: rung_to_string() lives in policy.c, which this test does not link. */
+static const char *rung_name(int r)
+{
+        static const char *const names[] = { "alert", "trim", "drop-cache", "reclaim", "restart", "kill" };
+        return r >= 0 && r < (int) ELEMENTSOF(names) ? names[r] : "none";
+}
+
+/* Every field the engine reads, set explicitly. Each rung: Cooldown=60s Settle=5s. */
+static Policy test_policy_n(const Rung *ladder, size_t n)
+{
+        Policy p = {
+                .name = (char *) "test",
+                .trigger[PSI_SOME] = { .enabled = true, .stall_usec = 150 * MSEC, .window_usec = SEC },
+                .trigger[PSI_FULL] = { .enabled = false },
+                .some_avg10_percent = 0,
+                .full_avg10_percent = 0,
+                .on_high_events = true,
+                .on_max_events = true,
+                .usage = { .is_percent = false, .bytes = 0 },
+                .sample_interval_usec = SEC,
+                .hysteresis_usec = 10 * SEC,
+                .max_throttle_usec = 0,
+                .dry_run = false,
+        };
+
+        cr_assert(n > 0 && n <= _RUNG_MAX);
+        memcpy(p.ladder, ladder, n * sizeof(Rung));
+        p.n_ladder = n;
+        for (size_t i = 0; i < _RUNG_MAX; i++)
+                p.rung[i] = (RungConfig) { .cooldown_usec = 60 * SEC, .settle_usec = 5 * SEC };
+        return p;
+}
+#define test_policy(...)                                                                                    \
+        test_policy_n((const Rung[]) { __VA_ARGS__ }, ELEMENTSOF(((const Rung[]) { __VA_ARGS__ })))
+
+static Observation test_obs(void)
+{
+        return (Observation) {
+                .mem = { .current = 100 << 20, .max = CGROUP_LIMIT_MAX, .high = CGROUP_LIMIT_MAX },
+                .has_psi = true,
+                .psi = { .has_full = true },
+        };
+}
+
+static Decision step(const Policy *p, EngineState *s, const Observation *o, usec_t now)
+{
+        Decision d;
+
+        memset(&d, 0x5a, sizeof(d)); /* the engine must fill every field */
+        cr_assert_eq(engine_step(p, s, o, now, &d), 0);
+        return d;
+}
+
+/* A scripted scenario: one row per step. Signals come from the "some" trigger (fire) and high events. */
+typedef struct Row {
+        double at;          /* seconds after T0 */
+        bool fire;          /* the some trigger fired */
+        unsigned high;      /* new memory.events "high" */
+        int act;            /* expected rung acting, NONE */
+        ActCause cause;     /* with act */
+        int settled;        /* expected settled rung, NONE */
+        double settled_at;  /* with settled: when it ran (seconds after T0) */
+        bool onset, relieved;
+        EnginePhase phase;  /* after the step */
+        double next;        /* expected next_step_usec, seconds after T0; < 0: USEC_INFINITY */
+} Row;
+
+static void run_script(const Policy *p, EngineState *s, Observation *o, const Row *rows, size_t n,
+                       Decision *ret_decisions)
+{
+        for (size_t i = 0; i < n; i++) {
+                const Row *r = rows + i;
+                Decision d;
+
+                o->triggers_fired = r->fire ? 1u << PSI_SOME : 0;
+                o->events.high += r->high;
+                d = step(p, s, o, AT(r->at));
+
+                cr_assert_eq(d.act, r->act != NONE, "row %zu (t=%gs): act=%d, expected %s", i, r->at, d.act,
+                             rung_name(r->act));
+                if (r->act != NONE) {
+                        cr_assert_eq(d.rung, (Rung) r->act, "row %zu (t=%gs): rung %s, expected %s", i, r->at,
+                                     rung_name(d.rung), rung_name(r->act));
+                        cr_assert_eq(d.cause, r->cause, "row %zu (t=%gs): cause %s, expected %s", i, r->at,
+                                     act_cause_to_string(d.cause), act_cause_to_string(r->cause));
+                }
+                cr_assert_eq(d.settled, r->settled != NONE, "row %zu (t=%gs): settled=%d, expected %s", i,
+                             r->at, d.settled, rung_name(r->settled));
+                if (r->settled != NONE) {
+                        cr_assert_eq(d.settled_rung, (Rung) r->settled, "row %zu (t=%gs): settled %s", i,
+                                     r->at, rung_name(d.settled_rung));
+                        cr_assert_eq(d.settled_at_usec, AT(r->settled_at), "row %zu (t=%gs)", i, r->at);
+                }
+                cr_assert_eq(d.onset, r->onset, "row %zu (t=%gs): onset", i, r->at);
+                cr_assert_eq(d.relieved, r->relieved, "row %zu (t=%gs): relieved", i, r->at);
+                cr_assert_eq(s->phase, r->phase, "row %zu (t=%gs): phase", i, r->at);
+                cr_assert_eq(d.next_step_usec, r->next < 0 ? INF : AT(r->next),
+                             "row %zu (t=%gs): next_step %+.3fs, expected %+.3fs", i, r->at,
+                             d.next_step_usec == INF ? -1.0 : ((double) d.next_step_usec - T0) / SEC, r->next);
+                cr_assert_eq(d.dry_run, p->dry_run, "row %zu: dry_run", i);
+                if (ret_decisions)
+                        ret_decisions[i] = d;
+        }
+}
+#define RUN(p, s, o, rows) run_script(p, s, o, rows, ELEMENTSOF(rows), NULL)
+
+#define CALM ENGINE_CALM
+#define PRES ENGINE_PRESSURE
+#define ONSET ACT_CAUSE_ONSET
+#define ESC ACT_CAUSE_ESCALATION
+#define REP ACT_CAUSE_REPEAT
+#define MAXT ACT_CAUSE_MAX_THROTTLE
+
+Test(engine, init)
+{
+        EngineState s;
+
+        memset(&s, 0x5a, sizeof(s));
+        engine_state_init(&s);
+        cr_assert_eq(s.phase, ENGINE_CALM);
+        cr_assert_eq(s.rung_pos, -1);
+        cr_assert_not(s.initialized);
+        cr_assert_not(s.settle_pending);
+        for (size_t i = 0; i < _RUNG_MAX; i++)
+                cr_assert_eq(s.last_run_usec[i], 0);
+}
+
+Test(engine, empty_ladder)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.n_ladder = 0;
+        engine_state_init(&s);
+        cr_assert_eq(engine_step(&p, &s, &o, T0, &d), -EINVAL);
+}
+
+Test(engine, no_signal)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+
+        engine_state_init(&s);
+        for (int i = 0; i < 3; i++) {
+                Decision d = step(&p, &s, &o, AT(i * 7));
+
+                cr_assert_eq(d.reasons, 0);
+                cr_assert_not(d.act);
+                cr_assert_not(d.onset);
+                cr_assert_not(d.relieved);
+                cr_assert_not(d.settled);
+                cr_assert_not(d.events_changed);
+                cr_assert_not(d.dry_run);
+                cr_assert_eq(d.next_step_usec, INF);
+                cr_assert_eq(s.phase, ENGINE_CALM);
+        }
+}
+
+Test(engine, first_step_is_baseline)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.some_avg10_percent = 10;
+        p.full_avg10_percent = 10;
+        engine_state_init(&s);
+
+        /* A daemon restart: big counters, big PSI totals, no signal. */
+        o.events = (MemoryEvents) { .low = 7, .high = 5000, .max = 300, .oom = 12, .oom_kill = 9,
+                                    .oom_group_kill = 1 };
+        o.psi.some.total_usec = 3600 * SEC;
+        o.psi.full.total_usec = 1800 * SEC;
+        d = step(&p, &s, &o, T0);
+        cr_assert_eq(d.reasons, 0);
+        cr_assert_not(d.act);
+        cr_assert_not(d.events_changed);
+        cr_assert_eq(d.events_delta.high, 0);
+        cr_assert_eq(d.events_delta.oom_kill, 0);
+        cr_assert_eq(d.next_step_usec, INF);
+        cr_assert(s.initialized);
+        cr_assert_eq(s.last_events.high, 5000);
+
+        /* One more high event is the first delta. */
+        o.events.high++;
+        o.psi.some.total_usec += 10 * MSEC;
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, REASON_HIGH_EVENT);
+        cr_assert(d.events_changed);
+        cr_assert_eq(d.events_delta.high, 1);
+        cr_assert_eq(d.events_delta.max, 0);
+        cr_assert(d.onset);
+}
+
+Test(engine, first_step_avg10_signals)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.some_avg10_percent = 10;
+        p.full_avg10_percent = 5;
+        engine_state_init(&s);
+        o.events = (MemoryEvents) { .high = 5000, .oom_kill = 9 };
+        o.psi.some = (PsiLine) { .avg10 = 12.5, .total_usec = 3600 * SEC };
+        o.psi.full = (PsiLine) { .avg10 = 4.99, .total_usec = 1800 * SEC };
+        d = step(&p, &s, &o, T0);
+        cr_assert_eq(d.reasons, REASON_SOME_STALL);
+        cr_assert(d.onset);
+        cr_assert(d.act);
+        cr_assert_eq(d.rung, RUNG_ALERT);
+        cr_assert_eq(d.cause, ACT_CAUSE_ONSET);
+        cr_assert_eq(d.next_step_usec, AT(1));
+
+        /* With previous totals the rate counts, not avg10: 0 stall over 1 s. */
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, 0);
+}
+
+Test(engine, onset_on_trigger)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+        char buf[128];
+
+        engine_state_init(&s);
+        step(&p, &s, &o, T0);
+
+        /* The full trigger is not enabled in this policy: its bit is ignored. */
+        o.triggers_fired = 1u << PSI_FULL;
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, 0);
+        cr_assert_not(d.onset);
+
+        o.triggers_fired = 1u << PSI_SOME | 1u << PSI_FULL;
+        d = step(&p, &s, &o, AT(2));
+        cr_assert_eq(d.reasons, REASON_TRIGGER_SOME);
+        cr_assert_str_eq(engine_reasons_to_string(d.reasons, buf, sizeof(buf)), "trigger-some");
+        cr_assert(d.onset);
+        cr_assert(d.act);
+        cr_assert_eq(d.rung, RUNG_ALERT);
+        cr_assert_eq(d.cause, ACT_CAUSE_ONSET);
+        cr_assert_not(d.settled);
+        cr_assert_eq(s.phase, ENGINE_PRESSURE);
+        cr_assert_eq(s.pressure_since_usec, AT(2));
+        cr_assert_eq(s.rung_pos, 0);
+        cr_assert_eq(s.rung_at_usec, AT(2));
+        cr_assert(s.settle_pending);
+        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(2));
+        cr_assert_eq(d.next_step_usec, AT(3));
+
+        p.trigger[PSI_FULL].enabled = true;
+        o.triggers_fired = 1u << PSI_FULL;
+        d = step(&p, &s, &o, AT(3));
+        cr_assert_eq(d.reasons, REASON_TRIGGER_FULL);
+        cr_assert_not(d.onset);
+        cr_assert_not(d.act);
+}
+
+Test(engine, onset_on_high_event)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        engine_state_init(&s);
+        o.events.high = 10;
+        step(&p, &s, &o, T0);
+
+        /* HighEvents=no: the delta is reported, but no signal. */
+        p.on_high_events = false;
+        o.events.high = 13;
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, 0);
+        cr_assert(d.events_changed);
+        cr_assert_eq(d.events_delta.high, 3);
+        cr_assert_not(d.onset);
+
+        p.on_high_events = true;
+        o.events.high = 14;
+        d = step(&p, &s, &o, AT(2));
+        cr_assert_eq(d.reasons, REASON_HIGH_EVENT);
+        cr_assert_eq(d.events_delta.high, 1);
+        cr_assert(d.onset);
+        cr_assert(d.act);
+        cr_assert_eq(d.rung, RUNG_ALERT);
+}
+
+/* Table: which memory.events increments signal, per HighEvents=/MaxEvents=. */
+Test(engine, event_reasons)
+{
+        static const struct {
+                MemoryEvents delta;
+                bool on_high, on_max;
+                unsigned reasons;
+        } table[] = {
+                { { .low = 4 }, true, true, 0 },
+                { { .high = 1 }, true, true, REASON_HIGH_EVENT },
+                { { .high = 1 }, false, true, 0 },
+                { { .max = 2 }, true, true, REASON_MAX_EVENT },
+                { { .max = 2 }, true, false, 0 },
+                { { .oom = 1 }, false, false, REASON_OOM_EVENT },
+                { { .oom_kill = 1 }, false, false, REASON_OOM_KILL },
+                { { .oom_group_kill = 1 }, false, false, REASON_OOM_KILL },
+                { { .max = 3, .oom = 1, .oom_kill = 2 }, true, true,
+                  REASON_MAX_EVENT | REASON_OOM_EVENT | REASON_OOM_KILL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                Policy p = test_policy(RUNG_ALERT);
+                EngineState s;
+                Observation o = test_obs();
+                Decision d;
+
+                p.on_high_events = table[i].on_high;
+                p.on_max_events = table[i].on_max;
+                engine_state_init(&s);
+                o.events = (MemoryEvents) { 100, 100, 100, 100, 100, 100 };
+                step(&p, &s, &o, T0);
+                o.events.low += table[i].delta.low;
+                o.events.high += table[i].delta.high;
+                o.events.max += table[i].delta.max;
+                o.events.oom += table[i].delta.oom;
+                o.events.oom_kill += table[i].delta.oom_kill;
+                o.events.oom_group_kill += table[i].delta.oom_group_kill;
+                d = step(&p, &s, &o, AT(1));
+                cr_assert_eq(d.reasons, table[i].reasons, "row %zu: reasons %#x, expected %#x", i, d.reasons,
+                             table[i].reasons);
+                cr_assert_eq(memcmp(&d.events_delta, &table[i].delta, sizeof(MemoryEvents)), 0, "row %zu", i);
+                cr_assert(d.events_changed, "row %zu", i);
+                cr_assert_eq(d.onset, table[i].reasons != 0, "row %zu", i);
+        }
+}
+
+Test(engine, counters_backwards)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.some_avg10_percent = 10;
+        engine_state_init(&s);
+        o.events = (MemoryEvents) { .high = 100, .max = 5, .oom_kill = 2 };
+        o.psi.some.total_usec = 10 * SEC;
+        step(&p, &s, &o, T0);
+
+        /* The cgroup was removed and made again: everything restarts near 0. Not a signal. */
+        o.events = (MemoryEvents) { .high = 3, .max = 6 };
+        o.psi.some = (PsiLine) { .avg10 = 50, .total_usec = 1 * SEC };
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, 0);
+        cr_assert_not(d.events_changed);
+        cr_assert_eq(d.events_delta.max, 0);
+        cr_assert_not(d.onset);
+        cr_assert_eq(s.last_events.high, 3);
+        cr_assert_eq(s.last_some_total_usec, 1 * SEC);
+
+        /* From the new baseline on, deltas count again. */
+        o.events.high = 4;
+        o.psi.some = (PsiLine) { .avg10 = 0, .total_usec = 1 * SEC + 500 * MSEC };
+        d = step(&p, &s, &o, AT(2));
+        cr_assert_eq(d.reasons, REASON_HIGH_EVENT | REASON_SOME_STALL);
+        cr_assert_eq(d.events_delta.high, 1);
+        cr_assert(d.onset);
+}
+
+/* Table: stall rate from the total= counters between two steps. */
+Test(engine, stall_rate)
+{
+        static const struct {
+                usec_t stall, interval;
+                double threshold, avg10;
+                bool full;
+                bool signal;
+        } table[] = {
+                { 200 * MSEC, 1 * SEC, 10, 0, false, true },
+                { 50 * MSEC, 1 * SEC, 10, 0, false, false },
+                { 100 * MSEC, 1 * SEC, 10, 0, false, true }, /* at the threshold */
+                { 99 * MSEC, 1 * SEC, 10, 0, false, false },
+                { 50 * MSEC, 1 * SEC, 10, 90, false, false }, /* avg10 is not looked at with totals */
+                { 1 * SEC, 5 * SEC, 20, 0, false, true },
+                { 999 * MSEC, 5 * SEC, 20, 0, false, false },
+                { 1 * SEC, 1 * SEC, 0, 100, false, false }, /* threshold 0: off */
+                { 200 * MSEC, 1 * SEC, 10, 0, true, true },
+                { 50 * MSEC, 1 * SEC, 10, 0, true, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                Policy p = test_policy(RUNG_ALERT);
+                EngineState s;
+                Observation o = test_obs();
+                PsiLine *line = table[i].full ? &o.psi.full : &o.psi.some;
+                unsigned expect = table[i].full ? REASON_FULL_STALL : REASON_SOME_STALL;
+                Decision d;
+
+                if (table[i].full)
+                        p.full_avg10_percent = table[i].threshold;
+                else
+                        p.some_avg10_percent = table[i].threshold;
+                engine_state_init(&s);
+                line->total_usec = 7 * SEC;
+                step(&p, &s, &o, T0);
+                line->total_usec += table[i].stall;
+                line->avg10 = table[i].avg10;
+                d = step(&p, &s, &o, T0 + table[i].interval);
+                cr_assert_eq(d.reasons, table[i].signal ? expect : 0, "row %zu: reasons %#x", i, d.reasons);
+        }
+}
+
+Test(engine, stall_without_psi_or_full)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.some_avg10_percent = 10;
+        p.full_avg10_percent = 10;
+        engine_state_init(&s);
+
+        /* No PSI in this observation: no stall signal, whatever the numbers. */
+        o.has_psi = false;
+        o.psi.some = (PsiLine) { .avg10 = 99, .total_usec = 5 * SEC };
+        d = step(&p, &s, &o, T0);
+        cr_assert_eq(d.reasons, 0);
+
+        /* PSI again: no previous totals, so avg10 counts; the full line is absent. */
+        o.has_psi = true;
+        o.psi.has_full = false;
+        o.psi.full = (PsiLine) { .avg10 = 99 };
+        d = step(&p, &s, &o, AT(1));
+        cr_assert_eq(d.reasons, REASON_SOME_STALL);
+}
+
+/* Table: Usage= against memory.current and memory.max. */
+Test(engine, usage_threshold)
+{
+        static const struct {
+                bool is_percent;
+                double percent;
+                uint64_t bytes;
+                uint64_t current, max;
+                bool signal;
+        } table[] = {
+                { true, 90, 0, 899 << 20, 1000 << 20, false },
+                { true, 90, 0, 900 << 20, 1000 << 20, true },
+                { true, 90, 0, 1000 << 20, 1000 << 20, true },
+                { true, 90, 0, 1000 << 20, CGROUP_LIMIT_MAX, false }, /* percent of "max": off */
+                { true, 0, 0, 1000 << 20, 1000 << 20, false },        /* 0%: off */
+                { false, 0, 500 << 20, 499 << 20, CGROUP_LIMIT_MAX, false },
+                { false, 0, 500 << 20, 500 << 20, CGROUP_LIMIT_MAX, true },
+                { false, 0, 500 << 20, 600 << 20, 1000 << 20, true },
+                { false, 0, 0, 1000 << 20, 1000 << 20, false }, /* 0 bytes: off */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                Policy p = test_policy(RUNG_ALERT);
+                EngineState s;
+                Observation o = test_obs();
+                Decision d;
+
+                p.usage = (Quantity) { .is_percent = table[i].is_percent, .percent = table[i].percent,
+                                       .bytes = table[i].bytes };
+                engine_state_init(&s);
+                o.mem.current = table[i].current;
+                o.mem.max = table[i].max;
+                d = step(&p, &s, &o, T0); /* usage counts on the first step too */
+                cr_assert_eq(d.reasons, table[i].signal ? REASON_USAGE : 0, "row %zu", i);
+                cr_assert_eq(d.onset, table[i].signal, "row %zu", i);
+        }
+}
+
+/* alert -> reclaim -> kill while the trigger keeps firing every second. Settle 5s, cooldown 60s. */
+static const Row escalation_rows[] = {
+        /* at  fire high act          cause  settled  s_at onset  relieved phase next */
+        { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+        { 1, true, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
+        { 4, true, 0, NONE, 0, NONE, 0, false, false, PRES, 5 },
+        { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+        { 6, false, 1, NONE, 0, NONE, 0, false, false, PRES, 7 },
+        { 10, true, 0, RUNG_KILL, ESC, RUNG_RECLAIM, 5, false, false, PRES, 11 },
+        { 11, true, 0, NONE, 0, NONE, 0, false, false, PRES, 12 },
+        { 15, false, 0, NONE, 0, RUNG_KILL, 10, false, false, PRES, 16 },
+        /* no signal since t=11: calm at t=21 */
+        { 20, false, 0, NONE, 0, NONE, 0, false, false, PRES, 21 },
+        { 21, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+};
+
+Test(engine, escalation)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+
+        engine_state_init(&s);
+        RUN(&p, &s, &o, escalation_rows);
+        cr_assert_eq(s.rung_pos, -1);
+        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(0));
+        cr_assert_eq(s.last_run_usec[RUNG_RECLAIM], AT(5));
+        cr_assert_eq(s.last_run_usec[RUNG_KILL], AT(10));
+}
+
+static bool decision_eq_but_dry_run(const Decision *a, const Decision *b)
+{
+        return a->reasons == b->reasons && a->onset == b->onset && a->relieved == b->relieved &&
+               a->pressure_duration_usec == b->pressure_duration_usec && a->act == b->act &&
+               (!a->act || (a->rung == b->rung && a->cause == b->cause)) && a->settled == b->settled &&
+               (!a->settled || (a->settled_rung == b->settled_rung &&
+                                a->settled_at_usec == b->settled_at_usec)) &&
+               memcmp(&a->events_delta, &b->events_delta, sizeof(MemoryEvents)) == 0 &&
+               a->events_changed == b->events_changed && a->next_step_usec == b->next_step_usec;
+}
+
+Test(engine, dry_run_advances_identically)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s1, s2;
+        Observation o1 = test_obs(), o2 = test_obs();
+        Decision real[ELEMENTSOF(escalation_rows)], dry[ELEMENTSOF(escalation_rows)];
+
+        engine_state_init(&s1);
+        run_script(&p, &s1, &o1, escalation_rows, ELEMENTSOF(escalation_rows), real);
+        p.dry_run = true;
+        engine_state_init(&s2);
+        run_script(&p, &s2, &o2, escalation_rows, ELEMENTSOF(escalation_rows), dry);
+
+        for (size_t i = 0; i < ELEMENTSOF(escalation_rows); i++) {
+                cr_assert_not(real[i].dry_run);
+                cr_assert(dry[i].dry_run, "row %zu", i);
+                cr_assert(decision_eq_but_dry_run(&real[i], &dry[i]), "row %zu differs", i);
+        }
+        cr_assert_eq(s1.phase, s2.phase);
+        cr_assert_eq(s1.rung_pos, s2.rung_pos);
+        cr_assert_eq(s1.rung_at_usec, s2.rung_at_usec);
+        cr_assert_eq(s1.settle_pending, s2.settle_pending);
+        cr_assert_eq(memcmp(s1.last_run_usec, s2.last_run_usec, sizeof(s1.last_run_usec)), 0);
+}
+
+Test(engine, no_escalation_when_pressure_stopped)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 1, false, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
+                /* settle time over, no signal since the alert: report it, do not escalate */
+                { 5, false, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 9, false, 0, NONE, 0, NONE, 0, false, false, PRES, 10 },
+                { 10, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+        };
+
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, hysteresis_and_duration)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 3, true, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
+                { 4, false, 0, NONE, 0, NONE, 0, false, false, PRES, 5 },
+                { 12.9, false, 0, NONE, 0, NONE, 0, false, false, PRES, 13 },
+        };
+
+        p.rung[RUNG_ALERT].settle_usec = 30 * SEC; /* no escalation in the way */
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+
+        d = step(&p, &s, &o, AT(13));
+        cr_assert(d.relieved);
+        cr_assert_eq(d.pressure_duration_usec, 3 * SEC); /* last signal - onset */
+        cr_assert_eq(s.phase, ENGINE_CALM);
+        cr_assert_eq(s.rung_pos, -1);
+        cr_assert_not(d.act);
+        /* the alert's report is still due: the next step is at its settle deadline */
+        cr_assert_eq(d.next_step_usec, AT(30));
+
+        d = step(&p, &s, &o, AT(30));
+        cr_assert(d.settled);
+        cr_assert_eq(d.settled_rung, RUNG_ALERT);
+        cr_assert_eq(d.settled_at_usec, AT(0));
+        cr_assert_not(d.relieved);
+        cr_assert_eq(d.next_step_usec, INF);
+}
+
+Test(engine, settle_report_after_relief)
+{
+        Policy p = test_policy(RUNG_RECLAIM);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_RECLAIM, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 1, false, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
+                { 2, false, 0, NONE, 0, NONE, 0, false, true, CALM, 8 },
+                { 8, false, 0, NONE, 0, RUNG_RECLAIM, 0, false, false, CALM, -1 },
+                { 9, false, 0, NONE, 0, NONE, 0, false, false, CALM, -1 },
+        };
+
+        p.hysteresis_usec = 2 * SEC;
+        p.rung[RUNG_RECLAIM].settle_usec = 8 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, cooldown_second_episode_escalates_at_once)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, false, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 10, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+                /* alert is in cooldown until t=60: tried at t=0, settled since t=5: reclaim at once */
+                { 20, true, 0, RUNG_RECLAIM, ESC, NONE, 0, true, false, PRES, 21 },
+                { 25, true, 0, RUNG_KILL, ESC, RUNG_RECLAIM, 20, false, false, PRES, 26 },
+        };
+
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, cooldown_second_episode_waits_settle)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 1, false, 0, NONE, 0, NONE, 0, false, true, CALM, 5 },
+                /* alert in cooldown, tried at t=0, its settle ends at t=5: nothing yet */
+                { 2, true, 0, NONE, 0, NONE, 0, true, false, PRES, 3 },
+                { 3, true, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
+                { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+        };
+
+        p.hysteresis_usec = 1 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+        cr_assert_eq(s.rung_pos, 1);
+        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(0)); /* not rerun at t=2 */
+}
+
+Test(engine, cooldown_cascades_to_last_rung_in_cooldown)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, true, 0, RUNG_KILL, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 10, false, 0, NONE, 0, RUNG_KILL, 5, false, false, PRES, 11 },
+                { 15, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+                /* both in cooldown: nothing runs; kill repeats once its cooldown ends (t=65) */
+                { 30, true, 0, NONE, 0, NONE, 0, true, false, PRES, 31 },
+                { 64, true, 0, NONE, 0, NONE, 0, false, false, PRES, 65 },
+                { 65, true, 0, RUNG_KILL, REP, NONE, 0, false, false, PRES, 66 },
+        };
+
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, last_rung_repeats_after_cooldown)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, true, 0, RUNG_KILL, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 6, true, 0, NONE, 0, NONE, 0, false, false, PRES, 7 },
+                { 10, true, 0, NONE, 0, RUNG_KILL, 5, false, false, PRES, 11 },
+                { 34, true, 0, NONE, 0, NONE, 0, false, false, PRES, 35 },
+                { 35, true, 0, RUNG_KILL, REP, NONE, 0, false, false, PRES, 36 },
+                { 36, true, 0, NONE, 0, NONE, 0, false, false, PRES, 37 },
+                { 40, true, 0, NONE, 0, RUNG_KILL, 35, false, false, PRES, 41 },
+        };
+
+        p.rung[RUNG_KILL].cooldown_usec = 30 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, single_rung_alert_repeats)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                /* sample interval 60s: next_step comes from the deadlines */
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 5 },
+                { 5, true, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 15 },
+                { 15, true, 0, NONE, 0, NONE, 0, false, false, PRES, 25 },
+                { 25, true, 0, NONE, 0, NONE, 0, false, false, PRES, 30 },
+                { 30, true, 0, RUNG_ALERT, REP, NONE, 0, false, false, PRES, 35 },
+                { 35, false, 0, NONE, 0, RUNG_ALERT, 30, false, false, PRES, 40 },
+                { 40, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+        };
+
+        p.sample_interval_usec = 60 * SEC;
+        p.rung[RUNG_ALERT].cooldown_usec = 30 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, max_throttle)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                /* next: min(onset + 5s sample, max throttle at 8s) */
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 5 },
+                { 4, true, 0, NONE, 0, NONE, 0, false, false, PRES, 8 },
+                /* the alert's report comes early, with the kill */
+                { 8, true, 0, RUNG_KILL, MAXT, RUNG_ALERT, 0, false, false, PRES, 13 },
+                { 13, true, 0, NONE, 0, NONE, 0, false, false, PRES, 18 },
+                { 38, false, 0, NONE, 0, RUNG_KILL, 8, false, false, PRES, 43 },
+        };
+
+        p.sample_interval_usec = 5 * SEC;
+        p.hysteresis_usec = 30 * SEC;
+        p.max_throttle_usec = 8 * SEC;
+        for (size_t i = 0; i < _RUNG_MAX; i++)
+                p.rung[i].settle_usec = 30 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+        cr_assert(s.throttle_escalated);
+        cr_assert_eq(s.rung_pos, 2);
+        cr_assert_eq(s.last_run_usec[RUNG_RECLAIM], 0); /* skipped */
+}
+
+Test(engine, max_throttle_not_after_relief_by_rung)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                /* the alert stopped the signals: MaxThrottle does not override it */
+                { 8, false, 0, NONE, 0, NONE, 0, false, false, PRES, 9 },
+                { 19, false, 0, NONE, 0, NONE, 0, false, false, PRES, 20 },
+                { 20, false, 0, NONE, 0, NONE, 0, false, true, CALM, 30 },
+        };
+
+        p.hysteresis_usec = 20 * SEC;
+        p.max_throttle_usec = 8 * SEC;
+        p.rung[RUNG_ALERT].settle_usec = 30 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+        cr_assert_not(s.throttle_escalated);
+}
+
+Test(engine, max_throttle_last_rung_in_cooldown)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                /* kill is in cooldown (ran at t=-10 s): entered without acting, repeats at t=50 */
+                { 8, true, 0, NONE, 0, NONE, 0, false, false, PRES, 9 },
+                { 30, true, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 31 },
+                { 49, true, 0, NONE, 0, NONE, 0, false, false, PRES, 50 },
+                { 50, true, 0, RUNG_KILL, REP, NONE, 0, false, false, PRES, 51 },
+        };
+
+        p.max_throttle_usec = 8 * SEC;
+        for (size_t i = 0; i < _RUNG_MAX; i++)
+                p.rung[i].settle_usec = 30 * SEC;
+        engine_state_init(&s);
+        s.last_run_usec[RUNG_KILL] = T0 - 10 * SEC;
+        RUN(&p, &s, &o, rows);
+        cr_assert(s.throttle_escalated);
+        cr_assert_eq(s.last_run_usec[RUNG_RECLAIM], 0);
+}
+
+Test(engine, next_step_values)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, false, 0, NONE, 0, NONE, 0, false, false, CALM, -1 },
+                /* min(sample t=12, hysteresis t=13, settle t=15) */
+                { 10, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 12 },
+                { 12, false, 0, NONE, 0, NONE, 0, false, false, PRES, 13 },
+                /* calm, but the settle report is due at t=15 */
+                { 13, false, 0, NONE, 0, NONE, 0, false, true, CALM, 15 },
+                { 15, false, 0, NONE, 0, RUNG_ALERT, 10, false, false, CALM, -1 },
+        };
+
+        p.sample_interval_usec = 2 * SEC;
+        p.hysteresis_usec = 3 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, settle_zero_reports_next_step)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                /* Settle=0: the report is due now; step again at once */
+                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 0 },
+                { 0, false, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 1 },
+        };
+
+        p.rung[RUNG_ALERT].settle_usec = 0;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+}
+
+Test(engine, clock_backwards)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.some_avg10_percent = 10;
+        engine_state_init(&s);
+        o.psi.some.total_usec = SEC;
+        step(&p, &s, &o, AT(10));
+        o.psi.some = (PsiLine) { .avg10 = 5, .total_usec = 2 * SEC };
+        d = step(&p, &s, &o, AT(5)); /* no time elapsed: avg10, under the threshold */
+        cr_assert_eq(d.reasons, 0);
+        cr_assert_eq(s.last_step_usec, AT(10));
+}
+
+Test(engine, reasons_to_string)
+{
+        static const struct {
+                unsigned reasons;
+                size_t size;
+                const char *s;
+        } table[] = {
+                { 0, 64, "none" },
+                { REASON_TRIGGER_SOME, 64, "trigger-some" },
+                { REASON_TRIGGER_SOME | REASON_HIGH_EVENT, 64, "trigger-some,high-event" },
+                { REASON_TRIGGER_FULL | REASON_SOME_STALL | REASON_FULL_STALL, 64,
+                  "trigger-full,some-stall,full-stall" },
+                { REASON_MAX_EVENT | REASON_OOM_EVENT | REASON_OOM_KILL | REASON_USAGE, 64,
+                  "max-event,oom-event,oom-kill,usage" },
+                { REASON_TRIGGER_SOME | REASON_HIGH_EVENT, 16, "trigger-some" }, /* truncated */
+                { REASON_TRIGGER_SOME, 5, "" },
+                { 0, 3, "no" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char buf[64];
+
+                memset(buf, 'x', sizeof(buf));
+                cr_assert_eq(engine_reasons_to_string(table[i].reasons, buf, table[i].size), buf);
+                cr_assert_str_eq(buf, table[i].s, "row %zu: \"%s\"", i, buf);
+        }
+}
+
+Test(engine, act_cause_to_string)
+{
+        cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_ONSET), "onset");
+        cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_ESCALATION), "escalation");
+        cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_REPEAT), "repeat");
+        cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_MAX_THROTTLE), "max-throttle");
+        cr_assert_null(act_cause_to_string((ActCause) 4));
+        cr_assert_null(act_cause_to_string((ActCause) -1));
+}
