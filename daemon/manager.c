@@ -147,7 +147,7 @@ static int manager_watch_dir(Manager *m, const char *cgpath)
         char *full = NULL;
         if (asprintf(&full, "%s%s", m->root->root_path, streq(cgpath, "/") ? "" : cgpath) < 0)
                 return -ENOMEM;
-        int wd = inotify_add_watch(m->inotify_fd, full, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+        int wd = inotify_add_watch(m->inotify_fd, full, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
         int r = -errno;
         free(full);
         if (wd < 0)
@@ -285,9 +285,11 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 continue;
                         char path[PATH_MAX];
                         child_path(path, sizeof path, d->path, e->name);
-                        if (e->mask & IN_CREATE)
+                        /* cgroupfs only creates and deletes; moves are for trees of regular files
+                         * (fixtures), which are built aside and moved into place. */
+                        if (e->mask & (IN_CREATE | IN_MOVED_TO))
                                 (void) cgroup_walk(m->root, path, walk_cb, m);
-                        else if (e->mask & IN_DELETE)
+                        else if (e->mask & (IN_DELETE | IN_MOVED_FROM))
                                 manager_forget_subtree(m, path);
                 }
         }
