@@ -10,7 +10,7 @@
 
 /* Writes bytes to memory.reclaim (5.19+). Returns 0 when the kernel reclaimed it all; -EAGAIN when it
  * reclaimed less than asked (not an error for us: measure memory.current); -ENOENT when memory.reclaim
- * does not exist (old kernel: use cgroup_set_high() as a fallback); other -errno. */
+ * does not exist (old kernel: use cgroup_write_high() as a fallback); other -errno. */
 int cgroup_reclaim(int cgfd, uint64_t bytes);
 
 /* Writes memory.high ("max" for CGROUP_LIMIT_MAX). Returns 0 or -errno. */
@@ -25,7 +25,8 @@ int cgroup_kill_all(int cgfd);
 int pidfd_open_in_cgroup(const CgroupRoot *r, pid_t pid, const char *cgpath);
 
 /* Sends sig through a pidfd (pidfd_send_signal). info_value >= 0 sends SI_QUEUE with sival_int =
- * info_value (systemd's common-signal protocol uses this). Returns 0, -ESRCH if the process exited. */
+ * info_value (systemd's common-signal protocol uses this). Returns 0, -ESRCH if the process exited (was
+ * reaped; a zombie still accepts signals), -EINVAL for a bad signal number, other -errno (-EPERM). */
 int pidfd_signal(int pidfd, int sig, int info_value);
 
 /* Picks the process directly in cgroup cgpath with the largest RSS (/proc/PID/status VmRSS), skipping

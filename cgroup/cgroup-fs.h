@@ -28,11 +28,12 @@ int cgroup_root_open(const char *root_path, const char *proc_path, CgroupRoot **
 CgroupRoot *cgroup_root_free(CgroupRoot *r);
 
 /* Opens the cgroup directory cgpath ("/" or "/a/b") relative to the root: O_DIRECTORY|O_CLOEXEC.
- * Returns the fd, or -errno (-ENOENT: gone). */
+ * Returns the fd, or -errno (-ENOENT: gone; -EINVAL: a "." or ".." component). */
 int cgroup_open(const CgroupRoot *r, const char *cgpath);
 
-/* What we read about one cgroup's memory in one sample. Fields not present (memory.reclaim etc. is not a
- * read) are UINT64_MAX for limits ("max") and 0 otherwise. */
+/* What we read about one cgroup's memory in one sample. memory.current is required; files that are absent
+ * (the root cgroup has no memory.max/high/low/min, no swap accounting) read as "max" (CGROUP_LIMIT_MAX) for
+ * the limits max and high, and 0 for the protections low and min and for swap_current. */
 typedef struct CgroupMemory {
         uint64_t current;
         uint64_t max, high, low, min; /* CGROUP_LIMIT_MAX when "max" */
@@ -40,7 +41,7 @@ typedef struct CgroupMemory {
 } CgroupMemory;
 
 /* The readers below take an fd from cgroup_open(). Each returns 0, or -errno (-ENOENT/-ENODEV: the cgroup
- * went away; -EINVAL: contents unparsable). */
+ * went away or the file does not exist; -EINVAL: contents unparsable; -ERANGE: a number beyond 2^64-1). */
 int cgroup_read_u64(int cgfd, const char *file, uint64_t *ret);
 int cgroup_read_memory(int cgfd, CgroupMemory *ret);
 int cgroup_read_events(int cgfd, bool local, MemoryEvents *ret);
@@ -55,11 +56,17 @@ bool cgroup_has_memory(int cgfd);
  * array in *ret (NULL when 0), or -errno. */
 int cgroup_read_procs(int cgfd, pid_t **ret);
 
-/* Walks the subtree below cgpath depth-first (pre-order, the start included), calling cb for every
- * cgroup directory with its path. Directories that vanish mid-walk are skipped. cb returns < 0 to abort
- * (the value is returned), 0 to continue, > 0 to skip that cgroup's children. Returns 0 or -errno. */
+/* Walks the subtree below cgpath depth-first (pre-order, the start included, siblings in strcmp() order),
+ * calling cb for every cgroup directory with its normalised path ("/", "/a/b"). Directories that vanish
+ * mid-walk are skipped, and so are children deeper than 256 levels; a missing start is -ENOENT. cb returns
+ * < 0 to abort (the value is returned), 0 to continue, > 0 to skip that cgroup's children. Returns 0 or
+ * -errno. */
 typedef int (*cgroup_walk_cb_t)(const CgroupRoot *r, const char *cgpath, void *userdata);
 int cgroup_walk(const CgroupRoot *r, const char *cgpath, cgroup_walk_cb_t cb, void *userdata);
 
-/* Reads /proc/PID/status through the root's proc_fd. */
+/* Reads /proc/PID/status through the root's proc_fd. Returns 0, -ENOENT/-ESRCH (gone), -EINVAL. */
 int proc_read_status(const CgroupRoot *r, pid_t pid, ProcStatus *ret);
+
+/* Reads the cgroup2 path of PID from /proc/PID/cgroup ("0::<path>") through the root's proc_fd. Returns 0
+ * with a malloc'd path; -ENOENT (gone); -ENODATA (no "0::" line). */
+int proc_read_cgroup(const CgroupRoot *r, pid_t pid, char **ret);

@@ -60,6 +60,25 @@ typedef struct ProcStatus {
         uint64_t sig_blk;
         uint64_t vm_rss_bytes;
         pid_t tgid;
-        bool is_kernel_thread; /* no VmSize line: kernel threads have no mm */
+        bool is_kernel_thread; /* "Kthread: 1" (6.x), or else no VmSize line and not a zombie */
+        char state;            /* State: 'R', 'S', 'D', 'Z' (zombie: no mm, no VmSize)...; 0 if absent */
 } ProcStatus;
+/* Returns 0; -EINVAL when Tgid/SigCgt/SigBlk is missing (truncated), a value is malformed, or a key we use
+ * appears twice (a forged line); -ERANGE for numbers that do not fit. The Name is not parsed. */
 int proc_status_parse(const char *buf, ProcStatus *ret);
+
+/* From /proc/PID/cgroup: the cgroup2 path of the "0::<path>" line (also present on hybrid hosts).
+ * Returns 0 with a malloc'd path; -ENODATA when there is no "0::" line; -EINVAL when it is not a path. */
+int proc_cgroup_parse_unified(const char *buf, char **ret);
+
+/* Parses cgroup.procs (one PID per line). Returns the number of distinct PIDs (first occurrence kept, file
+ * order) with a malloc'd array in *ret (NULL when 0); -EINVAL for a non-number, -ERANGE for 0 or a PID
+ * beyond 2^31-1. */
+int cgroup_procs_parse(const char *buf, pid_t **ret);
+
+/* Is controller listed in a cgroup.controllers / cgroup.subtree_control buffer? Returns 1, 0, or -EINVAL. */
+int cgroup_controllers_has(const char *buf, const char *controller);
+
+/* Lists the mount points of cgroup2 filesystems in a /proc/self/mountinfo buffer (\ooo escapes undone),
+ * in file order. Returns the count with a NULL-terminated strv in *ret (NULL when 0), or -ENOMEM. */
+int mountinfo_cgroup2_mounts(const char *buf, char ***ret);

@@ -15,7 +15,8 @@ typedef enum PsiKind {
 #define PSI_WINDOW_MAX_USEC (10 * USEC_PER_SEC)
 
 /* Formats the trigger line "some 150000 1000000". Returns 0, -EINVAL for a stall of 0, a stall larger than
- * the window, or a window outside 500ms..10s. */
+ * the window, or a window outside 500ms..10s (both ends allowed); -ENOBUFS when size is too small (64 is
+ * always enough). */
 int psi_trigger_format(PsiKind kind, usec_t stall_usec, usec_t window_usec, char *buf, size_t size);
 
 /* Opens <cgroup>/memory.pressure O_RDWR|O_NONBLOCK|O_CLOEXEC and writes the trigger. The caller polls the
