@@ -32,6 +32,8 @@ typedef enum Rung {
 /* "alert", "trim", "drop-cache", "reclaim", "restart", "kill". */
 const char *rung_to_string(Rung r);
 Rung rung_from_string(const char *s);
+/* The per-rung section of a policy file: "Alert", "Trim", "DropCache", "Reclaim", "Restart", "Kill". */
+const char *rung_to_section(Rung r);
 
 typedef enum KillMode {
         KILL_MODE_CGROUP,  /* cgroup.kill: the whole group (also forced when memory.oom.group=1) */
@@ -91,6 +93,7 @@ typedef struct Policy {
         KillMode kill_mode;            /* Mode= */
 } Policy;
 
+/* RateLimitInterval=0 or RateLimitBurst=0 disables the rate limit (systemd convention). */
 typedef struct DaemonConfig {
         int log_level;            /* LogLevel= */
         char *cgroup_root;        /* CgroupRoot=, NULL = auto */
@@ -103,9 +106,11 @@ typedef struct DaemonConfig {
 
 typedef struct Config {
         DaemonConfig daemon;
+        char *main_conf;   /* the daemon config file that was read; NULL when it did not exist (defaults) */
         Policy **policies; /* ordered by file name */
         size_t n_policies;
-        char **masked;     /* paths that were masked by a file of the same name earlier in the search */
+        char **masked;     /* paths not loaded: shadowed by a file of the same name earlier in the search, and
+                            * the empty files / symlinks to /dev/null that disable a name (in name order) */
 } Config;
 
 /* A configuration error: where and why. file and line are 0/empty when not applicable. */
@@ -115,24 +120,55 @@ typedef struct ConfigError {
         char message[512];
 } ConfigError;
 
-/* Default search directories, earlier masks later. */
+/* Default search directories, earlier masks later (NULL-terminated). */
 extern const char *const POLICY_DIRS_DEFAULT[];
 #define MAIN_CONFIG_DEFAULT "/etc/memwarden/memwarden.conf"
+/* Larger configuration files are refused (-EFBIG). Lines are limited to 199 characters by inih; repeat a
+ * list key (Unit=, Ladder=, ...) to spread a long list over several lines. */
+#define CONFIG_FILE_SIZE_MAX (1024U * 1024U)
+
+/* Security: configuration files and policy directories must not be world-writable and must be owned by
+ * root (or by the effective uid of the caller, for tests and `memwardenctl check` by a user). Passing false
+ * skips the owner test only; world-writable files are always refused. Default: true. Not thread-safe. */
+void config_set_check_ownership(bool b);
 
 /* Loads main_conf (a missing file means defaults) and every *.conf in dirs (NULL-terminated; missing
- * directories are fine). Returns 0 and a Config; on the first error -EINVAL (or -errno for I/O, -ENOMEM)
- * with *err filled in, and nothing allocated. */
+ * directories are fine). Returns 0 and a Config; on the first error -EINVAL (or -errno for I/O, -ENOMEM,
+ * -EFBIG for a file over CONFIG_FILE_SIZE_MAX, -EPERM for a world-writable or foreign-owned file or
+ * directory) with *err filled in, nothing allocated and *ret untouched: a caller reloading keeps its old
+ * Config. Parse errors have err->line >= 1; errors about a file as a whole (I/O, security, "no [Match]")
+ * have line 0. */
 int config_load(const char *main_conf, const char *const *dirs, Config **ret, ConfigError *err);
-/* Loads the given policy files only (memwardenctl check FILE...). */
+/* Loads the given policy files only (memwardenctl check FILE...), in the order given (first match wins in
+ * that order); no masking, daemon settings at their defaults (main_conf NULL). */
 int config_load_files(char *const *files, Config **ret, ConfigError *err);
 Config *config_free(Config *c);
+static inline void config_freep(Config **c)
+{
+        config_free(*c);
+}
+#define _cleanup_config_free_ __attribute__((cleanup(config_freep)))
 
-/* Parses one policy file. Returns 0, or -EINVAL with *err. Validation: unknown sections/keys, bad units,
+/* The [Daemon] settings of memwarden.conf. init_defaults overwrites *d (returns 0 or -ENOMEM); done frees
+ * the strings. daemon_config_load_file() returns -ENOENT (err filled in) for a missing file: the caller
+ * decides whether that means defaults (config_load() does). load_buffer parses size bytes of buf; path is
+ * only used for messages. ret is written only on success. */
+int daemon_config_init_defaults(DaemonConfig *d);
+void daemon_config_done(DaemonConfig *d);
+int daemon_config_load_file(const char *path, DaemonConfig *ret, ConfigError *err);
+int daemon_config_load_buffer(const char *path, const char *buf, size_t size, DaemonConfig *ret,
+                              ConfigError *err);
+
+/* Parses one policy file (with the security checks of config_load()). Returns 0, or -EINVAL with *err. Validation: unknown sections/keys, bad units,
  * stall > window, window outside 500ms..10s, no [Match] entry at all, a glob that can never match a
  * cgroup (e.g. Unit= without a unit suffix), an empty ladder, a ladder with a rung twice or out of
  * order, Cooldown/Settle of 0 where it would spin. */
 int policy_load_file(const char *path, Policy **ret, ConfigError *err);
+/* The same on size bytes of buf (may contain anything, e.g. fuzz input); path names the policy (name is its
+ * base name without ".conf") and appears in messages. No ownership checks. */
+int policy_load_buffer(const char *path, const char *buf, size_t size, Policy **ret, ConfigError *err);
 Policy *policy_free(Policy *p);
+/* Overwrites *p entirely with the defaults (no allocation: name, path and the match lists are NULL). */
 void policy_init_defaults(Policy *p);
 
 /* Does p match this cgroup? unit/slice may be NULL; is_unit_cgroup: cgpath is the unit's own cgroup. */
@@ -143,6 +179,9 @@ const Policy *config_match(const Config *c, const char *cgpath, const char *unit
                            bool is_unit_cgroup);
 
 /* Writes the effective configuration (every key with its value, defaults included) as INI that
- * policy_load_file() accepts again. */
+ * policy_load_file() accepts again. Each part starts with a "# /path/of/file" comment; sections and keys
+ * come in a fixed order. config_dump() writes the [Daemon] part (as memwarden.conf), then every policy, then
+ * the masked paths as comments. */
 void config_dump(const Config *c, FILE *f);
 void policy_dump(const Policy *p, FILE *f);
+void daemon_config_dump(const DaemonConfig *d, FILE *f);

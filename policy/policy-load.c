@@ -1,0 +1,1330 @@
+/* SPDX-License-Identifier: MIT */
+/* policy/policy-load.c: INI -> Policy / DaemonConfig, validation, and the policy.d search with masking.
+ *
+ * This is the one file that calls inih. inih's conventions are translated here and nowhere else:
+ * - its handler returns nonzero on success: ini_handler_cb() maps our 0 / -errno onto 1 / 0;
+ * - ini_parse_stream() returns the line of the first error it saw itself (a syntax error): that becomes
+ *   -EINVAL with ConfigError.line;
+ * - we feed it lines through our own reader, which counts lines (so the handler knows its line without
+ *   the compile-time INI_HANDLER_LINENO option, which Debian's build lacks), strips leading whitespace
+ *   (so Debian's INI_ALLOW_MULTILINE never sees a continuation line: an indented line is an ordinary
+ *   line, as in systemd), refuses lines longer than inih's buffer instead of letting them be split, and
+ *   refuses unknown [Section] headers at their own line (inih does not report section lines). */
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "policy.h"
+#include "util/log.h"
+#include "util/strv.h"
+
+#include "config.h"
+
+/* The vendor directory is where meson installs the shipped policies (prefix/lib/memwarden/policy.d, i.e.
+ * /usr/lib/memwarden/policy.d for a /usr build); /etc and /run are fixed, like MAIN_CONFIG_DEFAULT. */
+#ifndef LIBDIR_POLICY
+#define LIBDIR_POLICY "/usr/lib/memwarden/policy.d"
+#endif
+
+const char *const POLICY_DIRS_DEFAULT[] = {
+        "/etc/memwarden/policy.d",
+        "/run/memwarden/policy.d",
+        LIBDIR_POLICY,
+        NULL,
+};
+
+/* Durations beyond this are refused: they would only overflow "now + value" somewhere. */
+#define DURATION_MAX_USEC (30 * 24 * 3600 * USEC_PER_SEC)
+#define SAMPLE_INTERVAL_MIN_USEC (100 * USEC_PER_MSEC)
+#define RATE_LIMIT_BURST_MAX 1000000U
+
+static bool check_ownership = true;
+
+void config_set_check_ownership(bool b)
+{
+        check_ownership = b;
+}
+
+_printf_(4, 5) static int config_error(ConfigError *err, const char *file, unsigned line, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!err)
+                return -EINVAL;
+        snprintf(err->file, sizeof err->file, "%s", file ?: "");
+        err->line = line;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static bool string_endswith(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && streq(s + a - b, suffix);
+}
+
+static bool is_blank(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The parse context and its error */
+
+typedef enum ConfigKind {
+        CONFIG_KIND_POLICY,
+        CONFIG_KIND_DAEMON,
+} ConfigKind;
+
+typedef struct ParseContext {
+        ConfigKind kind;
+        const char *path;
+
+        /* the input, handed to inih line by line */
+        const char *buf;
+        size_t size, pos;
+        unsigned line;        /* the line inih is working on */
+        bool colon_separator; /* that line is "Key: Value" (inih accepts it, we do not) */
+
+        /* the first error */
+        int error;
+        ConfigError err;
+
+        /* what is being built */
+        Policy *policy;
+        DaemonConfig *daemon;
+        Policy policy_defaults;
+
+        /* where things were said, for the checks after the whole file is read */
+        bool seen_match_section;
+        unsigned match_line;
+        bool ladder_set;
+        unsigned ladder_line;
+        unsigned settle_line[_RUNG_MAX], cooldown_line[_RUNG_MAX];
+} ParseContext;
+
+_printf_(2, 3) static int parse_error(ParseContext *c, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (c->error < 0) /* keep the first */
+                return -EINVAL;
+        c->error = -EINVAL;
+        snprintf(c->err.file, sizeof c->err.file, "%s", c->path);
+        c->err.line = c->line;
+        va_start(ap, fmt);
+        vsnprintf(c->err.message, sizeof c->err.message, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int parse_oom(ParseContext *c)
+{
+        if (c->error >= 0) {
+                c->error = -ENOMEM;
+                snprintf(c->err.file, sizeof c->err.file, "%s", c->path);
+                c->err.line = c->line;
+                snprintf(c->err.message, sizeof c->err.message, "out of memory");
+        }
+        return -ENOMEM;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Value parsers. Each takes the value (never empty unless the item says so) and a pointer into the struct
+ * being built. They return 0 or -EINVAL/-ENOMEM through parse_error()/parse_oom(). */
+
+typedef struct ConfigItem ConfigItem;
+typedef int (*ConfigParser)(ParseContext *c, const ConfigItem *item, const char *value, void *data);
+
+struct ConfigItem {
+        const char *section;
+        const char *key;
+        ConfigParser parse;
+        size_t offset;   /* into Policy or DaemonConfig */
+        size_t size;     /* > 0: an empty value resets the field to its default (memcpy from the defaults);
+                          * 0: the parser handles the empty value itself */
+        int ltype;       /* parser-specific */
+};
+
+static const char *units_error(int r)
+{
+        return r == -ERANGE ? "out of range" : "invalid";
+}
+
+static int check_duration(ParseContext *c, const ConfigItem *item, const char *value, usec_t t)
+{
+        if (t > DURATION_MAX_USEC)
+                return parse_error(c, "%s=%s is too long (at most 30d)", item->key, value);
+        return 0;
+}
+
+static int parse_time_item(ParseContext *c, const ConfigItem *item, const char *value, usec_t *ret)
+{
+        usec_t t;
+        int r;
+
+        r = parse_time(value, &t);
+        if (r < 0)
+                return parse_error(c, "%s=%s: %s time (expected e.g. 150ms, 30s, 2min, 1h 30min)", item->key,
+                                   value, units_error(r));
+        r = check_duration(c, item, value, t);
+        if (r < 0)
+                return r;
+        *ret = t;
+        return 0;
+}
+
+static int config_parse_time(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        return parse_time_item(c, item, value, data);
+}
+
+/* ltype: the minimum */
+static int config_parse_time_min(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        char buf[FORMAT_TIME_MAX];
+        usec_t t = 0;
+        int r;
+
+        r = parse_time_item(c, item, value, &t);
+        if (r < 0)
+                return r;
+        if (t < (usec_t) item->ltype)
+                return parse_error(c, "%s=%s is too short (at least %s)", item->key, value,
+                                   format_time(buf, sizeof buf, (usec_t) item->ltype));
+        *(usec_t *) data = t;
+        return 0;
+}
+
+/* "off", "0" or a time */
+static int config_parse_time_or_off(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        if (streq(value, "off") || streq(value, "infinity")) {
+                *(usec_t *) data = 0;
+                return 0;
+        }
+        return parse_time_item(c, item, value, data);
+}
+
+/* Cooldown= and Settle= of a rung; ltype: 0 cooldown, 1 settle. The line is kept for the checks that
+ * depend on the ladder. */
+static int config_parse_rung_time(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        int r = parse_time_item(c, item, value, data);
+        if (r < 0)
+                return r;
+
+        Rung rung = (Rung) ((offsetof(Policy, rung) <= item->offset) ?
+                                    (item->offset - offsetof(Policy, rung)) / sizeof(RungConfig) :
+                                    0);
+        if (item->ltype == 0)
+                c->cooldown_line[rung] = c->line;
+        else
+                c->settle_line[rung] = c->line;
+        return 0;
+}
+
+static int config_parse_bool(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        int b = parse_boolean(value);
+        if (b < 0)
+                return parse_error(c, "%s=%s: not a boolean (expected yes or no)", item->key, value);
+        *(bool *) data = b;
+        return 0;
+}
+
+static int config_parse_percent_or_off(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        double v;
+        int r;
+
+        if (streq(value, "off") || streq(value, "0")) {
+                *(double *) data = 0.0;
+                return 0;
+        }
+        r = parse_percent(value, &v);
+        if (r < 0)
+                return parse_error(c, "%s=%s: %s percentage (expected e.g. 10%%, 0..100%%, or off)", item->key,
+                                   value, units_error(r));
+        *(double *) data = v;
+        return 0;
+}
+
+static int parse_quantity_item(ParseContext *c, const ConfigItem *item, const char *value, Quantity *ret)
+{
+        int r = parse_quantity(value, ret);
+        if (r < 0)
+                return parse_error(c, "%s=%s: %s amount (expected a percentage such as 90%% or a size such "
+                                   "as 256M)",
+                                   item->key, value, units_error(r));
+        return 0;
+}
+
+static bool quantity_is_zero(const Quantity *q)
+{
+        return q->is_percent ? q->percent <= 0.0 : q->bytes == 0;
+}
+
+/* Usage=: "off"/0 or a quantity */
+static int config_parse_usage(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        Quantity q;
+        int r;
+
+        if (streq(value, "off")) {
+                *(Quantity *) data = (Quantity) {};
+                return 0;
+        }
+        r = parse_quantity_item(c, item, value, &q);
+        if (r < 0)
+                return r;
+        if (quantity_is_zero(&q))
+                q = (Quantity) {}; /* 0% and 0 both mean off */
+        *(Quantity *) data = q;
+        return 0;
+}
+
+/* Brake=: sets has_brake too. Empty or "off": no brake. */
+static int config_parse_brake(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        Policy *p = c->policy;
+        Quantity q;
+        int r;
+
+        if (!*value || streq(value, "off")) {
+                p->brake = (Quantity) {};
+                p->has_brake = false;
+                return 0;
+        }
+        r = parse_quantity_item(c, item, value, &q);
+        if (r < 0)
+                return r;
+        if (quantity_is_zero(&q))
+                return parse_error(c, "Brake=%s would set memory.high to 0 and stop the cgroup; use Brake=off "
+                                   "for no brake",
+                                   value);
+        p->brake = q;
+        p->has_brake = true;
+        return 0;
+}
+
+/* Amount=: must be > 0 */
+static int config_parse_amount(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        Quantity q;
+        int r;
+
+        r = parse_quantity_item(c, item, value, &q);
+        if (r < 0)
+                return r;
+        if (quantity_is_zero(&q))
+                return parse_error(c, "%s=%s would reclaim nothing", item->key, value);
+        *(Quantity *) data = q;
+        return 0;
+}
+
+/* SomeTrigger=/FullTrigger=: "off" or "STALL/WINDOW" */
+static int config_parse_trigger(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        PsiTriggerConfig *t = data;
+        char buf[FORMAT_TIME_MAX], buf2[FORMAT_TIME_MAX];
+        usec_t stall, window;
+        int r;
+
+        if (streq(value, "off")) {
+                *t = (PsiTriggerConfig) {};
+                return 0;
+        }
+
+        const char *slash = strchr(value, '/');
+        if (!slash)
+                return parse_error(c, "%s=%s: expected STALL/WINDOW such as 150ms/1s, or off", item->key, value);
+
+        _cleanup_free_ char *stall_s = strndup(value, (size_t) (slash - value));
+        if (!stall_s)
+                return parse_oom(c);
+        r = parse_time(stall_s, &stall);
+        if (r < 0)
+                return parse_error(c, "%s=%s: %s stall time \"%s\"", item->key, value, units_error(r), stall_s);
+        r = parse_time(slash + 1, &window);
+        if (r < 0)
+                return parse_error(c, "%s=%s: %s window \"%s\"", item->key, value, units_error(r), slash + 1);
+
+        if (window < PSI_WINDOW_MIN_USEC || window > PSI_WINDOW_MAX_USEC)
+                return parse_error(c, "%s=%s: the window must be between %s and %s (the kernel's limits)",
+                                   item->key, value, format_time(buf, sizeof buf, PSI_WINDOW_MIN_USEC),
+                                   format_time(buf2, sizeof buf2, PSI_WINDOW_MAX_USEC));
+        if (stall == 0)
+                return parse_error(c, "%s=%s: the stall must be more than 0 (use %s=off to disable)", item->key,
+                                   value, item->key);
+        if (stall > window)
+                return parse_error(c, "%s=%s: the stall (%s) is larger than its window (%s)", item->key, value,
+                                   format_time(buf, sizeof buf, stall), format_time(buf2, sizeof buf2, window));
+
+        *t = (PsiTriggerConfig) { .enabled = true, .stall_usec = stall, .window_usec = window };
+        return 0;
+}
+
+static int config_parse_kill_mode(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        KillMode m = kill_mode_from_string(value);
+        if (m < 0)
+                return parse_error(c, "%s=%s: unknown kill mode (expected cgroup or largest)", item->key, value);
+        *(KillMode *) data = m;
+        return 0;
+}
+
+/* Splits a value into words (space or tab separated) and calls f on each. */
+typedef int (*WordFunc)(ParseContext *c, const ConfigItem *item, const char *word, void *data);
+static int for_each_word(ParseContext *c, const ConfigItem *item, const char *value, WordFunc f, void *data)
+{
+        const char *p = value;
+
+        for (;;) {
+                while (is_blank(*p))
+                        p++;
+                if (!*p)
+                        return 0;
+                size_t n = strcspn(p, " \t\r\v\f");
+                _cleanup_free_ char *w = strndup(p, n);
+                if (!w)
+                        return parse_oom(c);
+                int r = f(c, item, w, data);
+                if (r < 0)
+                        return r;
+                p += n;
+        }
+}
+
+static int ladder_add(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        Policy *p = c->policy;
+        Rung r = rung_from_string(word);
+
+        if (r < 0)
+                return parse_error(c, "Ladder=: unknown rung \"%s\" (known, gentlest first: alert trim drop-cache "
+                                   "reclaim restart kill)",
+                                   word);
+        for (size_t i = 0; i < p->n_ladder; i++)
+                if (p->ladder[i] == r)
+                        return parse_error(c, "Ladder=: rung \"%s\" appears twice", word);
+        if (p->n_ladder > 0 && p->ladder[p->n_ladder - 1] > r)
+                return parse_error(c, "Ladder=: rung \"%s\" must come before \"%s\": the ladder goes gentlest "
+                                   "first (alert trim drop-cache reclaim restart kill)",
+                                   word, rung_to_string(p->ladder[p->n_ladder - 1]));
+        /* distinct rungs in strictly increasing order: never more than _RUNG_MAX */
+        p->ladder[p->n_ladder++] = r;
+        return 0;
+}
+
+/* Ladder=: a list; the first assignment in a file replaces the default, an empty one resets. */
+static int config_parse_ladder(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        Policy *p = c->policy;
+
+        if (!c->ladder_set || !*value)
+                p->n_ladder = 0;
+        c->ladder_set = true;
+        c->ladder_line = c->line;
+        return for_each_word(c, item, value, ladder_add, data);
+}
+
+/* Units that have a cgroup of their own, and those that never do. */
+static const char *const unit_suffixes_cgroup[] = {
+        ".service", ".scope", ".slice", ".socket", ".mount", ".swap",
+};
+static const char *const unit_suffixes_other[] = {
+        ".target", ".timer", ".path", ".device", ".automount",
+};
+
+/* Could some string matching the fnmatch(3) glob end in suffix? Decides exactly for a literal or a glob
+ * whose last wildcard is "*"; leans towards yes for the rest (the aim is to catch "nginx" for
+ * "nginx.service", not to decide glob intersection). */
+static bool glob_may_end_with(const char *glob, const char *suffix)
+{
+        const char *tail = glob;
+        char last = 0;
+
+        for (const char *p = glob; *p; p++) {
+                if (*p == '\\' && p[1]) {
+                        p++;
+                        continue;
+                }
+                if (*p == '*' || *p == '?') {
+                        last = *p;
+                        tail = p + 1;
+                } else if (*p == '[') {
+                        const char *e = strchr(p + (p[1] == ']' ? 2 : 1), ']');
+                        if (e) {
+                                last = '[';
+                                p = e;
+                                tail = e + 1;
+                        }
+                }
+        }
+        if (!last)
+                return string_endswith(glob, suffix);
+        if (string_endswith(tail, suffix))
+                return true;
+        if (last == '*')
+                return string_endswith(suffix, tail);
+        return strlen(suffix) > strlen(tail) && string_endswith(suffix, tail);
+}
+
+static bool glob_has_wildcard(const char *glob)
+{
+        return strpbrk(glob, "*?[") != NULL;
+}
+
+static int match_add_unit(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (strchr(word, '/'))
+                return parse_error(c, "Unit=%s can never match: unit names contain no \"/\" (use Cgroup= for "
+                                   "cgroup paths)",
+                                   word);
+        for (size_t i = 0; i < ELEMENTSOF(unit_suffixes_cgroup); i++)
+                if (glob_may_end_with(word, unit_suffixes_cgroup[i]))
+                        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(unit_suffixes_other); i++)
+                if (string_endswith(word, unit_suffixes_other[i]))
+                        return parse_error(c, "Unit=%s can never match: %s units have no cgroup of their own (a "
+                                           "unit name must end in .service, .scope, .slice, .socket, .mount or "
+                                           ".swap)",
+                                           word, unit_suffixes_other[i] + 1);
+        if (!glob_has_wildcard(word) && !strchr(word, '.'))
+                return parse_error(c, "Unit=%s can never match a unit name: did you mean %s.service?", word, word);
+        return parse_error(c, "Unit=%s can never match: a unit name ends in .service, .scope, .slice, .socket, "
+                           ".mount or .swap",
+                           word);
+}
+
+static int match_add_slice(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (strchr(word, '/'))
+                return parse_error(c, "Slice=%s can never match: slice names contain no \"/\" (use Cgroup= "
+                                   "for cgroup paths)",
+                                   word);
+        if (glob_may_end_with(word, ".slice"))
+                return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+        if (!glob_has_wildcard(word) && !strchr(word, '.'))
+                return parse_error(c, "Slice=%s can never match a slice name: did you mean %s.slice?", word, word);
+        return parse_error(c, "Slice=%s can never match: a slice name ends in .slice", word);
+}
+
+static int match_add_cgroup(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (word[0] != '/' && word[0] != '*')
+                return parse_error(c, "Cgroup=%s can never match: cgroup paths start with \"/\" (e.g. "
+                                   "/system.slice/%s)",
+                                   word, word);
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+/* Unit=, Slice=, Cgroup=: lists of globs; repeated keys append, an empty value resets. ltype picks the
+ * check. */
+static int config_parse_match(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        static const WordFunc checks[] = { match_add_unit, match_add_slice, match_add_cgroup };
+        char ***l = data;
+
+        c->match_line = c->line;
+        if (!*value) {
+                strv_free(*l);
+                *l = NULL;
+                return 0;
+        }
+        return for_each_word(c, item, value, checks[item->ltype], data);
+}
+
+static int config_parse_log_level(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        int l = log_level_from_string(value);
+        if (l < 0)
+                return parse_error(c, "%s=%s: unknown log level (expected debug, info, notice, warning, err, "
+                                   "crit, alert, emerg or 0-7)",
+                                   item->key, value);
+        *(int *) data = l;
+        return 0;
+}
+
+static int config_parse_unsigned(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        unsigned long long v = 0;
+
+        for (const char *p = value; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return parse_error(c, "%s=%s: not a number", item->key, value);
+                v = v * 10 + (unsigned) (*p - '0');
+                if (v > RATE_LIMIT_BURST_MAX)
+                        return parse_error(c, "%s=%s: too large (at most %u)", item->key, value,
+                                           RATE_LIMIT_BURST_MAX);
+        }
+        *(unsigned *) data = (unsigned) v;
+        return 0;
+}
+
+/* An absolute path; ltype 1: "auto" (or empty) means NULL. Empty otherwise resets to the default. */
+static int config_parse_path(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        char **s = data;
+        const char *v = value;
+
+        if (item->ltype == 1 && (!*value || streq(value, "auto")))
+                v = NULL;
+        else if (!*value) {
+                DaemonConfig d;
+                if (daemon_config_init_defaults(&d) < 0)
+                        return parse_oom(c);
+                char *def = *(char **) ((char *) &d + item->offset);
+                *(char **) ((char *) &d + item->offset) = NULL;
+                daemon_config_done(&d);
+                free(*s);
+                *s = def;
+                return 0;
+        } else if (value[0] != '/')
+                return parse_error(c, "%s=%s: not an absolute path", item->key, value);
+
+        char *n = NULL;
+        if (v) {
+                n = strdup(v);
+                if (!n)
+                        return parse_oom(c);
+        }
+        free(*s);
+        *s = n;
+        return 0;
+}
+
+#define P(field) offsetof(Policy, field), sizeof(((Policy *) NULL)->field)
+#define D(field) offsetof(DaemonConfig, field), sizeof(((DaemonConfig *) NULL)->field)
+#define RUNG_ITEMS(r, section)                                                                              \
+        { section, "Cooldown", config_parse_rung_time, P(rung[r].cooldown_usec), 0 },                        \
+        { section, "Settle", config_parse_rung_time, P(rung[r].settle_usec), 1 }
+
+static const ConfigItem policy_items[] = {
+        { "Match", "Unit", config_parse_match, offsetof(Policy, match_unit), 0, 0 },
+        { "Match", "Slice", config_parse_match, offsetof(Policy, match_slice), 0, 1 },
+        { "Match", "Cgroup", config_parse_match, offsetof(Policy, match_cgroup), 0, 2 },
+
+        { "Pressure", "SomeTrigger", config_parse_trigger, P(trigger[PSI_SOME]), 0 },
+        { "Pressure", "FullTrigger", config_parse_trigger, P(trigger[PSI_FULL]), 0 },
+        { "Pressure", "SomeAvg10", config_parse_percent_or_off, P(some_avg10_percent), 0 },
+        { "Pressure", "FullAvg10", config_parse_percent_or_off, P(full_avg10_percent), 0 },
+        { "Pressure", "HighEvents", config_parse_bool, P(on_high_events), 0 },
+        { "Pressure", "MaxEvents", config_parse_bool, P(on_max_events), 0 },
+        { "Pressure", "Usage", config_parse_usage, P(usage), 0 },
+        { "Pressure", "Brake", config_parse_brake, offsetof(Policy, brake), 0, 0 },
+        { "Pressure", "SampleInterval", config_parse_time_min, P(sample_interval_usec),
+          (int) SAMPLE_INTERVAL_MIN_USEC },
+        { "Pressure", "Hysteresis", config_parse_time, P(hysteresis_usec), 0 },
+        { "Pressure", "MaxThrottle", config_parse_time_or_off, P(max_throttle_usec), 0 },
+
+        { "Actions", "Ladder", config_parse_ladder, offsetof(Policy, ladder), 0, 0 },
+        { "Actions", "DryRun", config_parse_bool, P(dry_run), 0 },
+
+        RUNG_ITEMS(RUNG_ALERT, "Alert"),
+        RUNG_ITEMS(RUNG_TRIM, "Trim"),
+        RUNG_ITEMS(RUNG_DROP_CACHE, "DropCache"),
+        RUNG_ITEMS(RUNG_RECLAIM, "Reclaim"),
+        { "Reclaim", "Amount", config_parse_amount, P(reclaim_amount), 0 },
+        RUNG_ITEMS(RUNG_RESTART, "Restart"),
+        RUNG_ITEMS(RUNG_KILL, "Kill"),
+        { "Kill", "Mode", config_parse_kill_mode, P(kill_mode), 0 },
+};
+
+static const ConfigItem daemon_items[] = {
+        { "Daemon", "LogLevel", config_parse_log_level, D(log_level), 0 },
+        { "Daemon", "CgroupRoot", config_parse_path, offsetof(DaemonConfig, cgroup_root), 0, 1 },
+        { "Daemon", "ControlSocket", config_parse_path, offsetof(DaemonConfig, control_socket), 0, 0 },
+        { "Daemon", "StateDirectory", config_parse_path, offsetof(DaemonConfig, state_dir), 0, 0 },
+        { "Daemon", "DryRun", config_parse_bool, D(dry_run), 0 },
+        { "Daemon", "RateLimitInterval", config_parse_time, D(alert_rate_usec), 0 },
+        { "Daemon", "RateLimitBurst", config_parse_unsigned, D(alert_rate_burst), 0 },
+};
+
+static void items_for(ConfigKind kind, const ConfigItem **ret, size_t *ret_n)
+{
+        if (kind == CONFIG_KIND_POLICY) {
+                *ret = policy_items;
+                *ret_n = ELEMENTSOF(policy_items);
+        } else {
+                *ret = daemon_items;
+                *ret_n = ELEMENTSOF(daemon_items);
+        }
+}
+
+static bool section_known(ConfigKind kind, const char *section)
+{
+        const ConfigItem *items;
+        size_t n;
+
+        items_for(kind, &items, &n);
+        for (size_t i = 0; i < n; i++)
+                if (streq(items[i].section, section))
+                        return true;
+        return false;
+}
+
+static const char *sections_known(ConfigKind kind)
+{
+        return kind == CONFIG_KIND_POLICY ?
+                       "[Match] [Pressure] [Actions] [Alert] [Trim] [DropCache] [Reclaim] [Restart] [Kill]" :
+                       "[Daemon]";
+}
+
+static int parse_assignment(ParseContext *c, const char *section, const char *key, const char *value)
+{
+        const ConfigItem *items;
+        size_t n;
+
+        if (c->colon_separator)
+                return parse_error(c, "expected Key=Value, not \"%s: %s\"", key, value);
+        if (!*section)
+                return parse_error(c, "%s= outside of any section", key);
+        if (!section_known(c->kind, section)) /* normally caught at the header line by the reader */
+                return parse_error(c, "unknown section [%s] (known: %s)", section, sections_known(c->kind));
+
+        items_for(c->kind, &items, &n);
+        for (size_t i = 0; i < n; i++) {
+                const ConfigItem *item = items + i;
+                void *base = c->kind == CONFIG_KIND_POLICY ? (void *) c->policy : (void *) c->daemon;
+                void *data = (char *) base + item->offset;
+
+                if (!streq(item->section, section) || !streq(item->key, key))
+                        continue;
+
+                if (!*value && item->size > 0) {
+                        /* empty assignment: back to the default (systemd convention) */
+                        if (c->kind == CONFIG_KIND_POLICY)
+                                memcpy(data, (char *) &c->policy_defaults + item->offset, item->size);
+                        else {
+                                DaemonConfig d;
+                                if (daemon_config_init_defaults(&d) < 0)
+                                        return parse_oom(c);
+                                memcpy(data, (char *) &d + item->offset, item->size);
+                                daemon_config_done(&d);
+                        }
+                        return 0;
+                }
+                return item->parse(c, item, value, data);
+        }
+
+        /* unknown key: suggest one that differs only in case */
+        for (size_t i = 0; i < n; i++)
+                if (streq(items[i].section, section) && strcasecmp(items[i].key, key) == 0)
+                        return parse_error(c, "unknown key %s= in [%s]: did you mean %s=?", key, section,
+                                           items[i].key);
+        return parse_error(c, "unknown key %s= in [%s]", key, section);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* inih glue */
+
+/* Where inih would end a section name: at "]" or at an inline comment (";" after whitespace). */
+static const char *section_end(const char *s)
+{
+        bool was_space = false;
+
+        for (; *s; s++) {
+                if (*s == ']')
+                        return s;
+                if (*s == ';' && was_space)
+                        return NULL;
+                was_space = is_blank(*s);
+        }
+        return NULL;
+}
+
+static char *ini_reader_cb(char *str, int num, void *stream)
+{
+        ParseContext *c = stream;
+
+        if (c->error < 0 || c->pos >= c->size || num < 2)
+                return NULL;
+
+        const char *start = c->buf + c->pos;
+        size_t left = c->size - c->pos;
+        const char *nl = memchr(start, '\n', left);
+        size_t len = nl ? (size_t) (nl - start) : left;
+
+        c->pos += len + (nl ? 1 : 0);
+        c->line++;
+        c->colon_separator = false;
+
+        if (memchr(start, '\0', len)) {
+                parse_error(c, "line contains a NUL byte");
+                return NULL;
+        }
+        if (c->line == 1 && len >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 BOM */
+                start += 3;
+                len -= 3;
+        }
+        /* No continuation lines: an indented line is an ordinary line. */
+        while (len > 0 && is_blank(*start)) {
+                start++;
+                len--;
+        }
+        while (len > 0 && is_blank(start[len - 1]))
+                len--;
+        if (len > (size_t) num - 1) {
+                parse_error(c, "line too long (%zu characters, at most %d): repeat the key to spread a list "
+                            "over several lines",
+                            len, num - 1);
+                return NULL;
+        }
+        memcpy(str, start, len);
+        str[len] = '\0';
+
+        if (str[0] == '[') {
+                const char *e = section_end(str + 1);
+                if (e) {
+                        _cleanup_free_ char *name = strndup(str + 1, (size_t) (e - str - 1));
+                        if (!name) {
+                                parse_oom(c);
+                                return NULL;
+                        }
+                        if (!section_known(c->kind, name)) {
+                                parse_error(c, "unknown section [%s] (known: %s)", name, sections_known(c->kind));
+                                return NULL;
+                        }
+                        if (streq(name, "Match")) {
+                                c->seen_match_section = true;
+                                c->match_line = c->line;
+                        }
+                }
+                /* else: inih reports the syntax error */
+        } else if (str[0] != ';' && str[0] != '#') {
+                /* inih splits at the first "=" or ":"; we only take "=". */
+                size_t k = strcspn(str, "=:");
+                c->colon_separator = str[k] == ':';
+        }
+        return str;
+}
+
+static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+        ParseContext *c = user;
+
+        if (!name) /* a build with INI_CALL_HANDLER_ON_NEW_SECTION: the reader handled the header */
+                return 1;
+        /* The one translation of our errno style into inih's: nonzero is success. */
+        return parse_assignment(c, section ?: "", name, value ?: "") >= 0;
+}
+
+/* The text of line `line` of buf, for syntax error messages. */
+static void line_text(const char *buf, size_t size, unsigned line, char *ret, size_t ret_size)
+{
+        const char *p = buf, *end = buf + size;
+
+        for (unsigned i = 1; i < line && p < end; i++) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                p = nl ? nl + 1 : end;
+        }
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t len = (nl ? nl : end) - p;
+        while (len > 0 && is_blank(*p)) {
+                p++;
+                len--;
+        }
+        snprintf(ret, ret_size, "%.*s", (int) MIN(len, (size_t) 60), p);
+}
+
+/* Runs inih over the buffer. Returns 0 or the first error (c->err filled in). */
+static int parse_buffer(ParseContext *c)
+{
+        int r = ini_parse_stream(ini_reader_cb, c, ini_handler_cb, c);
+        if (r == -2)
+                return parse_oom(c);
+        if (r > 0 && (c->error >= 0 || (unsigned) r < c->err.line)) {
+                /* inih's own finding, earlier than ours */
+                char text[64];
+                line_text(c->buf, c->size, (unsigned) r, text, sizeof text);
+                c->error = -EINVAL;
+                snprintf(c->err.file, sizeof c->err.file, "%s", c->path);
+                c->err.line = (unsigned) r;
+                if (text[0] == '[')
+                        snprintf(c->err.message, sizeof c->err.message,
+                                 "syntax error: section header without \"]\": \"%s\"", text);
+                else
+                        snprintf(c->err.message, sizeof c->err.message,
+                                 "syntax error: expected [Section], Key=Value or a comment: \"%s\"", text);
+        }
+        return c->error;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Policies */
+
+static int policy_validate(ParseContext *c)
+{
+        Policy *p = c->policy;
+
+        if (!p->match_unit && !p->match_slice && !p->match_cgroup) {
+                c->line = c->match_line;
+                if (!c->seen_match_section)
+                        return parse_error(c, "no [Match] section: the policy would match nothing (add Unit=, "
+                                           "Slice= or Cgroup=)");
+                return parse_error(c, "[Match] has no Unit=, Slice= or Cgroup=: the policy would match nothing");
+        }
+
+        if (p->n_ladder == 0) {
+                c->line = c->ladder_line;
+                return parse_error(c, "Ladder= is empty: name at least one rung (e.g. Ladder=alert)");
+        }
+
+        for (size_t i = 0; i < p->n_ladder; i++) {
+                Rung r = p->ladder[i];
+                bool last = i + 1 == p->n_ladder;
+
+                if (!last && p->rung[r].settle_usec == 0) {
+                        c->line = c->settle_line[r] ?: c->ladder_line;
+                        return parse_error(c, "[%s] Settle=0: \"%s\" is followed by \"%s\" in Ladder= and would "
+                                           "hand over at once, before it could take effect",
+                                           rung_to_section(r), rung_to_string(r),
+                                           rung_to_string(p->ladder[i + 1]));
+                }
+                if (last && p->rung[r].cooldown_usec == 0) {
+                        c->line = c->cooldown_line[r] ?: c->ladder_line;
+                        return parse_error(c, "[%s] Cooldown=0: \"%s\" is the last rung of Ladder= and would "
+                                           "repeat on every sample while the pressure lasts",
+                                           rung_to_section(r), rung_to_string(r));
+                }
+        }
+        return 0;
+}
+
+static int policy_name_from_path(const char *path, char **ret)
+{
+        const char *b = strrchr(path, '/');
+        b = b ? b + 1 : path;
+        size_t n = strlen(b);
+        if (n > 5 && string_endswith(b, ".conf"))
+                n -= 5;
+        char *s = strndup(b, n);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static void policy_freep(Policy **p)
+{
+        policy_free(*p);
+}
+
+int policy_load_buffer(const char *path, const char *buf, size_t size, Policy **ret, ConfigError *err)
+{
+        _cleanup_(policy_freep) Policy *p = NULL;
+        ParseContext c = {
+                .kind = CONFIG_KIND_POLICY,
+                .path = path,
+                .buf = buf,
+                .size = size,
+        };
+        int r;
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        policy_init_defaults(p);
+        policy_init_defaults(&c.policy_defaults);
+        c.policy = p;
+
+        if (policy_name_from_path(path, &p->name) < 0)
+                return -ENOMEM;
+        p->path = strdup(path);
+        if (!p->path)
+                return -ENOMEM;
+
+        r = parse_buffer(&c);
+        if (r >= 0)
+                r = policy_validate(&c);
+        if (r < 0) {
+                if (err)
+                        *err = c.err;
+                return r;
+        }
+
+        log_debug("Loaded policy %s from %s.", p->name, path);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Files */
+
+static int check_security(const char *path, const struct stat *st, ConfigError *err)
+{
+        const char *what = S_ISDIR(st->st_mode) ? "directory" : "file";
+
+        if (st->st_mode & S_IWOTH) {
+                config_error(err, path, 0, "%s is world-writable, refusing (chmod o-w)", what);
+                return -EPERM;
+        }
+        if (check_ownership && st->st_uid != 0 && st->st_uid != geteuid()) {
+                config_error(err, path, 0, "%s is owned by uid %u, not root, refusing", what,
+                             (unsigned) st->st_uid);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* Reads a configuration file, with the security checks. -ENOENT when it does not exist. */
+static int read_config_file(const char *path, char **ret, size_t *ret_size, ConfigError *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+        int r;
+
+        /* O_NONBLOCK: a FIFO named foo.conf must not hang us; it is refused below. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                config_error(err, path, 0, "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                config_error(err, path, 0, "cannot stat: %s", strerror(-r));
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                config_error(err, path, 0, "not a regular file");
+                return -EINVAL;
+        }
+        r = check_security(path, &st, err);
+        if (r < 0)
+                return r;
+
+        buf = malloc(CONFIG_FILE_SIZE_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, CONFIG_FILE_SIZE_MAX + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        config_error(err, path, 0, "cannot read: %s", strerror(-r));
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > CONFIG_FILE_SIZE_MAX) {
+                        config_error(err, path, 0, "file too large (more than %u bytes)", CONFIG_FILE_SIZE_MAX);
+                        return -EFBIG;
+                }
+        }
+        buf[n] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+int policy_load_file(const char *path, Policy **ret, ConfigError *err)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_config_file(path, &buf, &size, err);
+        if (r < 0)
+                return r;
+        return policy_load_buffer(path, buf, size, ret, err);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The daemon's own file */
+
+int daemon_config_load_buffer(const char *path, const char *buf, size_t size, DaemonConfig *ret,
+                              ConfigError *err)
+{
+        DaemonConfig d;
+        ParseContext c = {
+                .kind = CONFIG_KIND_DAEMON,
+                .path = path,
+                .buf = buf,
+                .size = size,
+        };
+        int r;
+
+        r = daemon_config_init_defaults(&d);
+        if (r < 0)
+                return r;
+        c.daemon = &d;
+
+        r = parse_buffer(&c);
+        if (r < 0) {
+                daemon_config_done(&d);
+                if (err)
+                        *err = c.err;
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+int daemon_config_load_file(const char *path, DaemonConfig *ret, ConfigError *err)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_config_file(path, &buf, &size, err);
+        if (r < 0)
+                return r;
+        return daemon_config_load_buffer(path, buf, size, ret, err);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The search */
+
+typedef enum EntryKind {
+        ENTRY_POLICY,
+        ENTRY_MASK, /* empty file or symlink to /dev/null */
+} EntryKind;
+
+typedef struct Entry {
+        char *name;
+        char *path;
+        size_t dir_index;
+        EntryKind kind;
+} Entry;
+
+typedef struct EntryList {
+        Entry *entries;
+        size_t n;
+} EntryList;
+
+static void entry_list_done(EntryList *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->entries[i].name);
+                free(l->entries[i].path);
+        }
+        free(l->entries);
+        *l = (EntryList) {};
+}
+
+static int entry_compare(const void *a, const void *b)
+{
+        const Entry *x = a, *y = b;
+        int r = strcmp(x->name, y->name);
+        if (r != 0)
+                return r;
+        return x->dir_index < y->dir_index ? -1 : x->dir_index > y->dir_index ? 1 : 0;
+}
+
+static int path_join(const char *dir, const char *name, char **ret)
+{
+        size_t a = strlen(dir);
+        bool slash = a > 0 && dir[a - 1] == '/';
+        char *s;
+
+        if (asprintf(&s, "%s%s%s", dir, slash ? "" : "/", name) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int scan_dir(const char *dir, size_t dir_index, EntryList *l, ConfigError *err)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        struct stat st;
+        int r;
+
+        d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT)
+                        return 0;
+                r = -errno;
+                config_error(err, dir, 0, "cannot open directory: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(dirfd(d), &st) < 0) {
+                r = -errno;
+                config_error(err, dir, 0, "cannot stat directory: %s", strerror(-r));
+                return r;
+        }
+        r = check_security(dir, &st, err);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0) {
+                                r = -errno;
+                                config_error(err, dir, 0, "cannot read directory: %s", strerror(-r));
+                                return r;
+                        }
+                        break;
+                }
+                if (de->d_name[0] == '.' || strlen(de->d_name) <= 5 || !string_endswith(de->d_name, ".conf"))
+                        continue;
+
+                _cleanup_free_ char *path = NULL;
+                if (path_join(dir, de->d_name, &path) < 0)
+                        return -ENOMEM;
+
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
+                        r = -errno;
+                        config_error(err, path, 0, "cannot stat: %s", strerror(-r));
+                        return r;
+                }
+
+                EntryKind kind;
+                if (S_ISDIR(st.st_mode)) {
+                        log_debug("%s is a directory, ignoring.", path);
+                        continue;
+                } else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+                        kind = ENTRY_MASK; /* /dev/null */
+                else if (S_ISREG(st.st_mode)) {
+                        r = check_security(path, &st, err);
+                        if (r < 0)
+                                return r;
+                        kind = st.st_size == 0 ? ENTRY_MASK : ENTRY_POLICY;
+                } else
+                        return config_error(err, path, 0, "not a regular file");
+
+                Entry *n = reallocarray(l->entries, l->n + 1, sizeof(Entry));
+                if (!n)
+                        return -ENOMEM;
+                l->entries = n;
+                n[l->n] = (Entry) { .name = strdup(de->d_name), .path = TAKE_PTR(path),
+                                    .dir_index = dir_index, .kind = kind };
+                if (!n[l->n].name) {
+                        free(n[l->n].path);
+                        return -ENOMEM;
+                }
+                l->n++;
+        }
+        return 0;
+}
+
+static int config_new(Config **ret)
+{
+        Config *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        if (daemon_config_init_defaults(&c->daemon) < 0) {
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+static int config_add_policy(Config *c, Policy *p)
+{
+        Policy **n = reallocarray(c->policies, c->n_policies + 1, sizeof(Policy *));
+        if (!n)
+                return -ENOMEM;
+        c->policies = n;
+        c->policies[c->n_policies++] = p;
+        return 0;
+}
+
+static int oom_error(ConfigError *err)
+{
+        config_error(err, "", 0, "out of memory");
+        return -ENOMEM;
+}
+
+int config_load(const char *main_conf, const char *const *dirs, Config **ret, ConfigError *err)
+{
+        _cleanup_config_free_ Config *c = NULL;
+        _cleanup_(entry_list_done) EntryList l = {};
+        int r;
+
+        if (config_new(&c) < 0)
+                return oom_error(err);
+
+        if (main_conf) {
+                ConfigError e;
+                DaemonConfig d;
+
+                r = daemon_config_load_file(main_conf, &d, &e);
+                if (r >= 0) {
+                        daemon_config_done(&c->daemon);
+                        c->daemon = d;
+                        c->main_conf = strdup(main_conf);
+                        if (!c->main_conf)
+                                return oom_error(err);
+                } else if (r != -ENOENT) {
+                        if (err)
+                                *err = e;
+                        return r;
+                }
+        }
+
+        for (size_t i = 0; dirs && dirs[i]; i++) {
+                r = scan_dir(dirs[i], i, &l, err);
+                if (r == -ENOMEM)
+                        return oom_error(err);
+                if (r < 0)
+                        return r;
+        }
+        if (l.n > 0)
+                qsort(l.entries, l.n, sizeof(Entry), entry_compare);
+
+        for (size_t i = 0; i < l.n; i++) {
+                Entry *e = l.entries + i;
+                bool winner = i == 0 || !streq(l.entries[i - 1].name, e->name);
+
+                if (!winner || e->kind == ENTRY_MASK) {
+                        log_debug("%s is masked, ignoring.", e->path);
+                        if (strv_extend(&c->masked, e->path) < 0)
+                                return oom_error(err);
+                        continue;
+                }
+
+                Policy *p;
+                r = policy_load_file(e->path, &p, err);
+                if (r < 0)
+                        return r;
+                if (config_add_policy(c, p) < 0) {
+                        policy_free(p);
+                        return oom_error(err);
+                }
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load_files(char *const *files, Config **ret, ConfigError *err)
+{
+        _cleanup_config_free_ Config *c = NULL;
+        int r;
+
+        if (config_new(&c) < 0)
+                return oom_error(err);
+
+        for (size_t i = 0; files && files[i]; i++) {
+                Policy *p;
+
+                r = policy_load_file(files[i], &p, err);
+                if (r < 0)
+                        return r;
+                if (config_add_policy(c, p) < 0) {
+                        policy_free(p);
+                        return oom_error(err);
+                }
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
