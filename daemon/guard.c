@@ -65,8 +65,14 @@ static int guard_arm_triggers(Guard *g)
                 if (fd < 0) {
                         if (ERRNO_IS_GONE(fd))
                                 return fd;
-                        log_warning_errno(fd, "%s: cannot set up the PSI %s trigger: %m, ignoring", g->path,
-                                kind_name(k));
+                        if (fd == -EINVAL && p->trigger[k].window_usec % (2 * USEC_PER_SEC) != 0)
+                                log_warning_errno(fd, "%s: the kernel refused the PSI %s trigger: %m (without "
+                                                      "CAP_SYS_RESOURCE only windows that are multiples of 2s "
+                                                      "are allowed), ignoring",
+                                        g->path, kind_name(k));
+                        else
+                                log_warning_errno(fd, "%s: cannot set up the PSI %s trigger: %m, ignoring",
+                                        g->path, kind_name(k));
                         continue;
                 }
                 int r = sd_event_add_io(g->manager->event, &g->trigger_source[k], fd, EPOLLPRI, on_trigger, g);

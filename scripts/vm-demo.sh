@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs inside the test VM (./start on a host without cgroup v2): installs memwarden from the build,
+# starts memwardend.service with the shipped policies plus the shipped tight-container example aimed at
+# the demo units, runs a demo workload, and shows what memwardend says and does.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${MEMWARDEN_BUILD:-$src/build}
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+say "installing memwarden from $build"
+meson install --no-rebuild --quiet -C "$build" >/dev/null || exit 1
+systemd-tmpfiles --create /usr/lib/tmpfiles.d/memwarden.conf 2>/dev/null
+journalctl --update-catalog 2>/dev/null
+# The shipped tight-container example, pointed at the demo units.
+sed -e 's/^Unit=.*/Unit=demo-*.service/' "$src/etc/policy.d/tight-container.conf.example" \
+        >/etc/memwarden/policy.d/demo.conf
+systemctl daemon-reload
+say "memwardenctl check (the effective policies)"
+memwardenctl check | grep -E '^(#|\[|Unit=|Slice=|Ladder=|Brake=|SomeTrigger=|DryRun=)'
+systemctl start memwardend.service || { journalctl -u memwardend --no-pager | tail; exit 1; }
+t0=$(date '+%Y-%m-%d %H:%M:%S')
+say "memwardend is running: $(systemctl show -P StatusText memwardend.service)"
+
+journalctl -u memwardend -f -o cat --since "$t0" &
+follow=$!
+
+say "demo 1: a service with 48 MiB of idle page cache in a 64 MiB unit (reclaim frees it)"
+modprobe loop 2>/dev/null
+truncate -s 120M /run/demo.img && mkfs.ext4 -q -F /run/demo.img && mkdir -p /mnt/demo &&
+        mount -o loop /run/demo.img /mnt/demo && dd if=/dev/urandom of=/mnt/demo/cache bs=1M count=56 status=none
+sync; echo 3 >/proc/sys/vm/drop_caches
+systemd-run --quiet --unit=demo-cache.service -p MemoryMax=64M \
+        /bin/sh -c 'cat /mnt/demo/cache >/dev/null; exec python3 '"$src"'/tests/integration/hog.py 30 2 0.5'
+sleep 25
+
+say "demo 2: a leaking service in a 64 MiB unit (the brake throttles it, memwardend climbs the ladder)"
+systemd-run --quiet --unit=demo-leak.service -p MemoryMax=64M -p MemorySwapMax=0 -p OOMPolicy=continue \
+        python3 "$src/tests/integration/hog.py" 200 1 0.1
+sleep 40
+
+say "memwardenctl status"
+memwardenctl status
+kill $follow 2>/dev/null
+systemctl stop demo-cache.service demo-leak.service 2>/dev/null
+cg=/sys/fs/cgroup/system.slice/demo-leak.service
+say "kernel OOM kills in the demo units: cache $(awk '$1=="oom_kill"{print $2}' /sys/fs/cgroup/system.slice/demo-cache.service/memory.events 2>/dev/null || echo 0), leak $(awk '$1=="oom_kill"{print $2}' $cg/memory.events 2>/dev/null || echo 0)"
+systemctl stop memwardend.service
+say "done; journal: journalctl -u memwardend -o verbose shows every field of every record"
