@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* memwardenctl, the binary: `check` on every shipped file and every broken fixture (exit status and the
+ * exact file:line message), golden output of the effective dump, and the CLI's own contract. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char out[1 << 16], err[1 << 16];
+
+/* Runs memwardenctl with args (a shell word list), captures stdout and stderr, returns the exit status. */
+static int ctl_in(const char *cwd, const char *args)
+{
+        const char *bin = getenv("MEMWARDENCTL");
+        cr_assert_not_null(bin, "MEMWARDENCTL not set (run through meson test)");
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "cd '%s' && %s %s >/tmp/mwctl-test.out 2>/tmp/mwctl-test.err", cwd, bin, args);
+        int status = system(cmd);
+        cr_assert(WIFEXITED(status), "memwardenctl did not exit normally");
+        FILE *f = fopen("/tmp/mwctl-test.out", "re");
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        fclose(f);
+        f = fopen("/tmp/mwctl-test.err", "re");
+        n = fread(err, 1, sizeof err - 1, f);
+        err[n] = 0;
+        fclose(f);
+        return WEXITSTATUS(status);
+}
+
+static int ctl(const char *args)
+{
+        return ctl_in("/", args);
+}
+
+static const struct {
+        const char *file;
+        unsigned line;
+        const char *message;
+} broken[] = {
+        { "syntax.conf", 3, "syntax error" },
+        { "unknown-key.conf", 4, "unknown key SomeTriger= in [Pressure]" },
+        { "bad-unit.conf", 4, "Hysteresis=10 parsecs: invalid time" },
+        { "stall-window.conf", 5, "is larger than its window" },
+        { "window-range.conf", 4, "the window must be between 500ms and 10s" },
+        { "unit-typo.conf", 3, "can never match a unit name: did you mean nginx.service?" },
+        { "never-matches.conf", 2, "can never match a slice name: did you mean system.slice?" },
+        { "ladder-order.conf", 4, "must come before" },
+};
+
+Test(ctl, check_rejects_each_broken_file_with_file_and_line)
+{
+        for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+                char args[1024], want[1024];
+                snprintf(args, sizeof args, "check " FIXTURES_DIR "/policy/bad/%s", broken[i].file);
+                int rc = ctl(args);
+                cr_expect_eq(rc, 1, "%s: exit %d, want 1", broken[i].file, rc);
+                snprintf(want, sizeof want, FIXTURES_DIR "/policy/bad/%s:%u: ", broken[i].file, broken[i].line);
+                cr_expect(strncmp(err, want, strlen(want)) == 0, "%s: stderr '%s' does not start with '%s'",
+                        broken[i].file, err, want);
+                cr_expect(strstr(err, broken[i].message), "%s: '%s' lacks '%s'", broken[i].file, err,
+                        broken[i].message);
+                cr_expect_str_empty(out, "%s: printed a policy although it is broken", broken[i].file);
+        }
+}
+
+Test(ctl, every_broken_fixture_is_in_the_table)
+{
+        DIR *d = opendir(FIXTURES_DIR "/policy/bad");
+        cr_assert_not_null(d);
+        struct dirent *de;
+        size_t n = 0;
+        while ((de = readdir(d))) {
+                if (!strstr(de->d_name, ".conf"))
+                        continue;
+                bool found = false;
+                for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++)
+                        found = found || strcmp(broken[i].file, de->d_name) == 0;
+                cr_expect(found, "bad/%s has no expectation in test-ctl.c", de->d_name);
+                n++;
+        }
+        closedir(d);
+        cr_assert_eq(n, sizeof broken / sizeof broken[0]);
+}
+
+Test(ctl, check_accepts_every_shipped_file)
+{
+        DIR *d = opendir(SOURCE_ROOT "/etc/policy.d");
+        cr_assert_not_null(d);
+        struct dirent *de;
+        size_t n = 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char args[1024];
+                snprintf(args, sizeof args, "check " SOURCE_ROOT "/etc/policy.d/%s", de->d_name);
+                int rc = ctl(args);
+                cr_expect_eq(rc, 0, "shipped %s rejected: %s", de->d_name, err);
+                cr_expect(strstr(out, "[Match]"), "no effective dump for %s", de->d_name);
+                n++;
+        }
+        closedir(d);
+        cr_assert_geq(n, 2, "fewer shipped policies than expected");
+
+        /* The whole shipped configuration as the daemon would load it. */
+        int rc = ctl("check -c " SOURCE_ROOT "/etc/memwarden.conf -p " SOURCE_ROOT "/etc/policy.d");
+        cr_assert_eq(rc, 0, "%s", err);
+        cr_assert(strstr(out, "[Daemon]"), "dump lacks [Daemon]: %s", out);
+        cr_assert(strstr(out, "Slice=system.slice"), "dump lacks the default policy: %s", out);
+        /* .example files are not loaded from a policy directory. */
+        cr_assert_null(strstr(out, "myapp.service"), "an .example file was loaded");
+}
+
+Test(ctl, check_output_matches_golden_files)
+{
+        static const char *names[] = { "minimal", "all-keys", "syntax" };
+        for (size_t i = 0; i < 3; i++) {
+                char args[1024], path[1024], golden[1 << 16];
+                /* The golden dump names the file as given: good/NAME.conf, relative to fixtures/policy. */
+                snprintf(args, sizeof args, "check good/%s.conf", names[i]);
+                cr_assert_eq(ctl_in(FIXTURES_DIR "/policy", args), 0, "%s: %s", names[i], err);
+                snprintf(path, sizeof path, FIXTURES_DIR "/policy/golden/%s.dump", names[i]);
+                FILE *f = fopen(path, "re");
+                cr_assert_not_null(f, "%s", path);
+                size_t n = fread(golden, 1, sizeof golden - 1, f);
+                golden[n] = 0;
+                fclose(f);
+                cr_expect_str_eq(out, golden, "%s differs from its golden dump", names[i]);
+        }
+}
+
+Test(ctl, cli_contract)
+{
+        cr_assert_eq(ctl("--help"), 0);
+        cr_assert(strstr(out, "check [FILE...]") && strstr(out, "status") && strstr(out, "reload"));
+        cr_assert_eq(ctl("--version"), 0);
+        cr_assert(strncmp(out, "memwardenctl ", 13) == 0, "%s", out);
+        cr_assert_eq(ctl("frobnicate"), 2);
+        cr_assert(strstr(err, "Unknown command"), "%s", err);
+        cr_assert_eq(ctl("--no-such-option status"), 2);
+        cr_assert_eq(ctl("status extra-arg"), 2);
+        cr_assert_eq(ctl("--socket /nonexistent/memwarden.sock status"), 3);
+        cr_assert(strstr(err, "Cannot reach memwardend"), "%s", err);
+        cr_assert_eq(ctl("check /nonexistent/policy.conf"), 1);
+        cr_assert(strstr(err, "/nonexistent/policy.conf"), "%s", err);
+}
