@@ -469,9 +469,17 @@ int guard_step(Guard *g)
                         manager_drop_guard(m, g, /* cgroup_gone= */ true);
                         return 0;
                 }
-                /* Unparsable: skip this sample, keep guarding. */
-                log_debug_errno(r, "%s: cannot read memory state: %m, skipping this sample", g->path);
+                /* Unparsable: keep guarding, mark the state unknown, say so once. */
+                if (!g->unreadable)
+                        log_warning_errno(r, "%s: cannot read its memory state (memory.current, memory.max, "
+                                             "memory.high or memory.events): %m; state unknown, ignoring",
+                                g->path);
+                g->unreadable = true;
                 return r;
+        }
+        if (g->unreadable) {
+                log_info("%s: memory state readable again", g->path);
+                g->unreadable = false;
         }
         o.has_psi = cgroup_read_pressure(g->cgfd, &o.psi) >= 0;
 
@@ -564,7 +572,7 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
         json_write_string(f, g->id.unit);
         fputs(",\"policy\":", f);
         json_write_string(f, g->policy->name);
-        fprintf(f, ",\"state\":\"%s\"", guard_under_pressure(g) ? "pressure" : "calm");
+        fprintf(f, ",\"state\":\"%s\"", g->unreadable ? "unknown" : guard_under_pressure(g) ? "pressure" : "calm");
         if (guard_under_pressure(g))
                 fprintf(f, ",\"pressure_for_usec\":%" PRIu64, now - g->engine.pressure_since_usec);
         if (have_mem) {

@@ -51,6 +51,7 @@ typedef struct Guard {
         uint64_t brake_original;         /* CGROUP_LIMIT_MAX when it was "max" */
         bool brake_via_dbus;
 
+        bool unreadable;                 /* the last sample could not be parsed: state unknown */
         uint64_t n_actions, n_onsets, n_oom_kills;
         usec_t last_record_usec;         /* rate limit for repeated records */
         unsigned n_records_in_interval;

@@ -336,3 +336,34 @@ Test(daemon, dry_run_changes_nothing)
         cr_assert(strstr(log, "RESULT=dry-run"), "%s", log);
         cr_assert_str_eq(slurp("cg/system.slice/web.service/memory.reclaim"), "", "dry-run reclaimed");
 }
+
+Test(daemon, hostile_cgroup_files_are_survived_and_named)
+{
+        make_cgroup("/system.slice/new-bad.service", "not-a-number\n");
+        make_cgroup("/system.slice/new-trunc.service", "100000000\n");
+        put("cg/system.slice/new-trunc.service/memory.current", "");
+        make_cgroup("/system.slice/new-huge.service", "18446744073709551615\n");
+        put("cg/system.slice/new-huge.service/memory.current", "99999999999999999999999\n");
+        start_daemon(POLICY);
+        char *st = control("status json\n");
+        cr_assert(strstr(st, "\"cgroup\":\"/system.slice/new-bad.service\",\"unit\":\"new-bad.service\","
+                             "\"policy\":\"test\",\"state\":\"unknown\""), "%s", st);
+        cr_assert(strstr(st, "/system.slice/new-trunc.service\",\"unit\":\"new-trunc.service\",\"policy\":"
+                             "\"test\",\"state\":\"unknown\""), "%s", st);
+        cr_assert(strstr(st, "/system.slice/new-huge.service\",\"unit\":\"new-huge.service\",\"policy\":"
+                             "\"test\",\"state\":\"unknown\""), "%s", st);
+        /* The healthy one is unaffected. */
+        cr_assert(strstr(st, "\"cgroup\":\"/system.slice/web.service\",\"unit\":\"web.service\",\"policy\":"
+                             "\"test\",\"state\":\"calm\""), "%s", st);
+        char *log = strdup(slurp("daemon.log"));
+        cr_assert(strstr(log, "/system.slice/new-bad.service: cannot read its memory state"), "%s", log);
+        cr_assert(strstr(log, "/system.slice/new-trunc.service: cannot read its memory state"), "%s", log);
+        free(log);
+
+        /* Events on an unreadable cgroup change nothing and crash nothing; fixed files recover it. */
+        put("cg/system.slice/new-bad.service/memory.events", "high 5\n");
+        put("cg/system.slice/new-bad.service/memory.max", "100000000\n");
+        put("cg/system.slice/new-bad.service/memory.events", "high 6\n");
+        cr_assert_not_null(wait_log("new-bad.service: memory state readable again", 3000));
+        cr_assert_eq(kill(daemon_pid, 0), 0, "daemon died");
+}
