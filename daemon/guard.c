@@ -9,8 +9,8 @@
 #include <sys/inotify.h>
 #include <systemd/sd-event.h>
 
+#include "action.h"
 #include "alert.h"
-#include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
 #include "util/json.h"
@@ -250,71 +250,7 @@ static const char *fmt_bytes(char *buf, size_t size, uint64_t v)
         return format_bytes(buf, size, v);
 }
 
-typedef struct ActionOutcome {
-        int result;               /* 0 ok, -errno */
-        bool partial;             /* memory.reclaim: less than asked */
-        bool fallback;            /* reclaim through a temporary memory.high */
-        uint64_t request_bytes;
-        pid_t killed_pid;
-        bool killed_cgroup;
-        usec_t duration_usec;
-        usec_t latency_usec;      /* kernel event -> first action syscall */
-} ActionOutcome;
-
-static void do_reclaim(Guard *g, const Observation *o, ActionOutcome *out)
-{
-        uint64_t amount = quantity_resolve(&g->policy->reclaim_amount, o->mem.current);
-        amount = MIN(amount, o->mem.current);
-        out->request_bytes = amount;
-        if (amount == 0) {
-                out->result = 0;
-                return;
-        }
-        int r = cgroup_reclaim(g->cgfd, amount);
-        if (r == -EAGAIN) {
-                out->partial = true;
-                r = 0;
-        } else if (r == -ENOENT) {
-                /* No memory.reclaim (before 5.19): lowering memory.high makes the writer reclaim
-                 * synchronously down to it; then the old value goes back at once. */
-                out->fallback = true;
-                uint64_t target = o->mem.current - amount;
-                r = cgroup_write_high(g->cgfd, target);
-                int q = cgroup_write_high(g->cgfd, o->mem.high);
-                if (q < 0)
-                        log_warning_errno(q, "%s: could not restore memory.high after reclaim: %m", g->path);
-        }
-        out->result = r;
-}
-
-static void do_kill(Guard *g, ActionOutcome *out)
-{
-        bool group = g->policy->kill_mode == KILL_MODE_CGROUP;
-        bool oom_group = false;
-        if (!group && cgroup_read_oom_group(g->cgfd, &oom_group) >= 0 && oom_group)
-                group = true; /* memory.oom.group=1: the workload wants to die as a whole */
-
-        if (group) {
-                out->killed_cgroup = true;
-                out->result = cgroup_kill_all(g->cgfd);
-                if (out->result != -ENOENT)
-                        return;
-                log_debug("%s: no cgroup.kill (before 5.14), killing the largest process instead", g->path);
-                out->killed_cgroup = false;
-        }
-        pid_t pid = 0;
-        int pidfd = cgroup_open_largest(g->manager->root, g->path, &pid, NULL);
-        if (pidfd < 0) {
-                out->result = pidfd;
-                return;
-        }
-        out->result = pidfd_signal(pidfd, SIGKILL, -1);
-        close(pidfd);
-        if (out->result >= 0)
-                out->killed_pid = pid;
-}
-
-static void guard_act(Guard *g, const Decision *d, const Observation *o, usec_t now, ActionOutcome *out)
+static void guard_act(Guard *g, const Decision *d, const Observation *o, ActionOutcome *out)
 {
         *out = (ActionOutcome){ .result = 0 };
         if (d->dry_run)
@@ -323,23 +259,7 @@ static void guard_act(Guard *g, const Decision *d, const Observation *o, usec_t 
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
         if (g->wake_usec)
                 out->latency_usec = t0 - g->wake_usec;
-        switch (d->rung) {
-        case RUNG_ALERT:
-                break; /* the record itself is the action */
-        case RUNG_RECLAIM:
-                do_reclaim(g, o, out);
-                break;
-        case RUNG_KILL:
-                do_kill(g, out);
-                break;
-        case RUNG_TRIM:
-        case RUNG_DROP_CACHE:
-        case RUNG_RESTART:
-        default:
-                /* Parsed and ordered in the ladder, carried out in a later version (see README). */
-                out->result = -EOPNOTSUPP;
-                break;
-        }
+        (void) action_run(g, d->rung, o, out);
         out->duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
 }
 
@@ -380,31 +300,30 @@ static void report_action(Guard *g, const Decision *d, const Observation *o, con
                 if (out->latency_usec)
                         record_add(r, "LATENCY_USEC=%" PRIu64, out->latency_usec);
         }
-        if (d->rung == RUNG_RECLAIM) {
-                record_add(r, "RECLAIM_REQUEST_BYTES=%" PRIu64, out->request_bytes);
-                if (out->fallback)
-                        record_add(r, "RECLAIM_VIA=memory.high");
-        }
-        if (out->killed_pid > 0)
-                record_add(r, "KILLED_PID=%i", (int) out->killed_pid);
-        if (d->rung == RUNG_KILL)
-                record_add(r, "KILL_TARGET=%s", out->killed_cgroup ? "cgroup" : "largest-process");
+        for (size_t i = 0; i < out->n_fields; i++)
+                record_add(r, "%s", out->fields[i]);
         if (d->onset)
                 record_add(r, "ONSET=yes");
         add_suppressed(g, r);
         record_add_observation(r, g, o, &d->events_delta);
 
-        const char *what = d->dry_run ? "would run" : "ran";
+        char what[300];
+        if (d->dry_run)
+                snprintf(what, sizeof what, "would run %s", rung_to_string(d->rung));
+        else if (d->rung == RUNG_ALERT)
+                snprintf(what, sizeof what, "alert");
+        else
+                snprintf(what, sizeof what, "%s: %s%s", rung_to_string(d->rung),
+                        out->summary[0] ? out->summary : outcome_string(d, out),
+                        out->result < 0 && out->result != -EOPNOTSUPP ? " (failed)" : "");
         if (d->onset)
-                record_send(r, "%s: memory pressure (%s); %s %s%s; memory %s of max %s, high %s", g->path,
-                        reasons, what, rung_to_string(d->rung), out->result < 0 && !d->dry_run ? " (failed)" : "",
-                        fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max),
+                record_send(r, "%s: memory pressure (%s); %s; memory %s of max %s, high %s", g->path, reasons,
+                        what, fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max),
                         fmt_bytes(high, sizeof high, o->mem.high));
         else
-                record_send(r, "%s: still under pressure (%s); %s %s (%s)%s; memory %s of max %s", g->path,
-                        reasons, what, rung_to_string(d->rung), act_cause_to_string(d->cause),
-                        out->result < 0 && !d->dry_run ? " (failed)" : "",
-                        fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max));
+                record_send(r, "%s: still under pressure (%s, %s); %s; memory %s of max %s", g->path, reasons,
+                        act_cause_to_string(d->cause), what, fmt_bytes(cur, sizeof cur, o->mem.current),
+                        fmt_bytes(max, sizeof max, o->mem.max));
 }
 
 static void report_settled(Guard *g, const Decision *d, const Observation *o)
@@ -504,7 +423,7 @@ int guard_step(Guard *g)
                 g->n_onsets++;
         if (d.act) {
                 ActionOutcome out;
-                guard_act(g, &d, &o, now, &out);
+                guard_act(g, &d, &o, &out);
                 g->n_actions++;
                 g->action_rung = d.rung;
                 g->action_before = o.mem.current;
@@ -512,6 +431,7 @@ int guard_step(Guard *g)
                 g->action_dry_run = d.dry_run;
                 g->action_result = out.result;
                 report_action(g, &d, &o, &out, now);
+                action_outcome_done(&out);
         } else if (d.onset) {
                 /* Onset while every rung is cooling down: still tell the operator. */
                 ActionOutcome none = { 0 };

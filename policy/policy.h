@@ -72,7 +72,8 @@ typedef struct Policy {
         double full_avg10_percent;     /* FullAvg10= */
         bool on_high_events;           /* HighEvents=: memory.events "high" increments are triggers */
         bool on_max_events;            /* MaxEvents=: "max" increments are triggers */
-        Quantity usage;                /* Usage=: memory.current above this (of memory.max) is pressure;
+        Quantity usage;                /* Usage=: memory.current above this (of memory.max) is pressure,
+                                          checked when sampled (no kernel notification exists for it);
                                           bytes 0 / percent 0 = off */
         Quantity brake;                /* Brake=: set memory.high to this (of memory.max) where unset;
                                           off when bytes 0 and not percent */

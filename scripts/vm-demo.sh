@@ -14,7 +14,7 @@ meson install --no-rebuild --quiet -C "$build" >/dev/null || exit 1
 systemd-tmpfiles --create /usr/lib/tmpfiles.d/memwarden.conf 2>/dev/null
 journalctl --update-catalog 2>/dev/null
 # The shipped tight-container example, pointed at the demo units.
-sed -e 's/^Unit=.*/Unit=demo-*.service/' "$src/etc/policy.d/tight-container.conf.example" \
+sed -e "s/^Unit=.*/Unit=demo-*.service/" "$src/etc/policy.d/tight-container.conf.example" \
         >/etc/memwarden/policy.d/demo.conf
 systemctl daemon-reload
 say "memwardenctl check (the effective policies)"
@@ -26,7 +26,7 @@ say "memwardend is running: $(systemctl show -P StatusText memwardend.service)"
 journalctl -u memwardend -f -o cat --since "$t0" &
 follow=$!
 
-say "demo 1: a service with 48 MiB of idle page cache in a 64 MiB unit (reclaim frees it)"
+say "demo 1: in a 64 MiB unit a job reads 56 MiB once (page cache), then needs 30 MiB: the brake (90%) raises 'high' events, memwarden alerts, then reclaims the idle cache"
 modprobe loop 2>/dev/null
 truncate -s 120M /run/demo.img && mkfs.ext4 -q -F /run/demo.img && mkdir -p /mnt/demo &&
         mount -o loop /run/demo.img /mnt/demo && dd if=/dev/urandom of=/mnt/demo/cache bs=1M count=56 status=none
