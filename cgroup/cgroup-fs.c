@@ -28,7 +28,7 @@
 #define PROCS_FILE_MAX (64U * 1024U * 1024U)
 #define WALK_DEPTH_MAX 256
 
-static void cgroup_log_to_debug(void *userdata, int level, const char *fmt, va_list ap)
+_printf_(3, 0) static void cgroup_log_to_debug(void *userdata, int level, const char *fmt, va_list ap)
 {
         char buf[512];
 

@@ -27,7 +27,7 @@ Record *record_new(const char *message_id, int priority)
         return r;
 }
 
-static void record_addv(Record *r, const char *fmt, va_list ap)
+_printf_(2, 0) static void record_addv(Record *r, const char *fmt, va_list ap)
 {
         if (!r || r->n >= RECORD_FIELDS_MAX)
                 return;

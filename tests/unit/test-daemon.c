@@ -22,6 +22,13 @@
 #endif
 
 static char dir[64];
+
+/* Under a wrapper such as valgrind everything is slower. */
+static int timeout_scale(void)
+{
+        return getenv("MEMWARDEN_DAEMON_WRAPPER") ? 10 : 1;
+}
+
 static pid_t daemon_pid;
 
 static void put(const char *rel, const char *content)
@@ -75,6 +82,7 @@ static void make_cgroup(const char *rel, const char *max)
 /* Waits until the daemon's stderr log contains needle; returns the log. */
 static char *wait_log(const char *needle, int timeout_ms)
 {
+        timeout_ms *= timeout_scale();
         for (int t = 0; t < timeout_ms; t += 50) {
                 char *s = slurp("daemon.log");
                 if (s && strstr(s, needle))
@@ -84,6 +92,27 @@ static char *wait_log(const char *needle, int timeout_ms)
         char *s = slurp("daemon.log");
         cr_log_error("daemon log:\n%s", s ? s : "(none)");
         return NULL;
+}
+
+/* $MEMWARDEN_DAEMON_WRAPPER (e.g. "valgrind --error-exitcode=99 --leak-check=full") runs the daemon
+ * under a tool; teardown then checks its exit status. */
+
+_Noreturn static void exec_daemon(const char *root, const char *sock, const char *conf, const char *pol)
+{
+        const char *w = getenv("MEMWARDEN_DAEMON_WRAPPER");
+        char *argv[32];
+        int n = 0;
+        char *copy = w ? strdup(w) : NULL;
+        for (char *t = copy ? strtok(copy, " ") : NULL; t && n < 20; t = strtok(NULL, " "))
+                argv[n++] = t;
+        argv[n++] = (char *) BUILD_ROOT "/memwardend";
+        const char *rest[] = { "--cgroup-root", root, "--control-socket", sock, "-c", conf, "-p", pol,
+                               "--log-target", "stderr", NULL };
+        for (size_t i = 0; rest[i]; i++)
+                argv[n++] = (char *) rest[i];
+        argv[n] = NULL;
+        execvp(argv[0], argv);
+        _exit(127);
 }
 
 static void start_daemon(const char *policy)
@@ -105,9 +134,7 @@ static void start_daemon(const char *policy)
                 snprintf(sock, sizeof sock, "%s/ctl", dir);
                 unsetenv("JOURNAL_STREAM");
                 unsetenv("NOTIFY_SOCKET");
-                execl(BUILD_ROOT "/memwardend", "memwardend", "--cgroup-root", root, "--control-socket", sock,
-                        "-c", conf, "-p", pol, "--log-target", "stderr", (char *) NULL);
-                _exit(127);
+                exec_daemon(root, sock, conf, pol);
         }
         daemon_pid = pid;
         cr_assert_not_null(wait_log("MESSAGE_ID=0f497462c8564442a45216908fdf07c9", 5000), "daemon did not start");
@@ -158,7 +185,11 @@ static void setup(void)
 
 static void teardown(void)
 {
-        stop_daemon();
+        int status = stop_daemon();
+        /* Under valgrind: 99 = errors or leaks found. */
+        if (getenv("MEMWARDEN_DAEMON_WRAPPER") && status >= 0)
+                cr_expect(!(WIFEXITED(status) && WEXITSTATUS(status) == 99), "the daemon wrapper found errors:\n%s",
+                        slurp("daemon.log"));
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         (void) system(cmd);
@@ -205,7 +236,7 @@ Test(daemon, high_event_climbs_the_ladder_and_reclaims)
         cr_assert(strstr(log, "STAT_ANON=30000000"), "where the memory went: %s", log);
 
         /* Pressure persists (another high event after the alert's settle time): reclaim comes next. */
-        usleep(600 * 1000);
+        usleep(600 * 1000 * timeout_scale());
         put("cg/system.slice/web.service/memory.events",
                 "low 0\nhigh 9\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
         log = wait_log("ACTION=reclaim", 3000);
@@ -224,7 +255,7 @@ Test(daemon, oom_kill_counter_is_reported_and_restart_does_not_replay)
         put("cg/system.slice/web.service/memory.events",
                 "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\noom_group_kill 0\n");
         start_daemon(POLICY);
-        usleep(300 * 1000);
+        usleep(300 * 1000 * timeout_scale());
         /* Old counters at start-up are a baseline, not events. */
         cr_assert_null(strstr(slurp("daemon.log"), "MESSAGE_ID=fe022f9f3cd047d2bcbda2bb17ec3356"));
         put("cg/system.slice/web.service/memory.events",
@@ -244,7 +275,7 @@ Test(daemon, new_and_removed_cgroups_are_seen_without_polling)
         snprintf(to, sizeof to, "%s/cg/system.slice/new-1.service", dir);
         cr_assert_eq(rename(from, to), 0);
         bool seen = false;
-        for (int i = 0; i < 60 && !seen; i++) {
+        for (int i = 0; i < 60 * timeout_scale() && !seen; i++) {
                 seen = strstr(control("status\n"), "/system.slice/new-1.service") != NULL;
                 if (!seen)
                         usleep(50 * 1000);
@@ -255,7 +286,7 @@ Test(daemon, new_and_removed_cgroups_are_seen_without_polling)
         snprintf(cmd, sizeof cmd, "rm -rf '%s/cg/system.slice/new-1.service'", dir);
         cr_assert_eq(system(cmd), 0);
         bool gone = false;
-        for (int i = 0; i < 60 && !gone; i++) {
+        for (int i = 0; i < 60 * timeout_scale() && !gone; i++) {
                 gone = strstr(control("status\n"), "new-1.service") == NULL;
                 if (!gone)
                         usleep(50 * 1000);
@@ -277,7 +308,7 @@ Test(daemon, reload_with_a_broken_policy_keeps_the_old_one)
 
         /* SIGHUP takes the same path. */
         kill(daemon_pid, SIGHUP);
-        usleep(300 * 1000);
+        usleep(300 * 1000 * timeout_scale());
         cr_assert_eq(kill(daemon_pid, 0), 0, "daemon died on SIGHUP");
         cr_assert(strstr(control("status\n"), "/system.slice/web.service"));
 
@@ -320,16 +351,14 @@ Test(daemon, dry_run_changes_nothing)
                 snprintf(conf, sizeof conf, "%s/main.conf", dir);
                 snprintf(sock, sizeof sock, "%s/ctl", dir);
                 unsetenv("JOURNAL_STREAM");
-                execl(BUILD_ROOT "/memwardend", "memwardend", "--cgroup-root", root, "--control-socket", sock,
-                        "-c", conf, "-p", pol, "--log-target", "stderr", (char *) NULL);
-                _exit(127);
+                exec_daemon(root, sock, conf, pol);
         }
         daemon_pid = pid;
         cr_assert_not_null(wait_log("MESSAGE_ID=0f497462c8564442a45216908fdf07c9", 5000));
         cr_assert_str_eq(slurp("cg/system.slice/web.service/memory.high"), "max\n", "dry-run set a brake");
         cr_assert(strstr(slurp("daemon.log"), "would set a memory.high brake"));
         put("cg/system.slice/web.service/memory.events", "low 0\nhigh 7\nmax 0\noom 0\noom_kill 0\n");
-        usleep(700 * 1000);
+        usleep(700 * 1000 * timeout_scale());
         put("cg/system.slice/web.service/memory.events", "low 0\nhigh 9\nmax 0\noom 0\noom_kill 0\n");
         char *log = wait_log("ACTION=reclaim", 3000);
         cr_assert_not_null(log);
