@@ -85,8 +85,12 @@ static char *wait_log(const char *needle, int timeout_ms)
         timeout_ms *= timeout_scale();
         for (int t = 0; t < timeout_ms; t += 50) {
                 char *s = slurp("daemon.log");
-                if (s && strstr(s, needle))
-                        return strdup(s); /* slurp()'s buffer is reused by the next call */
+                if (s && strstr(s, needle)) {
+                        /* slurp()'s buffer is reused by its next call: hand out a copy. */
+                        static char copy[1 << 16];
+                        strcpy(copy, s);
+                        return copy;
+                }
                 usleep(50 * 1000);
         }
         char *s = slurp("daemon.log");
@@ -384,10 +388,9 @@ Test(daemon, hostile_cgroup_files_are_survived_and_named)
         /* The healthy one is unaffected. */
         cr_assert(strstr(st, "\"cgroup\":\"/system.slice/web.service\",\"unit\":\"web.service\",\"policy\":"
                              "\"test\",\"state\":\"calm\""), "%s", st);
-        char *log = strdup(slurp("daemon.log"));
+        char *log = slurp("daemon.log");
         cr_assert(strstr(log, "/system.slice/new-bad.service: cannot read its memory state"), "%s", log);
         cr_assert(strstr(log, "/system.slice/new-trunc.service: cannot read its memory state"), "%s", log);
-        free(log);
 
         /* Events on an unreadable cgroup change nothing and crash nothing; fixed files recover it. */
         put("cg/system.slice/new-bad.service/memory.events", "high 5\n");
