@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl/ctl-trim.c: memwardenctl trim, enroll, unenroll.
+ *
+ * trim CGROUP|PID...: the daemon's selection rules and path (cgroup/cgroup-trim.c): only processes whose
+ * SigCgt has SIGRTMIN+18 are signalled, through a pidfd, with value 0x300; then the reports of
+ * libmemwarden-trim.so are awaited (up to $MEMWARDEN_TRIM_WAIT seconds, default 5) and printed.
+ * enroll UNIT: a drop-in that preloads the library into the unit (Environment=LD_PRELOAD=); the unit must
+ * be restarted to load it. unenroll UNIT removes it. $MEMWARDEN_SYSTEMD_DIR overrides /etc/systemd/system
+ * (tests). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup-trim.h"
+#include "config.h"
+#include "ctl-trim.h"
+#include "daemon/alert.h"
+#include "util/macro.h"
+
+#define DROPIN_NAME "memwarden-trim.conf"
+
+static uint64_t realtime_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static const char *trim_dir(void)
+{
+        const char *d = getenv("MEMWARDEN_TRIM_DIR");
+        return d && d[0] == '/' ? d : TRIM_DIR_DEFAULT;
+}
+
+typedef struct Asked {
+        pid_t pid;
+        uid_t uid;
+        char comm[32];
+        bool done;
+} Asked;
+
+static int parse_pid(const char *s, pid_t *ret)
+{
+        char *e = NULL;
+        errno = 0;
+        long v = strtol(s, &e, 10);
+        if (errno || !e || *e || v <= 0 || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (pid_t) v;
+        return 0;
+}
+
+int verb_trim(char **args)
+{
+        _cleanup_free_ Asked *asked = NULL;
+        size_t n_asked = 0, cap = 0;
+        unsigned skipped = 0, gone = 0, failed = 0;
+        CgroupRoot proc_only = { .root_fd = -EBADF, .proc_fd = -EBADF };
+        CgroupRoot *full = NULL;
+        int r;
+
+        if (!args || !args[0]) {
+                fprintf(stderr, "trim needs a cgroup path or a PID.\n");
+                return 2;
+        }
+        proc_only.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (proc_only.proc_fd < 0) {
+                fprintf(stderr, "Cannot open /proc: %m\n");
+                return EXIT_FAILURE;
+        }
+        /* The library writes its reports here: it must exist before anyone is asked (root only). */
+        if (mkdir(trim_dir(), 01777) >= 0)
+                (void) chmod(trim_dir(), 01777);
+        uint64_t t0 = realtime_usec();
+
+        for (char **a = args; *a; a++) {
+                pid_t pid;
+                _cleanup_free_ TrimCandidate *c = NULL;
+                const char *cgpath = NULL;
+                int n;
+
+                if (parse_pid(*a, &pid) >= 0) {
+                        c = calloc(1, sizeof *c);
+                        if (!c)
+                                return EXIT_FAILURE;
+                        c->pid = pid;
+                        c->verdict = TRIM_VERDICT_CANDIDATE; /* trim_send() decides from a fresh status */
+                        snprintf(c->comm, sizeof c->comm, "?");
+                        n = 1;
+                } else if ((*a)[0] == '/') {
+                        if (!full && (r = cgroup_root_open(NULL, NULL, &full)) < 0) {
+                                fprintf(stderr, "Cannot open the cgroup2 hierarchy: %s\n", strerror(-r));
+                                close(proc_only.proc_fd);
+                                return EXIT_FAILURE;
+                        }
+                        cgpath = *a;
+                        size_t l = strlen(full->root_path);
+                        if (!strncmp(cgpath, full->root_path, l) && (cgpath[l] == '/' || !cgpath[l]))
+                                cgpath = cgpath[l] ? cgpath + l : "/";
+                        n = trim_list(full, cgpath, &c);
+                        if (n < 0) {
+                                fprintf(stderr, "Cannot list the processes of %s: %s\n", cgpath, strerror(-n));
+                                failed++;
+                                continue;
+                        }
+                } else {
+                        fprintf(stderr, "Not a PID or a cgroup path: %s\n", *a);
+                        close(proc_only.proc_fd);
+                        return 2;
+                }
+
+                for (int i = 0; i < n; i++) {
+                        TrimVerdict v = c[i].verdict;
+                        if (v == TRIM_VERDICT_NOT_A_PROCESS)
+                                continue;
+                        if (v == TRIM_VERDICT_NO_HANDLER) {
+                                printf("%d (%s): no SIGRTMIN+18 handler, not signalled\n", (int) c[i].pid,
+                                       c[i].comm);
+                                skipped++;
+                                continue;
+                        }
+                        r = trim_send(cgpath ? full : &proc_only, c[i].pid, cgpath, TRIM_REQUEST_TRIM, &v, NULL);
+                        if (r == 0) {
+                                printf("%d: %s, not signalled\n", (int) c[i].pid,
+                                       v == TRIM_VERDICT_NO_HANDLER ? "no SIGRTMIN+18 handler" : "not a process");
+                                skipped++;
+                                continue;
+                        }
+                        if (r == -ESRCH) {
+                                printf("%d: gone\n", (int) c[i].pid);
+                                gone++;
+                                continue;
+                        }
+                        if (r < 0) {
+                                fprintf(stderr, "%d: cannot signal: %s\n", (int) c[i].pid, strerror(-r));
+                                failed++;
+                                continue;
+                        }
+                        if (n_asked == cap) {
+                                size_t nc = cap ? cap * 2 : 16;
+                                Asked *na = realloc(asked, nc * sizeof *na);
+                                if (!na)
+                                        return EXIT_FAILURE;
+                                asked = na;
+                                cap = nc;
+                        }
+                        Asked *x = asked + n_asked++;
+                        *x = (Asked) { .pid = c[i].pid };
+                        (void) proc_read_uid(&proc_only, c[i].pid, &x->uid);
+                        snprintf(x->comm, sizeof x->comm, "%s", c[i].comm);
+                }
+        }
+
+        /* Wait for the reports. */
+        const char *w = getenv("MEMWARDEN_TRIM_WAIT");
+        double wait_sec = w ? strtod(w, NULL) : 5.0;
+        _cleanup_close_ int dfd = open(trim_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        uint64_t released = 0;
+        unsigned reports = 0;
+        if (n_asked > 0)
+                printf("%-8s %-16s %-12s %10s %10s %10s %9s\n", "PID", "COMM", "ALLOCATOR", "RSS-BEFORE",
+                       "RSS-AFTER", "RELEASED", "TRIM-MS");
+        for (unsigned tick = 0; dfd >= 0 && reports < n_asked && tick <= (unsigned) (wait_sec * 20); tick++) {
+                for (size_t i = 0; i < n_asked; i++) {
+                        TrimReport rep;
+                        if (asked[i].done || trim_report_read(dfd, asked[i].pid, false, asked[i].uid, &rep) < 0 ||
+                            rep.time_usec + USEC_PER_SEC < t0)
+                                continue;
+                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+                        printf("%-8d %-16s %-12s %10s %10s %10s %9.1f\n", (int) asked[i].pid,
+                               rep.comm[0] ? rep.comm : asked[i].comm, rep.allocator,
+                               format_bytes(a, sizeof a, rep.rss_before), format_bytes(b, sizeof b, rep.rss_after),
+                               format_bytes(c, sizeof c, rep.released), (double) rep.duration_usec / 1000.0);
+                        asked[i].done = true;
+                        reports++;
+                        released += rep.released;
+                }
+                if (reports < n_asked)
+                        usleep(50 * 1000);
+        }
+        for (size_t i = 0; i < n_asked; i++)
+                if (!asked[i].done)
+                        printf("%-8d %-16s asked; no report (its handler is not libmemwarden-trim.so, or it "
+                               "cannot write %s)\n",
+                               (int) asked[i].pid, asked[i].comm, trim_dir());
+        char t[FORMAT_BYTES_MAX];
+        printf("asked %zu, reports %u, released %s (%" PRIu64 " bytes); skipped %u without handler, %u gone, "
+               "%u failed\n",
+               n_asked, reports, format_bytes(t, sizeof t, released), released, skipped, gone, failed);
+        close(proc_only.proc_fd);
+        cgroup_root_free(full);
+        return n_asked > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* enroll / unenroll */
+
+/* Fills the drop-in's directory and path for unit ("app" means "app.service"); *ret_name is the full name. */
+static int unit_dropin_path(const char *unit, char *buf, size_t size, char *dir, size_t dir_size,
+                            char *ret_name, size_t name_size)
+{
+        const char *base = getenv("MEMWARDEN_SYSTEMD_DIR");
+        if (!base || base[0] != '/')
+                base = "/etc/systemd/system";
+        if (!unit[0] || strchr(unit, '/') || unit[0] == '.' || strlen(unit) > 255)
+                return -EINVAL;
+        const char *dot = strrchr(unit, '.');
+        const char *suffix = dot ? "" : ".service";
+        if (dot && strcmp(dot, ".service") && strcmp(dot, ".scope") && strcmp(dot, ".socket"))
+                return -EINVAL; /* only units that run processes */
+        snprintf(ret_name, name_size, "%s%s", unit, suffix);
+        snprintf(dir, dir_size, "%s/%s.d", base, ret_name);
+        snprintf(buf, size, "%s/" DROPIN_NAME, dir);
+        return 0;
+}
+
+int verb_enroll(const char *unit)
+{
+        char path[4096], dir[4096], name[300];
+
+        if (unit_dropin_path(unit, path, sizeof path, dir, sizeof dir, name, sizeof name) < 0) {
+                fprintf(stderr, "Not a service unit name: %s\n", unit);
+                return 2;
+        }
+        if (access(TRIM_LIBRARY_PATH, R_OK) < 0)
+                fprintf(stderr, "Warning: %s is not installed (%m); the unit would fail to preload it.\n",
+                        TRIM_LIBRARY_PATH);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                fprintf(stderr, "Cannot create %s: %m\n", dir);
+                return EXIT_FAILURE;
+        }
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *f = fopen(tmp, "we");
+        if (!f) {
+                fprintf(stderr, "Cannot write %s: %m\n", tmp);
+                return EXIT_FAILURE;
+        }
+        fprintf(f, "# Written by memwardenctl enroll; removed by memwardenctl unenroll.\n"
+                   "# Preloads libmemwarden-trim.so so that the service answers memwarden's trim requests\n"
+                   "# (SIGRTMIN+18, value 0x300). Reports go to %s.\n"
+                   "[Service]\n"
+                   "Environment=LD_PRELOAD=%s\n",
+                TRIM_DIR_DEFAULT, TRIM_LIBRARY_PATH);
+        if (fclose(f) != 0 || rename(tmp, path) < 0) {
+                fprintf(stderr, "Cannot write %s: %m\n", path);
+                unlink(tmp);
+                return EXIT_FAILURE;
+        }
+        printf("Wrote %s.\n"
+               "The unit loads the library when it next starts: systemctl daemon-reload && systemctl restart %s\n"
+               "(A unit that sets LD_PRELOAD itself: put the library into its own LD_PRELOAD instead.)\n",
+               path, name);
+        return EXIT_SUCCESS;
+}
+
+int verb_unenroll(const char *unit)
+{
+        char path[4096], dir[4096], name[300];
+
+        if (unit_dropin_path(unit, path, sizeof path, dir, sizeof dir, name, sizeof name) < 0) {
+                fprintf(stderr, "Not a service unit name: %s\n", unit);
+                return 2;
+        }
+        if (unlink(path) < 0) {
+                if (errno == ENOENT) {
+                        printf("%s is not enrolled (no %s).\n", unit, path);
+                        return EXIT_SUCCESS;
+                }
+                fprintf(stderr, "Cannot remove %s: %m\n", path);
+                return EXIT_FAILURE;
+        }
+        (void) rmdir(dir); /* only if empty */
+        printf("Removed %s.\nThe unit keeps the library until it restarts: systemctl daemon-reload && systemctl "
+               "restart %s\n",
+               path, name);
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/* trim: ask the processes of the cgroup to hand back memory their allocator holds free.
+ *
+ * Every process in the guarded cgroup's subtree whose SigCgt has SIGRTMIN+18 gets it with sigqueue value
+ * 0x300 (systemd's common signal), through a pidfd; a process without the handler bit is never signalled
+ * (it would die). Processes whose name matches [Trim] CommandMatch= get [Trim] Command= instead (e.g. a
+ * JVM: `jcmd %p System.trim_native_heap`), spawned without a shell and watched through a pidfd with a
+ * CommandTimeout= (the event loop never waits for it).
+ *
+ * libmemwarden-trim.so answers with a report in <StateDirectory>/trim/<pid>.json. When the rung's settle
+ * report is due, daemon/guard.c calls action_trim_settled(): it reads the reports (written after our
+ * request, owned by the process's user or root), adds what each process released, and measures every
+ * process's RSS again: what grew back since its trim is reported as TRIM_REGROWN_BYTES, with the part
+ * that is transparent huge pages (AnonHugePages) as TRIM_THP_REGROWN_BYTES. */
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "action-trim.h"
+#include "action.h"
+#include "alert.h"
+#include "cgroup/cgroup-act.h"
+#include "cgroup/cgroup-trim.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/strv.h"
+#include "util/time-util.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define TRIM_PROCESSES_MAX 256        /* asked per action; more are skipped (and counted) */
+#define TRIM_PROCESS_FIELDS_MAX 32    /* TRIM_PROCESS= fields in one record */
+#define TRIM_PENDING_MAX_AGE_USEC (10 * 60 * USEC_PER_SEC)
+#define TRIM_COMMANDS_RUNNING_MAX 64
+
+extern char **environ;
+
+typedef struct TrimSent {
+        pid_t pid;
+        uid_t uid;
+        bool command;          /* Command= ran for it, no signal */
+        uint64_t rss_before;   /* VmRSS when asked */
+        char comm[32];
+} TrimSent;
+
+typedef struct TrimPending {
+        char *path;            /* the guard's cgroup: the key */
+        usec_t sent_usec;      /* CLOCK_MONOTONIC */
+        uint64_t sent_realtime_usec;
+        TrimSent *sent;
+        size_t n_sent;
+} TrimPending;
+
+static Hashmap *pending_by_path;
+static unsigned n_commands_running;
+
+static TrimPending *trim_pending_free(TrimPending *p)
+{
+        if (!p)
+                return NULL;
+        free(p->path);
+        free(p->sent);
+        free(p);
+        return NULL;
+}
+
+static uint64_t realtime_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* <StateDirectory>/trim, made world-writable with the sticky bit (like /tmp): preloaded programs of any
+ * user write their reports there; the reader checks each report's owner. */
+static int trim_dir_open(Manager *m)
+{
+        const char *state = m->config->daemon.state_dir ?: "/run/memwarden";
+        char path[4096];
+
+        snprintf(path, sizeof path, "%s/trim", state);
+        (void) mkdir(state, 0755);
+        if (mkdir(path, 01777) >= 0)
+                (void) chmod(path, 01777); /* the umask took bits away */
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Command= */
+
+typedef struct TrimCommand {
+        char *what;            /* for messages: "jcmd 1234 System.trim_native_heap" */
+        pid_t pid;
+        int pidfd;
+        sd_event_source *io, *timer;
+} TrimCommand;
+
+static void trim_command_free(TrimCommand *c)
+{
+        c->io = sd_event_source_disable_unref(c->io);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        closep(&c->pidfd);
+        free(c->what);
+        free(c);
+        if (n_commands_running > 0)
+                n_commands_running--;
+}
+
+static int on_command_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        TrimCommand *c = userdata;
+        siginfo_t si = {};
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                log_debug_errno(-errno, "Cannot reap trim command PID %d: %m, ignoring", (int) c->pid);
+                trim_command_free(c);
+                return 0;
+        }
+        if (si.si_pid == 0)
+                return 0; /* not yet */
+        if (si.si_code == CLD_EXITED && si.si_status == 0)
+                log_info("Trim command \"%s\" (PID %d) succeeded.", c->what, (int) c->pid);
+        else if (si.si_code == CLD_EXITED)
+                log_warning("Trim command \"%s\" (PID %d) failed with exit status %d, ignoring.", c->what,
+                            (int) c->pid, si.si_status);
+        else
+                log_warning("Trim command \"%s\" (PID %d) was killed by signal %s, ignoring.", c->what,
+                            (int) c->pid, strsignal(si.si_status));
+        trim_command_free(c);
+        return 0;
+}
+
+static int on_command_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        TrimCommand *c = userdata;
+        log_warning("Trim command \"%s\" (PID %d) did not finish in time, killing it.", c->what, (int) c->pid);
+        (void) pidfd_signal(c->pidfd, SIGKILL, -1);
+        return 0;
+}
+
+/* Expands %p, %c, %% in one word. */
+static char *expand_word(const char *w, pid_t pid, const char *cgpath)
+{
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return NULL;
+        for (const char *p = w; *p; p++) {
+                if (*p == '%' && p[1] == 'p') {
+                        fprintf(f, "%d", (int) pid);
+                        p++;
+                } else if (*p == '%' && p[1] == 'c') {
+                        fputs(cgpath, f);
+                        p++;
+                } else if (*p == '%' && p[1] == '%') {
+                        fputc('%', f);
+                        p++;
+                } else
+                        fputc(*p, f);
+        }
+        if (fclose(f) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static int trim_command_spawn(Manager *m, const TrimConfig *tc, pid_t pid, const char *cgpath)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        const char *p = tc->command;
+
+        if (n_commands_running >= TRIM_COMMANDS_RUNNING_MAX)
+                return -EBUSY;
+        for (;;) {
+                p += strspn(p, " \t");
+                if (!*p)
+                        break;
+                size_t n = strcspn(p, " \t");
+                _cleanup_free_ char *w = strndup(p, n), *e = NULL;
+                if (!w || !(e = expand_word(w, pid, cgpath)) || strv_extend(&argv, e) < 0)
+                        return -ENOMEM;
+                p += n;
+        }
+        if (!argv)
+                return -EINVAL;
+
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&attr, &none); /* the daemon blocks SIGTERM etc. for sd-event */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+        pid_t child;
+        int r = posix_spawnp(&child, argv[0], &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return -r;
+
+        /* A pidfd at once: every signal goes through one, even to our own unreaped child. */
+        long fd = syscall(SYS_pidfd_open, child, 0U);
+        if (fd < 0) {
+                r = -errno;
+                /* Without a pidfd it is neither timed nor killed (no bare PIDs): it runs to its end, and a
+                 * zombie may remain until memwardend exits. Only with EMFILE/ENOMEM. */
+                log_warning_errno(r, "Cannot watch the trim command \"%s\" (PID %i): %m; it runs unsupervised",
+                                  tc->command, (int) child);
+                return r;
+        }
+
+        TrimCommand *c = calloc(1, sizeof *c);
+        if (!c) {
+                (void) pidfd_signal((int) fd, SIGKILL, -1);
+                (void) waitpid(child, NULL, 0); /* killed: returns at once */
+                close((int) fd);
+                return -ENOMEM;
+        }
+        n_commands_running++;
+        c->pid = child;
+        c->pidfd = -EBADF;
+        c->what = strdup(tc->command);
+        c->pidfd = (int) fd;
+        r = sd_event_add_io(m->event, &c->io, c->pidfd, EPOLLIN, on_command_exit, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC, tc->command_timeout_usec,
+                                               100 * USEC_PER_MSEC, on_command_timeout, c);
+        if (r < 0) {
+                (void) pidfd_signal(c->pidfd, SIGKILL, -1);
+                (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &(siginfo_t) {}, WEXITED);
+                trim_command_free(c);
+                return r;
+        }
+        log_debug("Started trim command \"%s\" for PID %d as PID %d.", c->what, (int) pid, (int) child);
+        return 0;
+}
+
+static bool command_matches(const TrimConfig *tc, const char *comm)
+{
+        if (!tc->command || !comm[0])
+                return false;
+        for (char **g = tc->command_match; g && *g; g++)
+                if (fnmatch(*g, comm, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The rung */
+
+typedef struct TrimRun {
+        Guard *guard;
+        TrimPending *pending;
+        unsigned signalled, skipped_no_handler, commands, failed, gone, too_many;
+        int last_error;
+} TrimRun;
+
+static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdata)
+{
+        TrimRun *t = userdata;
+        const TrimConfig *tc = &t->guard->policy->trim;
+        _cleanup_free_ TrimCandidate *c = NULL;
+        int n = trim_list(root, cgpath, &c);
+        if (n == -ENOMEM)
+                return n;
+        if (n < 0)
+                return 0; /* gone mid-walk */
+
+        for (int i = 0; i < n; i++) {
+                if (c[i].verdict == TRIM_VERDICT_NOT_A_PROCESS)
+                        continue;
+                if (t->pending->n_sent >= TRIM_PROCESSES_MAX) {
+                        t->too_many++;
+                        continue;
+                }
+                TrimSent s = { .pid = c[i].pid, .rss_before = c[i].rss_bytes };
+                snprintf(s.comm, sizeof s.comm, "%s", c[i].comm);
+                (void) proc_read_uid(root, c[i].pid, &s.uid);
+
+                int r;
+                if (command_matches(tc, c[i].comm)) {
+                        r = trim_command_spawn(t->guard->manager, tc, c[i].pid, cgpath);
+                        if (r < 0) {
+                                log_warning_errno(r, "%s: cannot run the trim command for PID %d: %m, ignoring",
+                                                  cgpath, (int) c[i].pid);
+                                t->failed++;
+                                t->last_error = r;
+                                continue;
+                        }
+                        s.command = true;
+                        t->commands++;
+                        t->pending->sent[t->pending->n_sent++] = s;
+                        continue;
+                }
+                if (c[i].verdict == TRIM_VERDICT_NO_HANDLER) {
+                        t->skipped_no_handler++;
+                        continue;
+                }
+                TrimVerdict v = TRIM_VERDICT_NO_HANDLER;
+                r = trim_send(root, c[i].pid, cgpath, TRIM_REQUEST_TRIM, &v, &s.rss_before);
+                if (r > 0) {
+                        t->signalled++;
+                        t->pending->sent[t->pending->n_sent++] = s;
+                } else if (r == 0)
+                        t->skipped_no_handler += v == TRIM_VERDICT_NO_HANDLER; /* exec'd meanwhile */
+                else if (r == -ESRCH)
+                        t->gone++;
+                else {
+                        log_debug_errno(r, "%s: cannot signal PID %d: %m, ignoring", cgpath, (int) c[i].pid);
+                        t->failed++;
+                        t->last_error = r;
+                }
+        }
+        return 0;
+}
+
+static void trim_pending_expire(usec_t now)
+{
+        HashmapIter i = HASHMAP_ITER_INIT;
+        void *v;
+        while (hashmap_iterate(pending_by_path, &i, &v, NULL)) {
+                TrimPending *p = v;
+                if (now - p->sent_usec > TRIM_PENDING_MAX_AGE_USEC) {
+                        (void) hashmap_remove(pending_by_path, p->path);
+                        trim_pending_free(p);
+                }
+        }
+}
+
+int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
+{
+        Manager *m = g->manager;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        if (!pending_by_path && !(pending_by_path = hashmap_new(HASHMAP_KEY_STRING)))
+                return out->result = -ENOMEM;
+        trim_pending_expire(now);
+
+        TrimPending *p = calloc(1, sizeof *p);
+        if (!p || !(p->path = strdup(g->path)) || !(p->sent = calloc(TRIM_PROCESSES_MAX, sizeof *p->sent))) {
+                trim_pending_free(p);
+                return out->result = -ENOMEM;
+        }
+        p->sent_usec = now;
+        p->sent_realtime_usec = realtime_usec();
+
+        /* The reports' directory must exist before anyone is asked. */
+        _cleanup_close_ int dfd = trim_dir_open(m);
+        if (dfd < 0)
+                log_warning_errno(dfd, "%s: cannot create the trim report directory: %m; trims run without "
+                                       "reports, ignoring",
+                                  g->path);
+
+        TrimRun t = { .guard = g, .pending = p };
+        r = cgroup_walk(m->root, g->path, trim_cgroup, &t);
+        if (r < 0 && !ERRNO_IS_GONE(r)) {
+                trim_pending_free(p);
+                return out->result = r;
+        }
+
+        TrimPending *old = hashmap_remove(pending_by_path, g->path);
+        trim_pending_free(old);
+        if (hashmap_put(pending_by_path, p->path, p) < 0)
+                trim_pending_free(p);
+
+        action_add_field(out, "TRIM_SIGNALLED=%u", t.signalled);
+        action_add_field(out, "TRIM_SKIPPED_NO_HANDLER=%u", t.skipped_no_handler);
+        if (g->policy->trim.command)
+                action_add_field(out, "TRIM_COMMANDS=%u", t.commands);
+        if (t.failed)
+                action_add_field(out, "TRIM_FAILED=%u", t.failed);
+        if (t.too_many)
+                action_add_field(out, "TRIM_SKIPPED_TOO_MANY=%u", t.too_many);
+
+        unsigned asked = t.signalled + t.commands;
+        if (asked == 0 && t.failed > 0) {
+                snprintf(out->summary, sizeof out->summary, "could not ask any process to trim");
+                return out->result = t.last_error;
+        }
+        if (asked == 0)
+                snprintf(out->summary, sizeof out->summary,
+                         "no process handles the trim request (%u without a SIGRTMIN+18 handler, left alone)",
+                         t.skipped_no_handler);
+        else
+                snprintf(out->summary, sizeof out->summary, "asked %u process(es) to trim%s (%u without a handler "
+                         "left alone)",
+                         asked, t.commands ? ", some through Command=" : "", t.skipped_no_handler);
+        out->partial = asked > 0 && (t.skipped_no_handler > 0 || t.failed > 0 || t.too_many > 0);
+        return out->result = 0;
+}
+
+/* AnonHugePages of /proc/PID/smaps_rollup, 0 when unreadable. */
+static uint64_t proc_anon_huge(const CgroupRoot *root, pid_t pid)
+{
+        _cleanup_free_ char *buf = NULL;
+        char path[48];
+        unsigned long long kb = 0;
+
+        snprintf(path, sizeof path, "%d/smaps_rollup", (int) pid);
+        if (read_full_file_at(root->proc_fd, path, 64 * 1024, &buf, NULL) < 0)
+                return 0;
+        const char *l = strstr(buf, "\nAnonHugePages:");
+        if (!l || sscanf(l + strlen("\nAnonHugePages:"), "%llu", &kb) != 1)
+                return 0;
+        return (uint64_t) kb * 1024;
+}
+
+void action_trim_settled(Guard *g, Record *r)
+{
+        TrimPending *p = pending_by_path ? hashmap_remove(pending_by_path, g->path) : NULL;
+        if (!p)
+                return;
+
+        _cleanup_close_ int dfd = trim_dir_open(g->manager);
+        const CgroupRoot *root = g->manager->root;
+        uint64_t released = 0, regrown = 0, thp_regrown = 0;
+        unsigned reports = 0, fields = 0;
+
+        for (size_t i = 0; i < p->n_sent; i++) {
+                TrimSent *s = p->sent + i;
+                TrimReport rep;
+                ProcStatus st;
+                bool have = false, alive = proc_read_status(root, s->pid, &st) >= 0;
+
+                if (!s->command && dfd >= 0 && trim_report_read(dfd, s->pid, false, s->uid, &rep) >= 0 &&
+                    rep.time_usec + USEC_PER_SEC >= p->sent_realtime_usec)
+                        have = true;
+
+                char line[400];
+                int n = snprintf(line, sizeof line, "pid=%d comm=%s", (int) s->pid, s->comm[0] ? s->comm : "?");
+                if (s->command)
+                        n += snprintf(line + n, sizeof line - (size_t) n, " via=command rss_before=%" PRIu64,
+                                      s->rss_before);
+                else if (have) {
+                        reports++;
+                        released += rep.released;
+                        n += snprintf(line + n, sizeof line - (size_t) n,
+                                      " allocator=%s released=%" PRIu64 " rss_before=%" PRIu64 " rss_after=%" PRIu64
+                                      " trim_usec=%" PRIu64,
+                                      rep.allocator, rep.released, rep.rss_before, rep.rss_after, rep.duration_usec);
+                } else
+                        n += snprintf(line + n, sizeof line - (size_t) n, " report=none rss_before=%" PRIu64,
+                                      s->rss_before);
+                if (alive) {
+                        n += snprintf(line + n, sizeof line - (size_t) n, " rss_settled=%" PRIu64, st.vm_rss_bytes);
+                        if (have && st.vm_rss_bytes > rep.rss_after) {
+                                uint64_t grew = st.vm_rss_bytes - rep.rss_after;
+                                uint64_t ahp = proc_anon_huge(root, s->pid);
+                                uint64_t thp = ahp > rep.anon_huge_after ? MIN(ahp - rep.anon_huge_after, grew) : 0;
+                                regrown += grew;
+                                thp_regrown += thp;
+                                n += snprintf(line + n, sizeof line - (size_t) n,
+                                              " regrown=%" PRIu64 " thp_regrown=%" PRIu64, grew, thp);
+                        }
+                } else
+                        n += snprintf(line + n, sizeof line - (size_t) n, " exited=yes");
+                if (fields < TRIM_PROCESS_FIELDS_MAX) {
+                        record_add(r, "TRIM_PROCESS=%s", line);
+                        fields++;
+                }
+        }
+        record_add(r, "TRIM_ASKED=%zu", p->n_sent);
+        record_add(r, "TRIM_REPORTS=%u", reports);
+        record_add(r, "TRIM_RELEASED_BYTES=%" PRIu64, released);
+        record_add(r, "TRIM_REGROWN_BYTES=%" PRIu64, regrown);
+        record_add(r, "TRIM_THP_REGROWN_BYTES=%" PRIu64, thp_regrown);
+        if (p->n_sent > fields)
+                record_add(r, "TRIM_PROCESSES_NOT_LISTED=%zu", p->n_sent - fields);
+        trim_pending_free(p);
+}
