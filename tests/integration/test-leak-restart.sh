@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# leak: a service leaks steadily in a MemoryMax=128M unit (memwarden sets a memory.high brake at 90%) and
+# writes "flushed N" to a state file on SIGTERM. memwarden restarts it through systemd before the limit:
+# the state file shows the flush, the unit has a new invocation, nobody was OOM-killed, and the journal
+# has the ACTION=restart record.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+state=/run/mw-leak.state
+rm -f $state
+cat >/run/mw-leak.py <<'PY'
+import os, signal, sys, time
+state, mib_per_sec = sys.argv[1], float(sys.argv[2])
+chunks = []
+def flush(*_):
+    with open(state, "a") as f:
+        f.write("flushed %d pid %d\n" % (len(chunks), os.getpid()))
+        f.flush(); os.fsync(f.fileno())
+    sys.exit(0)
+signal.signal(signal.SIGTERM, flush)
+while True:
+    chunks.append(b"\x5a" * (1 << 20))   # touched: charged to the cgroup
+    time.sleep(1.0 / mib_per_sec)
+PY
+
+mw_install
+mw_policy leak <<'P'
+[Match]
+Unit=mw-leak.service
+[Pressure]
+Brake=90%
+Usage=40%
+SampleInterval=500ms
+[Actions]
+Ladder=alert restart kill
+[Alert]
+Settle=15s
+[Restart]
+LeadTime=30s
+P
+mw_start
+
+unit=mw-leak.service
+track_unit $unit
+systemd-run --quiet --unit=$unit -p MemoryMax=128M -p MemorySwapMax=0 -p OOMPolicy=continue \
+        python3 /run/mw-leak.py $state 6 || fail "start $unit"
+inv0=$(systemctl show -P InvocationID $unit)
+info "invocation $inv0"
+
+mw_wait_record 80 "$MW_ACTION" 'r.get("UNIT") == "mw-leak.service" and r.get("ACTION") == "restart"' ||
+        mw_wait_record 1 "$MW_PRESSURE" 'r.get("UNIT") == "mw-leak.service" and r.get("ACTION") == "restart"' ||
+        { mw_dump_journal 40; fail "no ACTION=restart record within 80 s"; }
+assert_eq "$(mw_field RESULT)" ok "restart RESULT=ok"
+assert_eq "$(mw_field RESTART_VIA)" systemd "restarted through systemd (RestartUnit)"
+info "restart: cause $(mw_field CAUSE), reasons $(mw_field REASONS), memory $(mw_field MEMORY_CURRENT) of $(mw_field MEMORY_MAX), predicted limit in $(mw_field PREDICTED_LIMIT_USEC) us at $(mw_field GROWTH_BYTES_PER_SEC) B/s"
+
+wait_for 20 grep -q flushed $state || { mw_dump_journal 20; fail "no flush in the state file"; }
+pass "the service flushed its state on SIGTERM: $(head -1 $state)"
+wait_for 20 sh -c "[ \"\$(systemctl show -P InvocationID $unit)\" != '$inv0' ] && systemctl is-active -q $unit" ||
+        fail "the unit was not restarted"
+pass "the unit runs again with a new invocation ($(systemctl show -P InvocationID $unit))"
+
+assert_eq "$(systemctl show -P Result $unit | grep -c oom-kill)" 0 "systemd saw no OOM kill"
+cg=$(unit_cgroup $unit)
+oom=$(cg_event "$cg" oom_kill); [ -z "$oom" ] && oom=0
+assert_eq "$oom" 0 "memory.events oom_kill is 0"
+kills=$(journalctl -k --since "$MW_T0" --no-pager 2>/dev/null | grep -c "Killed process")
+assert_eq "$kills" 0 "the kernel killed no process since the test began"
+assert_false "no OOM-kill record from memwarden" mw_wait_record 1 "$MW_OOM_KILL" 'r.get("UNIT") == "mw-leak.service"'
+done_testing
