@@ -1,0 +1,941 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup/cgroup-map.c: the map (cgroup-map.h explains what and why). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+
+#include "cgroup-map.h"
+#include "cgroup-pagecache.h"
+#include "cgroup-trim.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/strv.h"
+#include "util/time-util.h"
+
+#define SMAPS_ROLLUP_FILE_MAX (64U * 1024U)
+#define STATUS_FILE_MAX (256U * 1024U)
+#define FDINFO_FILE_MAX (64U * 1024U)
+#define MINCORE_WINDOW (256ULL << 20) /* bytes mapped at a time */
+#define MAP_FILES_TOP_DEFAULT 10U
+
+/* ---- smaps_rollup ---- */
+
+int smaps_parse(const char *buf, bool sum, SmapsRollup *ret)
+{
+        static const struct {
+                const char *key;
+                size_t offset;
+        } keys[] = {
+                { "Rss", offsetof(SmapsRollup, rss) },
+                { "Pss", offsetof(SmapsRollup, pss) },
+                { "Pss_Anon", offsetof(SmapsRollup, pss_anon) },
+                { "Pss_File", offsetof(SmapsRollup, pss_file) },
+                { "Pss_Shmem", offsetof(SmapsRollup, pss_shmem) },
+                { "Shared_Clean", offsetof(SmapsRollup, shared_clean) },
+                { "Shared_Dirty", offsetof(SmapsRollup, shared_dirty) },
+                { "Private_Clean", offsetof(SmapsRollup, private_clean) },
+                { "Private_Dirty", offsetof(SmapsRollup, private_dirty) },
+                { "Anonymous", offsetof(SmapsRollup, anonymous) },
+                { "LazyFree", offsetof(SmapsRollup, lazyfree) },
+                { "Swap", offsetof(SmapsRollup, swap) },
+                { "SwapPss", offsetof(SmapsRollup, swap_pss) },
+        };
+        SmapsRollup s = {};
+        uint32_t seen = 0;
+
+        if (!buf)
+                return -EINVAL;
+
+        for (const char *p = buf; *p;) {
+                const char *eol = strchrnul(p, '\n');
+                const char *colon = memchr(p, ':', (size_t) (eol - p));
+                size_t klen = colon ? (size_t) (colon - p) : 0;
+                size_t i;
+
+                for (i = 0; colon && i < ELEMENTSOF(keys); i++)
+                        if (strlen(keys[i].key) == klen && memcmp(keys[i].key, p, klen) == 0)
+                                break;
+                if (!colon || i >= ELEMENTSOF(keys)) {
+                        p = *eol ? eol + 1 : eol;
+                        continue;
+                }
+
+                if (!sum && (seen & (1U << i)))
+                        return -EINVAL;
+                seen |= 1U << i;
+
+                const char *q = colon + 1;
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                        q++;
+                if (q >= eol || *q < '0' || *q > '9')
+                        return -EINVAL;
+                uint64_t v = 0;
+                for (; q < eol && *q >= '0' && *q <= '9'; q++) {
+                        if (v > (UINT64_MAX - (uint64_t) (*q - '0')) / 10)
+                                return -ERANGE;
+                        v = v * 10 + (uint64_t) (*q - '0');
+                }
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                        q++;
+                if (eol - q < 2 || q[0] != 'k' || q[1] != 'B')
+                        return -EINVAL;
+                q += 2;
+                while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
+                        q++;
+                if (q != eol)
+                        return -EINVAL;
+                if (v > UINT64_MAX / 1024)
+                        return -ERANGE;
+                v *= 1024;
+
+                uint64_t *field = (uint64_t *) ((char *) &s + keys[i].offset);
+                if (*field > UINT64_MAX - v)
+                        return -ERANGE;
+                *field += v;
+
+                p = *eol ? eol + 1 : eol;
+        }
+
+        if (!(seen & 1U)) /* no Rss: empty (kernel thread, zombie) or truncated */
+                return -EINVAL;
+        s.has_pss_anon = seen & (1U << 2);
+        *ret = s;
+        return 0;
+}
+
+/* ---- allocator reports: libmemwarden-trim.so's files, read with cgroup/cgroup-trim.c ---- */
+
+int allocator_report_from_trim(const TrimReport *t, AllocatorReport *ret)
+{
+        AllocatorReport a = {};
+
+        snprintf(a.allocator, sizeof a.allocator, "%s", t->allocator[0] ? t->allocator : "malloc");
+        if (t->is_info) {
+                if (t->system == 0 && t->in_use == 0)
+                        return -ENODATA; /* jemalloc: its own JSON, no glibc figures */
+                a.held_bytes = t->system;
+                a.in_use_bytes = t->in_use;
+                a.arenas = t->n_arenas;
+        } else {
+                const TrimMallinfo *mi = &t->mallinfo_after;
+                if (!mi->valid)
+                        return -ENODATA;
+                a.held_bytes = mi->arena + mi->hblkhd;
+                a.in_use_bytes = mi->uordblks + mi->hblkhd;
+        }
+        a.free_bytes = a.held_bytes > a.in_use_bytes ? a.held_bytes - a.in_use_bytes : 0;
+        *ret = a;
+        return 0;
+}
+
+int allocator_report_read(const CgroupRoot *r, int dirfd, pid_t pid, AllocatorReport *ret)
+{
+        AllocatorReport best = {};
+        uint64_t best_time = 0;
+        bool found = false;
+        uid_t uid;
+        int k;
+
+        k = proc_read_uid(r, pid, &uid);
+        if (k < 0)
+                return k;
+        for (int info = 1; info >= 0; info--) {
+                TrimReport t;
+                AllocatorReport a;
+                k = trim_report_read(dirfd, pid, info, uid, &t);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 || allocator_report_from_trim(&t, &a) < 0)
+                        continue;
+                if (!found || t.time_usec > best_time) {
+                        best = a;
+                        best_time = t.time_usec;
+                        found = true;
+                }
+        }
+        if (!found)
+                return -ENOENT;
+        *ret = best;
+        return 0;
+}
+
+/* ---- small helpers ---- */
+
+const char *map_format_size(char buf[static MAP_SIZE_MAX], uint64_t v)
+{
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+
+        if (v < 1024) {
+                snprintf(buf, MAP_SIZE_MAX, "%" PRIu64 " B", v);
+                return buf;
+        }
+        double d = (double) v / 1024;
+        size_t i = 0;
+        while (d >= 1024 && i + 1 < ELEMENTSOF(units)) {
+                d /= 1024;
+                i++;
+        }
+        if (d < 9.95)
+                snprintf(buf, MAP_SIZE_MAX, "%.1f %s", d, units[i]);
+        else
+                snprintf(buf, MAP_SIZE_MAX, "%.0f %s", d, units[i]);
+        return buf;
+}
+
+/* Reads at most size-1 bytes of a file (one that may be huge, like cmdline). Returns the length. */
+static ssize_t read_prefix_at(int dirfd, const char *path, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        size_t n = 0;
+
+        if (fd < 0)
+                return -errno;
+        while (n + 1 < size) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        return (ssize_t) n;
+}
+
+/* cmdline: NULs between arguments as spaces, control bytes as '?', trailing NUL/space dropped, "..."
+ * when cut. */
+static void cmdline_clean(char *buf, size_t len, bool cut, char out[static MAP_CMDLINE_MAX])
+{
+        size_t n = 0;
+
+        while (len > 0 && (buf[len - 1] == 0 || buf[len - 1] == ' '))
+                len--;
+        for (size_t i = 0; i < len && n + 1 < MAP_CMDLINE_MAX; i++) {
+                unsigned char c = (unsigned char) buf[i];
+                out[n++] = c == 0 ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char) c;
+        }
+        out[n] = 0;
+        if (cut || len >= MAP_CMDLINE_MAX) {
+                if (n > MAP_CMDLINE_MAX - 4)
+                        n = MAP_CMDLINE_MAX - 4;
+                strcpy(out + n, "...");
+        }
+}
+
+/* The Name: line of a status buffer. */
+static bool status_name(const char *buf, char out[static MAP_COMM_MAX])
+{
+        const char *p = NULL;
+
+        if (strncmp(buf, "Name:", 5) == 0)
+                p = buf + 5;
+        else {
+                p = strstr(buf, "\nName:");
+                if (p)
+                        p += 6;
+        }
+        if (!p)
+                return false;
+        while (*p == '\t' || *p == ' ')
+                p++;
+        size_t n = strcspn(p, "\n");
+        if (n >= MAP_COMM_MAX)
+                n = MAP_COMM_MAX - 1;
+        memcpy(out, p, n);
+        out[n] = 0;
+        for (char *c = out; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?';
+        return true;
+}
+
+/* ---- the map ---- */
+
+CgroupMap *cgroup_map_free(CgroupMap *m)
+{
+        if (!m)
+                return NULL;
+        free(m->path);
+        strv_free(m->cgroups);
+        free(m->procs);
+        for (size_t i = 0; i < m->n_files; i++)
+                free(m->files[i].path);
+        free(m->files);
+        free(m);
+        return NULL;
+}
+
+typedef struct PidEntry {
+        pid_t pid;
+        size_t cgroup;     /* index into cgroups */
+        uint64_t resident; /* statm, with MapOptions.precise_top */
+        uint64_t shared;
+        bool statm_ok;
+} PidEntry;
+
+typedef struct Scan {
+        const CgroupRoot *root;
+        const MapOptions *opt;
+        CgroupMap *map;
+        PidEntry *pids;
+        size_t n_pids, n_alloc;
+        int error;
+} Scan;
+
+static int collect_cb(const CgroupRoot *r, const char *cgpath, void *userdata)
+{
+        Scan *s = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t idx = strv_length(s->map->cgroups);
+        int skip_children = s->opt->no_subtree ? 1 : 0;
+        int n;
+
+        if (idx >= MAP_CGROUPS_MAX) {
+                s->map->truncated = true;
+                return 1;
+        }
+        fd = cgroup_open(r, cgpath);
+        if (ERRNO_IS_GONE(fd))
+                return 1;
+        if (fd < 0)
+                return fd;
+        if (strv_extend(&s->map->cgroups, cgpath) < 0)
+                return -ENOMEM;
+        n = cgroup_read_procs(fd, &pids);
+        if (n == -ENOMEM)
+                return n;
+        if (n < 0) {
+                if (!ERRNO_IS_GONE(n))
+                        log_debug_errno(n, "cgroup.procs of %s unreadable, ignoring", cgpath);
+                return skip_children;
+        }
+        if (s->n_pids + (size_t) n > s->n_alloc) {
+                size_t na = MAX(s->n_alloc * 2, s->n_pids + (size_t) n + 64);
+                PidEntry *e = realloc(s->pids, na * sizeof *e);
+                if (!e)
+                        return -ENOMEM;
+                s->pids = e;
+                s->n_alloc = na;
+        }
+        for (int i = 0; i < n; i++)
+                s->pids[s->n_pids++] = (PidEntry){ .pid = pids[i], .cgroup = idx };
+        s->map->n_listed += (size_t) n;
+        return skip_children;
+}
+
+/* Counts /proc/PID/fd entries. Returns the count or -errno. */
+static int scan_fds(Scan *s, pid_t pid)
+{
+        char path[32];
+        _cleanup_closedir_ DIR *d = NULL;
+        int fd, n = 0;
+
+        snprintf(path, sizeof path, "%d/fd", (int) pid);
+        fd = openat(s->root->proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        n++;
+        return n;
+}
+
+/* Why smaps_rollup had nothing: reads status. Kernel threads (smaps_rollup: ESRCH) and zombies (empty)
+ * are counted as such; anything else went away while we looked. Also fills the name when asked. */
+static int classify_from_status(Scan *s, pid_t pid, char *ret_name)
+{
+        _cleanup_free_ char *status = NULL;
+        ProcStatus st;
+        char path[32];
+        int k;
+
+        snprintf(path, sizeof path, "%d/status", (int) pid);
+        k = read_full_file_at(s->root->proc_fd, path, STATUS_FILE_MAX, &status, NULL);
+        if (k == -ENOMEM)
+                return k;
+        if (k >= 0)
+                k = proc_status_parse(status, &st);
+        if (k < 0) {
+                if (!ERRNO_IS_GONE(k))
+                        log_debug_errno(k, "Cannot read /proc/%d/status: %m, ignoring the process", (int) pid);
+                s->map->n_gone++;
+                return 0;
+        }
+        if (st.state == 'Z' || st.state == 'X') {
+                s->map->n_zombies++;
+                return 0;
+        }
+        if (st.is_kernel_thread) {
+                s->map->n_kernel_threads++;
+                return 0;
+        }
+        if (ret_name) {
+                if (!status_name(status, ret_name))
+                        snprintf(ret_name, MAP_COMM_MAX, "?");
+                return 1;
+        }
+        s->map->n_gone++; /* alive and not a kernel thread, yet no smaps_rollup: it raced with exit */
+        return 0;
+}
+
+/* Reads one process: smaps_rollup, comm, cmdline; status only when smaps_rollup is empty or missing (a
+ * zombie, a kernel thread, or gone) or comm is absent. Three small reads per process in the common case:
+ * status is the most expensive file of the lot. Returns 1 when added, 0 when skipped (gone, kernel thread,
+ * zombie), -ENOMEM. */
+static int scan_process(Scan *s, const PidEntry *e)
+{
+        CgroupMap *m = s->map;
+        MapProcess p = { .pid = e->pid, .cgroup = m->cgroups[e->cgroup], .n_fds = -1 };
+        _cleanup_free_ char *smaps = NULL;
+        char path[48];
+        int k;
+
+        snprintf(path, sizeof path, "%d/smaps_rollup", (int) e->pid);
+        k = read_full_file_at(s->root->proc_fd, path, SMAPS_ROLLUP_FILE_MAX, &smaps, NULL);
+        if (k == -ENOMEM)
+                return k;
+        if (ERRNO_IS_GONE(k) || (k >= 0 && smaps[0] == 0))
+                return classify_from_status(s, e->pid, NULL);
+        if (k < 0) {
+                log_debug_errno(k, "Cannot read /proc/%d/smaps_rollup: %m, ignoring its figures", (int) e->pid);
+                m->n_unreadable++;
+        } else {
+                k = smaps_parse(smaps, /* sum= */ false, &p.smaps);
+                if (k < 0) {
+                        log_debug_errno(k, "Cannot parse /proc/%d/smaps_rollup: %m, ignoring its figures",
+                                        (int) e->pid);
+                        m->n_unreadable++;
+                } else
+                        p.has_smaps = true;
+        }
+        p.reclaimable = (p.smaps.has_pss_anon ? p.smaps.pss_anon : p.smaps.anonymous) + p.smaps.swap_pss;
+
+        snprintf(path, sizeof path, "%d/comm", (int) e->pid);
+        ssize_t l = read_prefix_at(s->root->proc_fd, path, p.comm, sizeof p.comm);
+        if (l > 0) {
+                p.comm[strcspn(p.comm, "\n")] = 0;
+                for (char *c = p.comm; *c; c++)
+                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                                *c = '?';
+        } else {
+                k = classify_from_status(s, e->pid, p.comm);
+                if (k <= 0)
+                        return k;
+        }
+
+        if (!s->opt->no_cmdline) {
+                char cmd[MAP_CMDLINE_MAX + 1];
+                snprintf(path, sizeof path, "%d/cmdline", (int) e->pid);
+                l = read_prefix_at(s->root->proc_fd, path, cmd, sizeof cmd);
+                if (l >= 0)
+                        cmdline_clean(cmd, (size_t) l, /* cut= */ (size_t) l >= MAP_CMDLINE_MAX, p.cmdline);
+        }
+
+        if (s->opt->count_fds) {
+                k = scan_fds(s, e->pid);
+                if (k == -ENOMEM)
+                        return k;
+                p.n_fds = k >= 0 ? k : -1;
+        }
+
+        if (s->opt->trim_dirfd >= 0) {
+                k = allocator_report_read(s->root, s->opt->trim_dirfd, e->pid, &p.allocator);
+                if (k >= 0)
+                        p.has_allocator = true;
+                else if (k == -ENOMEM)
+                        return k;
+                else if (k != -ENOENT)
+                        log_debug_errno(k, "Allocator report of pid %d unusable: %m, ignoring", (int) e->pid);
+        }
+
+        m->procs[m->n_procs++] = p;
+        return 1;
+}
+
+/* /proc/PID/statm: "size resident shared text lib data dt" in pages. Constant time in the kernel (counters),
+ * unlike smaps_rollup, which walks the page tables. */
+static int read_statm(const CgroupRoot *r, PidEntry *e)
+{
+        char path[32], buf[128];
+        snprintf(path, sizeof path, "%d/statm", (int) e->pid);
+        ssize_t l = read_prefix_at(r->proc_fd, path, buf, sizeof buf);
+        if (l <= 0)
+                return l < 0 ? (int) l : -ENODATA;
+        unsigned long long size, resident, shared;
+        if (sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3)
+                return -EINVAL;
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+        e->resident = (uint64_t) resident * page;
+        e->shared = MIN((uint64_t) shared, (uint64_t) resident) * page;
+        e->statm_ok = true;
+        return 0;
+}
+
+static int estimate_cmp(const void *a, const void *b)
+{
+        const PidEntry *x = a, *y = b;
+        uint64_t ex = x->resident - x->shared, ey = y->resident - y->shared;
+        if (ex != ey)
+                return ex > ey ? -1 : 1;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+        const MapProcess *x = a, *y = b;
+
+        /* Estimates (statm: COW-shared pages counted in full) are not comparable with Pss figures; the
+         * precise ones were the top of the statm ranking anyway. */
+        if (x->estimated != y->estimated)
+                return x->estimated ? 1 : -1;
+        if (x->reclaimable != y->reclaimable)
+                return x->reclaimable > y->reclaimable ? -1 : 1;
+        if (x->smaps.pss != y->smaps.pss)
+                return x->smaps.pss > y->smaps.pss ? -1 : 1;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+        const MapFile *x = a, *y = b;
+
+        if (x->cached != y->cached)
+                return x->cached > y->cached ? -1 : 1;
+        return strcmp(x->path, y->path);
+}
+
+static int pid_entry_cmp(const void *a, const void *b)
+{
+        const PidEntry *x = a, *y = b;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static void smaps_add(SmapsRollup *t, const SmapsRollup *s)
+{
+        t->rss += s->rss;
+        t->pss += s->pss;
+        t->pss_anon += s->pss_anon;
+        t->pss_file += s->pss_file;
+        t->pss_shmem += s->pss_shmem;
+        t->shared_clean += s->shared_clean;
+        t->shared_dirty += s->shared_dirty;
+        t->private_clean += s->private_clean;
+        t->private_dirty += s->private_dirty;
+        t->anonymous += s->anonymous;
+        t->lazyfree += s->lazyfree;
+        t->swap += s->swap;
+        t->swap_pss += s->swap_pss;
+        t->has_pss_anon = t->has_pss_anon || s->has_pss_anon;
+}
+
+/* One-pass candidates, through cgroup/cgroup-pagecache.c (the drop-cache rung's own scan and selection
+ * rules, so the map shows exactly what drop-cache would take): every regular file open in the subtree,
+ * once per inode, with its page cache measured through /proc/PID/fd/N. */
+static int map_scan_files(const CgroupRoot *r, const char *cgpath, CgroupMap *m)
+{
+        OpenFile *of = NULL;
+        uint64_t *mapped = NULL;
+        size_t n = 0, n_mapped = 0;
+        bool complete = false;
+        long ps = sysconf(_SC_PAGESIZE);
+        uint64_t page = ps > 0 ? (uint64_t) ps : 4096;
+        int k;
+
+        k = pagecache_scan(r, cgpath, MAP_FILES_SCAN_MAX, &of, &n, &mapped, &n_mapped, &complete);
+        if (k < 0)
+                return k;
+        if (n == MAP_FILES_SCAN_MAX)
+                m->truncated = true;
+        _cleanup_free_ DropChoice *choice = calloc(MAX(n, (size_t) 1), sizeof *choice);
+        if (!choice) {
+                k = -ENOMEM;
+                goto finish;
+        }
+        pagecache_plan(of, n, mapped, n_mapped, /* globs= */ NULL, page, choice);
+
+        m->files = calloc(MAX(n, (size_t) 1), sizeof *m->files);
+        if (!m->files) {
+                k = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < m->n_files && !dup; j++)
+                        dup = m->files[j].dev == (uint64_t) of[i].dev && m->files[j].ino == of[i].ino;
+                if (dup)
+                        continue;
+
+                _cleanup_close_ int fd = pagecache_open(r, &of[i]);
+                if (fd < 0) {
+                        log_debug_errno(fd, "Cannot open %s through pid %d fd %d: %m, ignoring", of[i].path,
+                                        (int) of[i].pid, of[i].fd);
+                        continue;
+                }
+                MapFile f = {
+                        .pid = of[i].pid,
+                        .fd = of[i].fd,
+                        .dev = (uint64_t) of[i].dev,
+                        .ino = of[i].ino,
+                        .size = of[i].size,
+                        .pos = of[i].info.pos,
+                        .readable = (of[i].info.flags & O_ACCMODE) != O_WRONLY,
+                        .writable = (of[i].info.flags & O_ACCMODE) != O_RDONLY,
+                        .droppable = complete && choice[i].verdict != DROP_SKIP,
+                        .skip_reason = choice[i].verdict == DROP_SKIP ? drop_skip_reason_to_string(choice[i].reason) :
+                                                                        NULL,
+                };
+                struct statfs sfs;
+                f.shmem = fstatfs(fd, &sfs) >= 0 &&
+                          ((uint64_t) sfs.f_type == TMPFS_MAGIC || (uint64_t) sfs.f_type == RAMFS_MAGIC);
+                k = file_resident_bytes(fd, 0, 0, &f.cached);
+                if (k < 0) {
+                        if (k == -ENOMEM)
+                                goto finish;
+                        log_debug_errno(k, "Cannot measure the page cache of %s: %m, ignoring", of[i].path);
+                        continue;
+                }
+                uint64_t behind_len = f.pos / page * page;
+                if (behind_len > 0 && file_resident_bytes(fd, 0, behind_len, &f.cached_behind) < 0)
+                        f.cached_behind = 0;
+                f.path = strdup(of[i].path[0] ? of[i].path : "?");
+                if (!f.path) {
+                        k = -ENOMEM;
+                        goto finish;
+                }
+                m->files[m->n_files++] = f;
+        }
+        k = 0;
+finish:
+        open_files_free(of, n);
+        free(mapped);
+        return k;
+}
+
+int cgroup_map_build(const CgroupRoot *r, const char *cgpath, const MapOptions *opt, CgroupMap **ret)
+{
+        static const MapOptions defaults = { .trim_dirfd = -EBADF };
+        _cleanup_(cgroup_map_freep) CgroupMap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ PidEntry *pids = NULL;
+        int k;
+
+        if (!r || !cgpath || !ret)
+                return -EINVAL;
+        if (!opt)
+                opt = &defaults;
+
+        fd = cgroup_open(r, cgpath);
+        if (fd < 0)
+                return fd;
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->path = strdup(cgpath);
+        if (!m->path)
+                return -ENOMEM;
+
+        k = cgroup_read_memory(fd, &m->mem);
+        if (k == -ENOENT)
+                return -ENODEV;
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                log_debug_errno(k, "Cannot read the memory of %s: %m, ignoring", cgpath);
+        k = cgroup_read_stat(fd, &m->stat);
+        m->has_stat = k >= 0;
+        k = cgroup_read_events(fd, /* local= */ false, &m->events);
+        m->has_events = k >= 0;
+
+        /* Every PID of the subtree, then read them in PID order (locality in /proc; deterministic). */
+        Scan s = { .root = r, .opt = opt, .map = m };
+        k = cgroup_walk(r, cgpath, collect_cb, &s);
+        pids = s.pids;
+        if (k < 0)
+                return k;
+        if (s.n_pids > 1)
+                qsort(pids, s.n_pids, sizeof *pids, pid_entry_cmp);
+
+        size_t max_procs = opt->max_procs ?: MAP_PROCS_MAX_DEFAULT;
+        m->procs = calloc(MAX(MIN(s.n_pids, max_procs), (size_t) 1), sizeof *m->procs);
+        if (!m->procs)
+                return -ENOMEM;
+        /* Moved between cgroups while we listed them: once. */
+        size_t n_unique = 0;
+        for (size_t i = 0; i < s.n_pids; i++)
+                if (i == 0 || pids[i].pid != pids[n_unique - 1].pid)
+                        pids[n_unique++] = pids[i];
+
+        size_t n_precise = n_unique;
+        if (opt->precise_top > 0 && n_unique > opt->precise_top) {
+                /* Two passes: rank all by statm, read smaps_rollup for the top only. */
+                for (size_t i = 0; i < n_unique; i++)
+                        (void) read_statm(r, &pids[i]);
+                qsort(pids, n_unique, sizeof *pids, estimate_cmp);
+                n_precise = opt->precise_top;
+        }
+
+        for (size_t i = 0; i < n_unique; i++) {
+                if (m->n_procs >= max_procs ||
+                    (opt->deadline_usec > 0 && (i & 15) == 0 && now_usec(CLOCK_MONOTONIC) >= opt->deadline_usec)) {
+                        m->truncated = true;
+                        break;
+                }
+                if (i >= n_precise) {
+                        if (!pids[i].statm_ok)
+                                continue; /* gone, or a kernel thread (statm all zeros is fine) */
+                        MapProcess p = {
+                                .pid = pids[i].pid,
+                                .cgroup = m->cgroups[pids[i].cgroup],
+                                .n_fds = -1,
+                                .estimated = true,
+                        };
+                        p.smaps.rss = pids[i].resident;
+                        p.smaps.anonymous = pids[i].resident - pids[i].shared;
+                        p.reclaimable = p.smaps.anonymous;
+                        m->procs[m->n_procs++] = p;
+                        continue;
+                }
+                k = scan_process(&s, &pids[i]);
+                if (k < 0)
+                        return k;
+        }
+
+        qsort(m->procs, m->n_procs, sizeof *m->procs, proc_cmp);
+        for (size_t i = 0; i < m->n_procs; i++)
+                smaps_add(&m->total, &m->procs[i].smaps);
+
+        if (opt->scan_files) {
+                k = map_scan_files(r, cgpath, m);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        log_debug_errno(k, "Cannot scan the open files of %s: %m, ignoring", cgpath);
+        }
+        for (size_t i = 0; i < m->n_files; i++) {
+                m->files_cached += m->files[i].cached;
+                m->files_cached_behind += m->files[i].cached_behind;
+        }
+        m->n_files_examined = m->n_files;
+        if (m->n_files > 1)
+                qsort(m->files, m->n_files, sizeof *m->files, file_cmp);
+        size_t keep = opt->max_files ?: MAP_FILES_TOP_DEFAULT;
+        while (m->n_files > keep)
+                free(m->files[--m->n_files].path);
+
+        map_diagnose(m);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* ---- diagnosis ---- */
+
+const char *map_rule_to_string(MapDiagnosisRule rule)
+{
+        static const char *const names[_MAP_RULE_MAX] = {
+                [MAP_RULE_ALLOCATOR] = "allocator",
+                [MAP_RULE_TMPFS] = "tmpfs",
+                [MAP_RULE_SOCK] = "sock",
+                [MAP_RULE_LAZYFREE] = "lazyfree",
+                [MAP_RULE_PAGECACHE_ONEPASS] = "pagecache-onepass",
+                [MAP_RULE_PAGECACHE] = "pagecache",
+                [MAP_RULE_KERNEL] = "kernel",
+                [MAP_RULE_TOP_PROCESS] = "top-process",
+        };
+        return rule < _MAP_RULE_MAX ? names[rule] : "unknown";
+}
+
+uint64_t map_unowned_shmem(const CgroupMap *m)
+{
+        if (!m->has_stat)
+                return 0;
+        return m->stat.shmem > m->total.pss_shmem ? m->stat.shmem - m->total.pss_shmem : 0;
+}
+
+/* Large enough to be worth a sentence: MAP_DIAG_MIN_BYTES and MAP_DIAG_MIN_PERCENT of memory.current. */
+static bool significant(const CgroupMap *m, uint64_t bytes)
+{
+        if (bytes < MAP_DIAG_MIN_BYTES)
+                return false;
+        return m->mem.current == 0 || bytes * 100 >= m->mem.current * MAP_DIAG_MIN_PERCENT;
+}
+
+static int percent(uint64_t part, uint64_t whole)
+{
+        return whole == 0 ? 0 : (int) ((part * 100 + whole / 2) / whole);
+}
+
+_printf_(4, 5) static void diag_add(CgroupMap *m, MapDiagnosisRule rule, uint64_t bytes, const char *fmt, ...)
+{
+        if (m->n_diagnoses >= MAP_DIAGNOSES_MAX)
+                return;
+        MapDiagnosis *d = &m->diagnoses[m->n_diagnoses++];
+        va_list ap;
+        d->rule = rule;
+        d->bytes = bytes;
+        va_start(ap, fmt);
+        vsnprintf(d->text, sizeof d->text, fmt, ap);
+        va_end(ap);
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+        const MapDiagnosis *x = a, *y = b;
+        if (x->bytes != y->bytes)
+                return x->bytes > y->bytes ? -1 : 1;
+        return (int) x->rule - (int) y->rule;
+}
+
+static int proc_free_cmp(const void *a, const void *b)
+{
+        const MapProcess *x = *(const MapProcess *const *) a, *y = *(const MapProcess *const *) b;
+        if (x->allocator.free_bytes != y->allocator.free_bytes)
+                return x->allocator.free_bytes > y->allocator.free_bytes ? -1 : 1;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+size_t map_diagnose(CgroupMap *m)
+{
+        char a[MAP_SIZE_MAX], b[MAP_SIZE_MAX], c[MAP_SIZE_MAX], d[MAP_SIZE_MAX];
+
+        m->n_diagnoses = 0;
+
+        /* Allocator: free memory the allocator holds, per process, largest first. */
+        const MapProcess *cand[MAP_DIAG_ALLOC_MAX * 4];
+        size_t n_cand = 0;
+        for (size_t i = 0; i < m->n_procs && n_cand < ELEMENTSOF(cand); i++) {
+                const MapProcess *p = &m->procs[i];
+                if (!p->has_allocator || !significant(m, p->allocator.free_bytes))
+                        continue;
+                if (p->has_smaps && p->allocator.free_bytes * 100 < p->smaps.rss * MAP_DIAG_ALLOC_FREE_PERCENT)
+                        continue;
+                cand[n_cand++] = p;
+        }
+        qsort(cand, n_cand, sizeof cand[0], proc_free_cmp);
+        for (size_t i = 0; i < n_cand && i < MAP_DIAG_ALLOC_MAX; i++) {
+                const MapProcess *p = cand[i];
+                const AllocatorReport *al = &p->allocator;
+                char arenas[32] = "";
+                if (al->arenas > 0)
+                        snprintf(arenas, sizeof arenas, " in %u arena%s", al->arenas, al->arenas == 1 ? "" : "s");
+                const char *advice = streq(al->allocator, "glibc") ? "trim, or MALLOC_ARENA_MAX=2, or jemalloc" :
+                                     streq(al->allocator, "jemalloc") ? "trim (purge its arenas), or a lower dirty_decay_ms" :
+                                                                        "trim";
+                diag_add(m, MAP_RULE_ALLOCATOR, al->free_bytes,
+                         "%s of %s RSS of %s (pid %d) is free memory held by %s%s: %s",
+                         map_format_size(a, al->free_bytes), map_format_size(b, p->smaps.rss), p->comm,
+                         (int) p->pid, al->allocator, arenas, advice);
+        }
+
+        if (m->has_stat) {
+                /* Tmpfs / shared memory that no process maps. */
+                uint64_t unowned = map_unowned_shmem(m);
+                if (significant(m, unowned)) {
+                        char where[200] = "", caveat[120] = "";
+                        const MapFile *big = NULL;
+                        /* An open file on a tmpfs (shmem cached) names a place. Files are only known
+                         * when they were scanned; m->files holds the top ones. */
+                        for (size_t i = 0; i < m->n_files; i++)
+                                if (m->files[i].shmem && (!big || m->files[i].cached > big->cached))
+                                        big = &m->files[i];
+                        if (big)
+                                snprintf(where, sizeof where, " (%s is open, %s of it in memory)", big->path,
+                                         map_format_size(c, big->cached));
+                        if (m->n_unreadable > 0 || m->truncated)
+                                snprintf(caveat, sizeof caveat,
+                                         "; %zu process%s could not be read, part of it may be theirs",
+                                         m->n_unreadable + (m->truncated ? 1 : 0),
+                                         m->n_unreadable + (m->truncated ? 1 : 0) == 1 ? "" : "es");
+                        diag_add(m, MAP_RULE_TMPFS, unowned,
+                                 "%s is tmpfs/shared memory (shmem) that no process maps%s: no process owns it, "
+                                 "it stays until its files are deleted (/dev/shm, a private /tmp, memfd)%s",
+                                 map_format_size(a, unowned), where, caveat);
+                }
+
+                if (significant(m, m->stat.sock))
+                        diag_add(m, MAP_RULE_SOCK, m->stat.sock,
+                                 "socket buffers hold %s: data received and not yet read by the program, or sent "
+                                 "and not yet acknowledged by the peer",
+                                 map_format_size(a, m->stat.sock));
+
+                uint64_t kmem = m->stat.slab_reclaimable + m->stat.slab_unreclaimable + m->stat.kernel_stack +
+                                m->stat.pagetables;
+                if (kmem >= MAP_DIAG_MIN_BYTES && m->mem.current > 0 &&
+                    kmem * 100 >= m->mem.current * MAP_DIAG_KERNEL_PERCENT)
+                        diag_add(m, MAP_RULE_KERNEL, kmem,
+                                 "kernel memory holds %s (%d%%): slab %s (%s of it reclaimable), page tables %s, "
+                                 "kernel stacks %s",
+                                 map_format_size(a, kmem), percent(kmem, m->mem.current),
+                                 map_format_size(b, m->stat.slab_reclaimable + m->stat.slab_unreclaimable),
+                                 map_format_size(c, m->stat.slab_reclaimable), map_format_size(d, m->stat.pagetables),
+                                 map_format_size((char[MAP_SIZE_MAX]){}, m->stat.kernel_stack));
+
+                /* Page cache: of files our processes hold open (one-pass candidates), or in general. */
+                const MapFile *top = NULL;
+                uint64_t open_cached = 0;
+                size_t n_open = 0;
+                for (size_t i = 0; i < m->n_files; i++) {
+                        if (m->files[i].shmem || m->files[i].cached == 0)
+                                continue;
+                        open_cached += m->files[i].cached;
+                        n_open++;
+                        if (!top)
+                                top = &m->files[i];
+                }
+                /* memory.stat "file" includes shmem (tmpfs pages are file pages); page cache proper is the
+                 * rest. */
+                uint64_t pagecache = m->stat.file > m->stat.shmem ? m->stat.file - m->stat.shmem : 0;
+                if (top && open_cached >= MAP_DIAG_MIN_BYTES &&
+                    open_cached * 100 >= pagecache * MAP_DIAG_ONEPASS_PERCENT)
+                        diag_add(m, MAP_RULE_PAGECACHE_ONEPASS, open_cached,
+                                 "page cache holds %s; %s of it is %zu file%s open in this cgroup, most %s (%s cached, "
+                                 "%s of it behind the read position of pid %d): drop-cache",
+                                 map_format_size(a, pagecache), map_format_size(b, open_cached), n_open,
+                                 n_open == 1 ? "" : "s", top->path, map_format_size(c, top->cached),
+                                 map_format_size(d, top->cached_behind), (int) top->pid);
+                else if (pagecache >= MAP_DIAG_MIN_BYTES && m->mem.current > 0 &&
+                         pagecache * 100 >= m->mem.current * MAP_DIAG_PAGECACHE_PERCENT)
+                        diag_add(m, MAP_RULE_PAGECACHE, pagecache,
+                                 "page cache is %s of %s (%d%%, %s inactive): the kernel reclaims it under pressure",
+                                 map_format_size(a, pagecache), map_format_size(b, m->mem.current),
+                                 percent(pagecache, m->mem.current), map_format_size(c, m->stat.inactive_file));
+        }
+
+        if (significant(m, m->total.lazyfree))
+                diag_add(m, MAP_RULE_LAZYFREE, m->total.lazyfree,
+                         "%s of RSS is LazyFree pages (MADV_FREE): they count in RSS until the kernel needs them, "
+                         "then go without any action",
+                         map_format_size(a, m->total.lazyfree));
+
+        uint64_t total_reclaimable = 0;
+        for (size_t i = 0; i < m->n_procs; i++)
+                total_reclaimable += m->procs[i].reclaimable;
+        if (m->n_procs >= 2 && significant(m, m->procs[0].reclaimable) &&
+            m->procs[0].reclaimable * 100 > total_reclaimable * MAP_DIAG_TOP_PROCESS_PERCENT)
+                diag_add(m, MAP_RULE_TOP_PROCESS, m->procs[0].reclaimable,
+                         "%s (pid %d) holds %s of anonymous memory, %d%% of all processes' here: what restarting or "
+                         "killing it would give back",
+                         m->procs[0].comm, (int) m->procs[0].pid, map_format_size(a, m->procs[0].reclaimable),
+                         percent(m->procs[0].reclaimable, total_reclaimable));
+
+        qsort(m->diagnoses, m->n_diagnoses, sizeof m->diagnoses[0], diag_cmp);
+        return m->n_diagnoses;
+}
