@@ -14,6 +14,9 @@
 #include "policy/policy.h"
 #include "util/macro.h"
 #include "util/strv.h"
+#include "ctl-map.h"
+#include "ctl-trim.h"
+#include "ctl-brakes.h"
 
 #define CONTROL_SOCKET_DEFAULT "/run/memwarden/control"
 
@@ -34,6 +37,16 @@ static void help(void)
                "  status            what the running daemon guards and the state of each cgroup\n"
                "  reload            make the daemon reload its configuration (root); a broken\n"
                "                    configuration is rejected and the running one stays\n"
+               "  map CGROUP|UNIT   where the cgroup's memory went, per kind, process, allocator and\n"
+               "                    cached file, with a diagnosis (--json, --top N, --files N; see\n"
+               "                    memwardenctl map --help)\n"
+               "  trim CGROUP|PID...\n"
+               "                    ask the processes to release free allocator memory now (SIGRTMIN+18,\n"
+               "                    only to those that handle it) and print what each released\n"
+               "  enroll UNIT       preload libmemwarden-trim.so into UNIT (a drop-in; restart the unit)\n"
+               "  unenroll UNIT     remove that drop-in\n"
+               "  release-brakes    remove the memory.high brakes memwardend set, from its saved state,\n"
+               "                    while it does not run (the unit's ExecStopPost=; root)\n"
                "\n"
                "Options:\n"
                "      --json            machine-readable output (status)\n"
@@ -147,6 +160,13 @@ int main(int argc, char *argv[])
         };
         int c;
 
+        /* map has options of its own (ctl/ctl-map.c). */
+        if (argv_verb_is_map(argc, argv))
+                return verb_map(argc, argv);
+        /* release-brakes has options of its own too (ctl/ctl-brakes.c). */
+        if (argc >= 2 && streq(argv[1], "release-brakes"))
+                return verb_release_brakes(argc - 1, argv + 1);
+
         while ((c = getopt_long(argc, argv, "qc:p:hV", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_JSON:
@@ -190,6 +210,12 @@ int main(int argc, char *argv[])
                 return request(arg_json ? "status json" : "status", false);
         if (streq(verb, "reload") && n_rest == 0)
                 return request("reload", true);
+        if (streq(verb, "trim") && n_rest > 0)
+                return verb_trim(rest);
+        if (streq(verb, "enroll") && n_rest == 1)
+                return verb_enroll(rest[0]);
+        if (streq(verb, "unenroll") && n_rest == 1)
+                return verb_unenroll(rest[0]);
         if (streq(verb, "help"))
                 return help(), EXIT_SUCCESS;
 

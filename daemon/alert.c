@@ -7,6 +7,7 @@
 #include <systemd/sd-journal.h>
 
 #include "alert.h"
+#include "alert-map.h"
 #include "util/log.h"
 
 #define RECORD_FIELDS_MAX 96
@@ -108,6 +109,8 @@ void record_add_observation(Record *r, const Guard *g, const Observation *o, con
                 record_add(r, "STAT_PAGETABLES=%" PRIu64, st.pagetables);
                 record_add(r, "STAT_WORKINGSET_REFAULT_FILE=%" PRIu64, st.workingset_refault_file);
         }
+        /* ... and per process: MAP_TOP=, MAP_DIAGNOSIS= (daemon/alert-map.c, bounded in time). */
+        record_add_map(r, g);
 }
 
 static void record_free(Record *r)

@@ -12,6 +12,7 @@
 #include "alert.h"
 #include "cgroup/cgroup-act.h"
 #include "manager.h"
+#include "state.h"
 #include "util/log.h"
 
 #define PAGE_ALIGN_DOWN(x) ((x) & ~(uint64_t) 4095)
@@ -100,6 +101,7 @@ int brake_apply(Guard *g, const CgroupMemory *mem)
         g->brake_bytes = v;
         g->brake_original = mem->high;
         g->brake_via_dbus = via_dbus;
+        state_changed(g->manager);
         return 1;
 }
 
@@ -115,6 +117,7 @@ int brake_restore(Guard *g)
         } else
                 r = cgroup_write_high(g->cgfd, g->brake_original);
         g->brake_active = false;
+        state_changed(g->manager);
 
         Record *rec = record_new(MW_MESSAGE_BRAKE, r < 0 && !ERRNO_IS_GONE(r) ? LOG_WARNING : LOG_INFO);
         record_add_guard(rec, g);

@@ -10,9 +10,11 @@
 #include <systemd/sd-event.h>
 
 #include "action.h"
+#include "action-trim.h"
 #include "alert.h"
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
+#include "state.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -167,6 +169,7 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
                         goto fail;
         }
 
+        state_apply(g); /* what the previous instance knew about this cgroup */
         *ret = g;
         return 0;
 fail:
@@ -269,6 +272,8 @@ static const char *outcome_string(const Decision *d, const ActionOutcome *out)
                 return "dry-run";
         if (out->result == -EOPNOTSUPP)
                 return "unsupported";
+        if (d->rung == RUNG_RESTART && out->result == -EBUSY)
+                return "rate-limited"; /* daemon/action-restart.c: over Burst=/Interval= */
         if (out->result < 0)
                 return "failed";
         if (out->partial)
@@ -341,6 +346,8 @@ static void report_settled(Guard *g, const Decision *d, const Observation *o)
         record_add(r, "FREED_BYTES=%" PRIu64, freed);
         record_add(r, "SETTLE_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC) - g->action_usec);
         record_add(r, "STILL_UNDER_PRESSURE=%s", guard_under_pressure(g) ? "yes" : "no");
+        if (d->settled_rung == RUNG_TRIM && !g->action_dry_run)
+                action_trim_settled(g, r); /* what each process released, and what grew back since */
         record_add_observation(r, g, o, NULL);
         record_send(r, "%s: after %s: memory %s -> %s, freed %s", g->path, rung_to_string(d->settled_rung),
                 format_bytes(b, sizeof b, before), format_bytes(a, sizeof a, after), format_bytes(f, sizeof f, freed));
@@ -421,6 +428,10 @@ int guard_step(Guard *g)
                 report_settled(g, &d, &o);
         if (d.onset)
                 g->n_onsets++;
+        if (d.act)
+                state_save_now(m); /* before acting: a crash in the action must not make a restart redo it */
+        if (d.act || d.onset || d.relieved)
+                state_changed(m);  /* and again once idle, with the counters of this step */
         if (d.act) {
                 ActionOutcome out;
                 guard_act(g, &d, &o, &out);

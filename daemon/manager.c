@@ -13,6 +13,7 @@
 #include "alert.h"
 #include "config.h"
 #include "manager.h"
+#include "state.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
@@ -53,6 +54,7 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        state_shutdown(m); /* restores brakes, keeps cooldowns for the next instance */
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
@@ -96,6 +98,7 @@ void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone)
         log_debug("%s: no longer guarded%s", g->path, cgroup_gone ? " (cgroup removed)" : "");
         guard_free(g, cgroup_gone);
         m->status_dirty = true;
+        state_changed(m);
 }
 
 /* Guards cgpath if a policy matches it, or re-points / drops its guard after a reload. */
@@ -453,10 +456,12 @@ int manager_startup(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot watch inotify: %m");
 
+        (void) state_load(m); /* cooldowns and brakes of the previous instance, taken over by each guard */
         m->started_usec = now_usec(CLOCK_MONOTONIC);
         r = cgroup_walk(m->root, "/", walk_cb, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot walk the cgroup hierarchy at %s: %m", m->root->root_path);
+        state_startup_done(m);
 
         r = control_open(m);
         if (r < 0)

@@ -93,6 +93,12 @@ struct Manager {
         unsigned n_under_pressure;
         bool status_dirty;
         usec_t started_usec;
+
+        /* What survives a restart (daemon/state.c). */
+        Hashmap *saved;                  /* path -> SavedGuard, during start-up only */
+        sd_event_source *state_source;   /* deferred save */
+        bool state_ready;                /* start-up done: changes are saved */
+        bool state_warned;
 };
 
 int manager_new(Manager **ret);

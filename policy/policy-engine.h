@@ -39,8 +39,12 @@
  *     entered as if it had run at that last run (rung_at_usec = last_run_usec[rung]) and the rules below go
  *     on from there in the same step: its settle time may already be over, so the next rung can act at
  *     once (cause ACT_CAUSE_ESCALATION, also at onset). At most one rung acts per step.
+ *   - Grace: "a signal came after the rung ran" below means a signal in the second half of the rung's
+ *     Settle= (last_signal_usec > rung_at_usec and >= rung_at_usec + Settle=/2). The first half is the
+ *     action's grace while its effect sets in; with Settle=0 any later signal counts. MaxThrottle= is the
+ *     hard bound and does not wait for the grace: any signal after the rung ran counts there.
  *   - Escalation: when now >= rung_at + Settle= of the current rung and a signal came after rung_at
- *     (last_signal_usec > rung_at_usec), the next rung is entered (ACT_CAUSE_ESCALATION).
+ *     (see Grace), the next rung is entered (ACT_CAUSE_ESCALATION).
  *   - Repeat: at the last rung, when now >= rung_at + max(Settle=, Cooldown=) and a signal came after
  *     rung_at, it runs again (ACT_CAUSE_REPEAT). A single-rung ladder ("alert") thus repeats its alert.
  *   - MaxThrottle: with MaxThrottle= > 0, when now - pressure_since >= MaxThrottle=, the last rung has not
@@ -60,6 +64,21 @@
  *   among: the pending settle report, the current rung's settle end (escalation), the last rung's
  *   cooldown end (repeat), MaxThrottle=, and the end of Hysteresis=. In CALM USEC_INFINITY, or the pending
  *   settle report's deadline. A settle deadline equal to now (Settle=0) gives now: step again at once.
+ * - Prediction (restart before the limit): every step in PRESSURE (the onset step included; the samples are
+ *   cleared at onset) adds (now, memory.current) to a ring of the last GROWTH_SAMPLES_MAX samples. The
+ *   growth rate is the least-squares slope over them (at least GROWTH_SAMPLES_MIN samples spanning
+ *   GROWTH_SPAN_MIN_USEC); the limit is memory.max, or memory.high when memory.max is "max"; the time to
+ *   the limit is (limit - memory.current) / rate, 0 at or above the limit, USEC_INFINITY when not growing or
+ *   unlimited (Decision.time_to_limit_usec, also kept in EngineState for the action's record).
+ *   - Predicted: with LeadTime= > 0 and "restart" in the ladder at position R > 0, when the current rung is
+ *     the one just before it (R - 1), a signal came after that rung ran, and the time to the limit is below
+ *     LeadTime=, the restart rung is entered at once, without waiting for the settle time
+ *     (ACT_CAUSE_PREDICTED; in cooldown: entered without acting). It takes precedence over MaxThrottle and
+ *     escalation. Gentler rungs below R - 1 are still climbed one by one.
+ * - Refused (engine_rung_refused()): the daemon reports that the rung that just acted could not do its job
+ *   for a reason that waiting will not change (restart over its Burst=/Interval= rate limit): at the next
+ *   step in PRESSURE the last rung is entered at once (ACT_CAUSE_ESCALATION), unless the refused rung is
+ *   already the last. Cleared at relief.
  * - now_usec must be > 0 (last_run_usec uses 0 for "never"); a clock going backwards is treated as no time
  *   elapsed. */
 #pragma once
@@ -76,6 +95,27 @@ typedef struct Observation {
         MemoryEvents events;      /* hierarchical memory.events counters, as read now */
         unsigned triggers_fired;  /* bit (1 << PsiKind) for each trigger fd that fired since the last step */
 } Observation;
+
+/* memory.current samples under pressure, for the time-to-limit prediction. */
+#define GROWTH_SAMPLES_MAX 16
+#define GROWTH_SAMPLES_MIN 3
+#define GROWTH_SPAN_MIN_USEC (500 * USEC_PER_MSEC)
+typedef struct GrowthTracker {
+        usec_t t[GROWTH_SAMPLES_MAX];
+        uint64_t bytes[GROWTH_SAMPLES_MAX];
+        unsigned n, head; /* head: where the next sample goes */
+} GrowthTracker;
+
+void growth_reset(GrowthTracker *g);
+void growth_add(GrowthTracker *g, usec_t t, uint64_t bytes);
+/* Least-squares slope in bytes per second over the samples (may be negative). Returns 0, or -ENODATA with
+ * fewer than GROWTH_SAMPLES_MIN samples or a span below GROWTH_SPAN_MIN_USEC. */
+int growth_rate(const GrowthTracker *g, double *ret_bytes_per_sec);
+/* The limit the prediction aims at: memory.max, or memory.high when max is "max"; CGROUP_LIMIT_MAX: none. */
+uint64_t growth_limit(const CgroupMemory *mem);
+/* (limit - current) / rate: 0 when current >= limit, USEC_INFINITY when rate <= 0 or limit is
+ * CGROUP_LIMIT_MAX. */
+usec_t growth_time_to_limit(uint64_t current, uint64_t limit, double bytes_per_sec);
 
 typedef enum EnginePhase {
         ENGINE_CALM,
@@ -98,6 +138,11 @@ typedef struct EngineState {
         bool has_last_psi;            /* last_*_total_usec hold the previous observation's totals */
         Rung settle_rung;             /* with settle_pending: the rung whose report is due */
         usec_t settle_at_usec;        /* with settle_pending: when it ran */
+        GrowthTracker growth;         /* memory.current under pressure */
+        usec_t time_to_limit_usec;    /* the last prediction; USEC_INFINITY: none */
+        double growth_bytes_per_sec;  /* with a prediction: the growth rate it used */
+        uint64_t limit_bytes;         /* with a prediction: the limit it aimed at */
+        bool refused;                 /* engine_rung_refused(): go to the last rung at the next step */
 } EngineState;
 
 enum {
@@ -120,8 +165,9 @@ typedef enum ActCause {
         ACT_CAUSE_ESCALATION,   /* previous rung did not relieve within its settle time */
         ACT_CAUSE_REPEAT,       /* last rung again after its cooldown */
         ACT_CAUSE_MAX_THROTTLE, /* under pressure for MaxThrottle=: straight to the last rung */
+        ACT_CAUSE_PREDICTED,    /* the limit is predicted within LeadTime=: restart now */
 } ActCause;
-/* "onset", "escalation", "repeat", "max-throttle"; NULL when out of range. */
+/* "onset", "escalation", "repeat", "max-throttle", "predicted"; NULL when out of range. */
 const char *act_cause_to_string(ActCause c);
 
 typedef struct Decision {
@@ -140,6 +186,10 @@ typedef struct Decision {
         Rung settled_rung;
         usec_t settled_at_usec;
 
+        usec_t time_to_limit_usec;   /* predicted time until the limit; USEC_INFINITY: none */
+        double growth_bytes_per_sec; /* with a prediction: the growth rate */
+        uint64_t limit_bytes;        /* with a prediction: memory.max (or memory.high) */
+
         MemoryEvents events_delta;   /* increments since the previous observation */
         bool events_changed;
 
@@ -151,3 +201,7 @@ void engine_state_init(EngineState *s);
 /* Advances s by one observation at now_usec (monotonic; must not go backwards). Fills *ret. Returns 0;
  * -EINVAL for a policy with an empty ladder (the loader never produces one). */
 int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t now_usec, Decision *ret);
+
+/* The rung that acted last could not do its job and waiting will not help (e.g. restart rate-limited): the
+ * next engine_step() in PRESSURE enters the last rung at once. No-op when not under pressure. */
+void engine_rung_refused(EngineState *s);

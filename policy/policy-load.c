@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "cgroup/cgroup-restart.h"
 #include "policy.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -108,6 +109,7 @@ typedef struct ParseContext {
         bool ladder_set;
         unsigned ladder_line;
         unsigned settle_line[_RUNG_MAX], cooldown_line[_RUNG_MAX];
+        unsigned trim_command_line;
 } ParseContext;
 
 _printf_(2, 3) static int parse_error(ParseContext *c, const char *fmt, ...)
@@ -381,7 +383,38 @@ static int config_parse_kill_mode(ParseContext *c, const ConfigItem *item, const
         return 0;
 }
 
+/* [Trim] Command=: words split at blanks, no shell; %p (PID), %c (cgroup path) and %% are the only
+ * specifiers, and the program itself is not one. Empty: none. */
+static int config_parse_trim_command(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        char **s = data;
+
+        c->trim_command_line = c->line;
+        if (!*value) {
+                free(*s);
+                *s = NULL;
+                return 0;
+        }
+        if (value[0] == '%')
+                return parse_error(c, "Command=%s: the program must be named, not a specifier", value);
+        for (const char *q = value; *q; q++)
+                if (*q == '%') {
+                        q++;
+                        if (*q != 'p' && *q != 'c' && *q != '%')
+                                return parse_error(c, "Command=%s: unknown specifier %%%s (known: %%p PID, %%c "
+                                                   "cgroup path, %%%% a percent sign)",
+                                                   value, *q ? (char[]) { *q, 0 } : "");
+                }
+        char *n = strdup(value);
+        if (!n)
+                return parse_oom(c);
+        free(*s);
+        *s = n;
+        return 0;
+}
+
 /* Splits a value into words (space or tab separated) and calls f on each. */
+
 typedef int (*WordFunc)(ParseContext *c, const ConfigItem *item, const char *word, void *data);
 static int for_each_word(ParseContext *c, const ConfigItem *item, const char *value, WordFunc f, void *data)
 {
@@ -401,6 +434,22 @@ static int for_each_word(ParseContext *c, const ConfigItem *item, const char *va
                         return r;
                 p += n;
         }
+}
+
+static int trim_match_add(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+/* [Trim] CommandMatch=: globs on process names; repeated keys append, an empty value resets. */
+static int config_parse_trim_command_match(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        if (!*value) {
+                strv_free(*(char ***) data);
+                *(char ***) data = NULL;
+                return 0;
+        }
+        return for_each_word(c, item, value, trim_match_add, data);
 }
 
 static int ladder_add(ParseContext *c, const ConfigItem *item, const char *word, void *data)
@@ -603,6 +652,52 @@ static int config_parse_path(ParseContext *c, const ConfigItem *item, const char
         return 0;
 }
 
+static int drop_cache_path_add(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (word[0] != '/')
+                return parse_error(c, "Paths=%s: not an absolute path glob (e.g. /var/backups/**)", word);
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+/* [DropCache] Paths=: absolute path globs; repeated keys append, an empty value resets. */
+static int config_parse_drop_cache_paths(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        char ***l = data;
+
+        if (!*value) {
+                strv_free(*l);
+                *l = NULL;
+                return 0;
+        }
+        return for_each_word(c, item, value, drop_cache_path_add, data);
+}
+
+/* [Restart] Command=: words split at blanks, no shell; %c %u %p %% are the only specifiers. Empty: none. */
+static int config_parse_restart_command(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+{
+        char **s = data;
+        char bad = 0;
+
+        if (!*value) {
+                free(*s);
+                *s = NULL;
+                return 0;
+        }
+        if (restart_command_check(value, &bad) < 0) {
+                if (bad)
+                        return parse_error(c, "Command=%s: unknown specifier %%%c (known: %%c container id, %%u "
+                                           "unit, %%p cgroup path, %%%% a percent sign)",
+                                           value, bad);
+                return parse_error(c, "Command=%s: expected a program and its arguments", value);
+        }
+        char *n = strdup(value);
+        if (!n)
+                return parse_oom(c);
+        free(*s);
+        *s = n;
+        return 0;
+}
+
 #define P(field) offsetof(Policy, field), sizeof(((Policy *) NULL)->field)
 #define D(field) offsetof(DaemonConfig, field), sizeof(((DaemonConfig *) NULL)->field)
 #define RUNG_ITEMS(r, section)                                                                              \
@@ -632,12 +727,22 @@ static const ConfigItem policy_items[] = {
 
         RUNG_ITEMS(RUNG_ALERT, "Alert"),
         RUNG_ITEMS(RUNG_TRIM, "Trim"),
+        { "Trim", "Command", config_parse_trim_command, offsetof(Policy, trim.command), 0, 0 },
+        { "Trim", "CommandMatch", config_parse_trim_command_match, offsetof(Policy, trim.command_match), 0, 0 },
+        { "Trim", "CommandTimeout", config_parse_time_min, P(trim.command_timeout_usec), (int) (100 * USEC_PER_MSEC) },
         RUNG_ITEMS(RUNG_DROP_CACHE, "DropCache"),
         RUNG_ITEMS(RUNG_RECLAIM, "Reclaim"),
         { "Reclaim", "Amount", config_parse_amount, P(reclaim_amount), 0 },
         RUNG_ITEMS(RUNG_RESTART, "Restart"),
         RUNG_ITEMS(RUNG_KILL, "Kill"),
         { "Kill", "Mode", config_parse_kill_mode, P(kill_mode), 0 },
+
+        { "DropCache", "Paths", config_parse_drop_cache_paths, offsetof(Policy, drop_cache_paths), 0, 0 },
+        { "Restart", "LeadTime", config_parse_time_or_off, P(restart_lead_usec), 0 },
+        { "Restart", "Burst", config_parse_unsigned, P(restart_burst), 0 },
+        { "Restart", "Interval", config_parse_time_or_off, P(restart_interval_usec), 0 },
+        { "Restart", "Command", config_parse_restart_command, offsetof(Policy, restart_command), 0, 0 },
+        { "Restart", "StopTimeout", config_parse_time, P(restart_stop_timeout_usec), 0 },
 };
 
 static const ConfigItem daemon_items[] = {
@@ -873,6 +978,11 @@ static int policy_validate(ParseContext *c)
                         return parse_error(c, "no [Match] section: the policy would match nothing (add Unit=, "
                                            "Slice= or Cgroup=)");
                 return parse_error(c, "[Match] has no Unit=, Slice= or Cgroup=: the policy would match nothing");
+        }
+
+        if (p->trim.command && !p->trim.command_match) {
+                c->line = c->trim_command_line;
+                return parse_error(c, "[Trim] Command= needs CommandMatch=: the process names it is for");
         }
 
         if (p->n_ladder == 0) {

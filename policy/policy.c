@@ -94,6 +94,11 @@ void policy_init_defaults(Policy *p)
                 },
                 .reclaim_amount = { .is_percent = true, .percent = 10.0 },
                 .kill_mode = KILL_MODE_CGROUP,
+                .trim = { .command_timeout_usec = 10 * USEC_PER_SEC },
+                .restart_lead_usec = 30 * USEC_PER_SEC,
+                .restart_burst = 3,
+                .restart_interval_usec = 10 * 60 * USEC_PER_SEC,
+                .restart_stop_timeout_usec = 30 * USEC_PER_SEC,
         };
 }
 
@@ -106,6 +111,10 @@ Policy *policy_free(Policy *p)
         strv_free(p->match_unit);
         strv_free(p->match_slice);
         strv_free(p->match_cgroup);
+        free(p->trim.command);
+        strv_free(p->trim.command_match);
+        strv_free(p->drop_cache_paths);
+        free(p->restart_command);
         free(p);
         return NULL;
 }
@@ -285,6 +294,20 @@ void policy_dump(const Policy *p, FILE *f)
                         fprintf(f, "Amount=%s\n", format_quantity(q, sizeof q, &p->reclaim_amount));
                 if (r == RUNG_KILL)
                         fprintf(f, "Mode=%s\n", kill_mode_to_string(p->kill_mode) ?: "?");
+                if (r == RUNG_TRIM) {
+                        fprintf(f, "Command=%s\n", p->trim.command ?: "");
+                        dump_list(f, "CommandMatch", p->trim.command_match);
+                        fprintf(f, "CommandTimeout=%s\n", format_time(a, sizeof a, p->trim.command_timeout_usec));
+                }
+                if (r == RUNG_DROP_CACHE)
+                        dump_list(f, "Paths", p->drop_cache_paths);
+                if (r == RUNG_RESTART) {
+                        dump_time_or_off(f, "LeadTime", p->restart_lead_usec);
+                        fprintf(f, "Burst=%u\n", p->restart_burst);
+                        dump_time_or_off(f, "Interval", p->restart_interval_usec);
+                        fprintf(f, "Command=%s\n", p->restart_command ?: "");
+                        fprintf(f, "StopTimeout=%s\n", format_time(a, sizeof a, p->restart_stop_timeout_usec));
+                }
         }
 }
 

@@ -55,6 +55,15 @@ typedef struct RungConfig {
         usec_t settle_usec;   /* wait this long for relief before escalating to the next rung */
 } RungConfig;
 
+/* [Trim] Command= runs for each process whose name (comm) matches a CommandMatch= glob, for runtimes with a
+ * trim verb of their own, e.g. `jcmd %p System.trim_native_heap`. No shell: the words are split at blanks;
+ * %p is the PID, %c the cgroup path, %% a "%". */
+typedef struct TrimConfig {
+        char *command;                 /* Command=; NULL = none */
+        char **command_match;          /* CommandMatch=: fnmatch(3) globs on /proc/PID/comm */
+        usec_t command_timeout_usec;   /* CommandTimeout=: SIGKILL the command after this long */
+} TrimConfig;
+
 typedef struct Policy {
         char *name;     /* file name without ".conf" */
         char *path;     /* the file it came from */
@@ -88,10 +97,25 @@ typedef struct Policy {
         bool dry_run;                  /* DryRun= */
         RungConfig rung[_RUNG_MAX];    /* [Alert] [Reclaim] [Kill] ... Cooldown= Settle= */
 
+        /* [Trim]: besides SIGRTMIN+18 (value 0x300) to every process that handles it */
+        TrimConfig trim;
+
         /* [Reclaim] */
         Quantity reclaim_amount;       /* Amount=: of memory.current, default 10% */
         /* [Kill] */
         KillMode kill_mode;            /* Mode= */
+
+        /* [DropCache] */
+        char **drop_cache_paths;       /* Paths=: absolute path globs of files that are always one-pass:
+                                          dropped whole while open in the cgroup ("*" stays within one
+                                          path component, a "**" component matches any number of them) */
+        /* [Restart] */
+        usec_t restart_lead_usec;      /* LeadTime=: restart when memory.current is predicted to reach the
+                                          limit within this time (0 = off: no prediction) */
+        unsigned restart_burst;        /* Burst= restarts per Interval= at most; 0 = no limit */
+        usec_t restart_interval_usec;  /* Interval=; 0 = no limit */
+        char *restart_command;         /* Command=: for cgroups without a restartable unit; NULL = none */
+        usec_t restart_stop_timeout_usec; /* StopTimeout=: SIGKILL the main process this long after SIGTERM */
 } Policy;
 
 /* RateLimitInterval=0 or RateLimitBurst=0 disables the rate limit (systemd convention). */

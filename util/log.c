@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -72,10 +73,24 @@ static bool stderr_is_journal(void)
 
 bool log_to_journal(void)
 {
+        static bool warned;
+
         if (journal_resolved < 0)
                 journal_resolved = target == LOG_TARGET_JOURNAL ||
                         (target == LOG_TARGET_AUTO && stderr_is_journal());
-        return journal_resolved;
+        if (!journal_resolved)
+                return false;
+        /* sd_journal_send() drops a message silently when journald does not listen (ENOENT): journald stopped
+         * or not started yet, a container without it. Then stderr, so that nothing is lost unseen. */
+        if (access("/run/systemd/journal/socket", F_OK) < 0) {
+                if (!warned)
+                        fprintf(stderr, "journald is not listening (/run/systemd/journal/socket: %s): logging "
+                                        "to stderr\n", strerror(errno));
+                warned = true;
+                return false;
+        }
+        warned = false;
+        return true;
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
@@ -90,17 +105,21 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
 
+        int q = -ENOTCONN;
         if (log_to_journal()) {
                 char cf[256], cl[32];
                 snprintf(cf, sizeof cf, "CODE_FILE=%s", file);
                 snprintf(cl, sizeof cl, "CODE_LINE=%d", line);
                 if (e > 0)
-                        sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, "ERRNO=%i", e, cf, cl,
+                        q = sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, "ERRNO=%i", e, cf, cl,
                                 "CODE_FUNC=%s", func, NULL);
                 else
-                        sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, cf, cl, "CODE_FUNC=%s", func,
-                                NULL);
-        } else
+                        q = sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, cf, cl, "CODE_FUNC=%s",
+                                func, NULL);
+        }
+        /* Not to the journal, or journald is not there (stopped, not started yet, a container without it):
+         * stderr, so that nothing is lost silently. */
+        if (q < 0)
                 fprintf(stderr, "%s\n", msg);
 
         errno = saved;

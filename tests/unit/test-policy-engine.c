@@ -893,6 +893,283 @@ Test(engine, act_cause_to_string)
         cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_ESCALATION), "escalation");
         cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_REPEAT), "repeat");
         cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_MAX_THROTTLE), "max-throttle");
-        cr_assert_null(act_cause_to_string((ActCause) 4));
+        cr_assert_null(act_cause_to_string((ActCause) 5));
         cr_assert_null(act_cause_to_string((ActCause) -1));
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Prediction: growth rate, time to the limit, and the restart-before-the-limit rule. */
+
+#define MIB (1024.0 * 1024.0)
+
+Test(growth, rate_needs_samples_and_span)
+{
+        GrowthTracker g;
+        double rate;
+
+        growth_reset(&g);
+        cr_assert_eq(growth_rate(&g, &rate), -ENODATA);
+        growth_add(&g, AT(0), 100);
+        growth_add(&g, AT(1), 200);
+        cr_assert_eq(growth_rate(&g, &rate), -ENODATA, "two samples are not enough");
+        growth_reset(&g);
+        for (int i = 0; i < 5; i++)
+                growth_add(&g, AT(0) + i * 100 * MSEC, 100 * i);
+        cr_assert_eq(growth_rate(&g, &rate), -ENODATA, "0.4 s is too short a span");
+        growth_add(&g, AT(0.5), 500);
+        cr_assert_eq(growth_rate(&g, &rate), 0);
+        cr_assert_float_eq(rate, 1000.0, 1e-6);
+}
+
+Test(growth, least_squares_and_ring)
+{
+        GrowthTracker g;
+        double rate;
+
+        growth_reset(&g);
+        /* Noisy but linear: +1 MiB/s with +-64 KiB alternating. */
+        for (int i = 0; i < 10; i++)
+                growth_add(&g, AT(i), (uint64_t) (50 * MIB + i * MIB + (i % 2 ? 65536 : -65536)));
+        cr_assert_eq(growth_rate(&g, &rate), 0);
+        cr_assert_float_eq(rate, MIB, 0.05 * MIB);
+
+        /* The ring keeps the last GROWTH_SAMPLES_MAX: a flat past is forgotten. */
+        growth_reset(&g);
+        for (int i = 0; i < 40; i++)
+                growth_add(&g, AT(i), (uint64_t) (i < 20 ? 50 * MIB : 50 * MIB + (i - 19) * 2 * MIB));
+        cr_assert_eq(g.n, GROWTH_SAMPLES_MAX);
+        cr_assert_eq(growth_rate(&g, &rate), 0);
+        cr_assert_float_eq(rate, 2 * MIB, 1e-3);
+
+        /* Shrinking: negative. */
+        growth_reset(&g);
+        for (int i = 0; i < 4; i++)
+                growth_add(&g, AT(i), (uint64_t) (100 * MIB - i * MIB));
+        cr_assert_eq(growth_rate(&g, &rate), 0);
+        cr_assert_float_eq(rate, -MIB, 1e-3);
+}
+
+Test(growth, time_to_limit)
+{
+        cr_assert_eq(growth_time_to_limit(100, 1100, 100.0), 10 * SEC);
+        cr_assert_eq(growth_time_to_limit(1100, 1100, 100.0), 0, "at the limit");
+        cr_assert_eq(growth_time_to_limit(2000, 1100, 100.0), 0, "above the limit (memory.high)");
+        cr_assert_eq(growth_time_to_limit(100, 1100, 0.0), INF, "flat");
+        cr_assert_eq(growth_time_to_limit(100, 1100, -5.0), INF, "shrinking");
+        cr_assert_eq(growth_time_to_limit(100, CGROUP_LIMIT_MAX, 100.0), INF, "no limit");
+        cr_assert_eq(growth_time_to_limit(0, UINT64_MAX - 1, 1e-12), INF, "no overflow");
+
+        CgroupMemory m = { .max = 128 << 20, .high = 100 << 20 };
+        cr_assert_eq(growth_limit(&m), 128u << 20, "memory.max first");
+        m.max = CGROUP_LIMIT_MAX;
+        cr_assert_eq(growth_limit(&m), 100u << 20, "memory.high when max is unlimited");
+        m.high = CGROUP_LIMIT_MAX;
+        cr_assert_eq(growth_limit(&m), CGROUP_LIMIT_MAX);
+}
+
+typedef struct ExpectAct {
+        int step;            /* 1 s apart, step 0 is the onset; -1 ends the list */
+        Rung rung;
+        ActCause cause;
+} ExpectAct;
+
+typedef struct PredictCase {
+        const char *name;
+        Rung ladder[_RUNG_MAX];
+        size_t n_ladder;
+        usec_t lead_usec;
+        usec_t settle_usec[_RUNG_MAX]; /* 0: 100 s (no escalation by settle in the window) */
+        uint64_t max, high;
+        double start_mib, mib_per_sec;
+        int refuse_at;       /* call engine_rung_refused() after this step; -1: never */
+        int steps;
+        ExpectAct expect[6]; /* every action in order (the onset's first rung included) */
+} PredictCase;
+
+#define M128 ((uint64_t) 128 << 20)
+#define NOLIM CGROUP_LIMIT_MAX
+#define L(...) .ladder = { __VA_ARGS__ }, .n_ladder = ELEMENTSOF(((Rung[]) { __VA_ARGS__ }))
+#define PRED ACT_CAUSE_PREDICTED
+
+static const PredictCase predict_cases[] = {
+        { "fast leak: restart as soon as the rate is known (3 samples)", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, {}, M128, NOLIM, 60, 4, -1, 10,
+          { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "slow leak: restart once the limit is nearer than LeadTime=", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, {}, M128, NOLIM, 60.5, 1, -1, 45,
+          /* t=38: 98.5 MiB, 29.5 s to 128 MiB; t=37: 30.5 s */
+          { { 0, RUNG_ALERT, ONSET }, { 38, RUNG_RESTART, PRED }, { -1 } } },
+        { "flat: no prediction, ordinary escalation after Settle=", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, { [RUNG_ALERT] = 20 * SEC }, M128, NOLIM, 100, 0, -1, 25,
+          { { 0, RUNG_ALERT, ONSET }, { 20, RUNG_RESTART, ESC }, { -1 } } },
+        { "shrinking: no prediction", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 120, -1,
+          -1, 20, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
+        { "LeadTime=off", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 0, {}, M128, NOLIM, 60, 4, -1, 10,
+          { { 0, RUNG_ALERT, ONSET }, { -1 } } },
+        { "no restart in the ladder", L(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 60, 4,
+          -1, 10, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
+        { "unlimited: nothing to predict", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, NOLIM, NOLIM,
+          60, 4, -1, 10, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
+        { "memory.high when memory.max is unlimited", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {},
+          NOLIM, M128, 60, 4, -1, 10, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "already above memory.high: 0 s left", L(RUNG_ALERT, RUNG_RESTART), 30 * SEC, {}, NOLIM, 64 << 20,
+          100, 0.5, -1, 5, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "gentler rungs are still climbed one by one", L(RUNG_ALERT, RUNG_TRIM, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, { [RUNG_ALERT] = 5 * SEC }, M128, NOLIM, 60, 4, -1, 10,
+          { { 0, RUNG_ALERT, ONSET }, { 5, RUNG_TRIM, ESC }, { 6, RUNG_RESTART, PRED }, { -1 } } },
+        { "restart first: the onset takes it", L(RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 60, 4, -1,
+          10, { { 0, RUNG_RESTART, ONSET }, { -1 } } },
+        { "refused (rate-limited): the last rung at the next step", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, {}, M128, NOLIM, 60, 4, 2, 10,
+          { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { 3, RUNG_KILL, ESC }, { -1 } } },
+        { "refused at the last rung: nothing more", L(RUNG_ALERT, RUNG_RESTART), 30 * SEC, {}, M128, NOLIM, 60, 4,
+          2, 10, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+};
+
+Test(engine, predicted_restart_table)
+{
+        for (size_t c = 0; c < ELEMENTSOF(predict_cases); c++) {
+                const PredictCase *pc = predict_cases + c;
+                Policy p = test_policy_n(pc->ladder, pc->n_ladder);
+                EngineState s;
+                Observation o = test_obs();
+                size_t next = 0;
+
+                p.restart_lead_usec = pc->lead_usec;
+                p.usage = (Quantity) { .is_percent = false, .bytes = 1 }; /* a signal in every step */
+                for (size_t r = 0; r < _RUNG_MAX; r++)
+                        p.rung[r].settle_usec = pc->settle_usec[r] ?: 100 * SEC;
+                o.mem.max = pc->max;
+                o.mem.high = pc->high;
+                engine_state_init(&s);
+
+                for (int i = 0; i < pc->steps; i++) {
+                        o.mem.current = (uint64_t) ((pc->start_mib + pc->mib_per_sec * i) * MIB);
+                        Decision d = step(&p, &s, &o, AT(i));
+                        const ExpectAct *e = pc->expect + next;
+
+                        if (d.act) {
+                                cr_assert_neq(e->step, -1, "%s: step %d: unexpected %s (%s)", pc->name, i,
+                                              rung_name(d.rung), act_cause_to_string(d.cause));
+                                cr_assert_eq(i, e->step, "%s: %s at step %d, expected step %d", pc->name,
+                                             rung_name(d.rung), i, e->step);
+                                cr_assert_eq(d.rung, e->rung, "%s: step %d: %s, expected %s", pc->name, i,
+                                             rung_name(d.rung), rung_name(e->rung));
+                                cr_assert_eq(d.cause, e->cause, "%s: step %d: cause %s, expected %s", pc->name, i,
+                                             act_cause_to_string(d.cause), act_cause_to_string(e->cause));
+                                if (d.cause == ACT_CAUSE_PREDICTED) {
+                                        cr_assert_lt(d.time_to_limit_usec, pc->lead_usec, "%s", pc->name);
+                                        cr_assert_eq(s.time_to_limit_usec, d.time_to_limit_usec);
+                                        cr_assert_neq(d.limit_bytes, CGROUP_LIMIT_MAX);
+                                }
+                                next++;
+                        } else
+                                cr_assert(e->step == -1 || e->step != i, "%s: step %d: expected %s, nothing acted",
+                                          pc->name, i, rung_name(e->rung));
+                        if (i == pc->refuse_at)
+                                engine_rung_refused(&s);
+                }
+                cr_assert_eq(pc->expect[next].step, -1, "%s: %s at step %d never came", pc->name,
+                             rung_name(pc->expect[next].rung), pc->expect[next].step);
+        }
+}
+
+Test(engine, prediction_reset_at_onset_and_calm)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RESTART, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        Decision d;
+
+        p.restart_lead_usec = 30 * SEC;
+        o.mem.max = M128;
+        engine_state_init(&s);
+        cr_assert_eq(s.time_to_limit_usec, INF);
+
+        /* Calm steps add no samples. */
+        for (int i = 0; i < 5; i++) {
+                o.mem.current = (uint64_t) ((40 + 10 * i) * MIB);
+                d = step(&p, &s, &o, AT(i));
+                cr_assert_eq(d.time_to_limit_usec, INF);
+        }
+        cr_assert_eq(s.growth.n, 0);
+
+        /* Onset: the first sample; no rate yet. */
+        o.triggers_fired = 1u << PSI_SOME;
+        d = step(&p, &s, &o, AT(5));
+        cr_assert(d.onset);
+        cr_assert_eq(s.growth.n, 1);
+        cr_assert_eq(d.time_to_limit_usec, INF);
+
+        /* Relief after the hysteresis (no signal), then a new onset starts from scratch. */
+        o.triggers_fired = 0;
+        d = step(&p, &s, &o, AT(6));
+        d = step(&p, &s, &o, AT(16));
+        cr_assert(d.relieved);
+        o.triggers_fired = 1u << PSI_SOME;
+        d = step(&p, &s, &o, AT(20));
+        cr_assert(d.onset);
+        cr_assert_eq(s.growth.n, 1, "the samples of the last episode are gone");
+        cr_assert_not(s.refused);
+}
+
+Test(engine, refused_outside_pressure_is_noop)
+{
+        EngineState s;
+
+        engine_state_init(&s);
+        engine_rung_refused(&s);
+        cr_assert_not(s.refused);
+}
+
+Test(engine, act_cause_predicted)
+{
+        cr_assert_str_eq(act_cause_to_string(ACT_CAUSE_PREDICTED), "predicted");
+}
+
+/* Grace: signals in the first half of a rung's settle time are its effect setting in (a trim, throttled
+ * tasks draining), not a failure: no escalation. Signals in the second half are. */
+Test(engine, grace_first_half_of_settle)
+{
+        Policy p = test_policy(RUNG_TRIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_TRIM, ONSET, NONE, 0, true, false, PRES, 1 },
+                /* still throttled 1 s and 1.9 s after the trim: grace (settle 4 s) */
+                { 1, true, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
+                { 2, false, 0, NONE, 0, NONE, 0, false, false, PRES, 3 },
+                { 3, false, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
+                /* settle over: report, no kill */
+                { 4, false, 0, NONE, 0, RUNG_TRIM, 0, false, false, PRES, 5 },
+                { 11, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
+        };
+
+        p.sample_interval_usec = 1 * SEC;
+        p.hysteresis_usec = 10 * SEC;
+        p.max_throttle_usec = 0;
+        p.rung[RUNG_TRIM].settle_usec = 4 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
+        cr_assert_eq(s.last_run_usec[RUNG_KILL], 0, "a successful trim was escalated to a kill");
+}
+
+Test(engine, grace_over_signal_in_second_half_escalates)
+{
+        Policy p = test_policy(RUNG_TRIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        static const Row rows[] = {
+                { 0, true, 0, RUNG_TRIM, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 1, true, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
+                { 3, true, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
+                { 4, true, 0, RUNG_KILL, ESC, RUNG_TRIM, 0, false, false, PRES, 5 },
+        };
+
+        p.sample_interval_usec = 1 * SEC;
+        p.hysteresis_usec = 10 * SEC;
+        p.max_throttle_usec = 0;
+        p.rung[RUNG_TRIM].settle_usec = 4 * SEC;
+        engine_state_init(&s);
+        RUN(&p, &s, &o, rows);
 }

@@ -345,6 +345,12 @@ static const struct {
         { "[Match]\nUnit=a.service\n[Pressure]\nSampleInterval=50ms\n", 4, "too short (at least 100ms)" },
         { "[Match]\nUnit=a.service\n[Reclaim]\nAmount=0\n", 4, "would reclaim nothing" },
         { "[Match]\nUnit=a.service\n[Kill]\nMode=nuke\n", 4, "unknown kill mode" },
+        { "[Match]\nUnit=a.service\n[DropCache]\nPaths=/ok/** var/log/*\n", 4, "not an absolute path glob" },
+        { "[Match]\nUnit=a.service\n[Restart]\nCommand=podman restart %n\n", 4, "unknown specifier %n" },
+        { "[Match]\nUnit=a.service\n[Restart]\nCommand=kill 100%\n", 4, "unknown specifier %%" },
+        { "[Match]\nUnit=a.service\n[Restart]\nLeadTime=soon\n", 4, "invalid time" },
+        { "[Match]\nUnit=a.service\n[Restart]\nBurst=-1\n", 4, "not a number" },
+        { "[Match]\nUnit=a.service\n[Restart]\nStopTimeout=off\n", 4, "invalid time" },
         { "[Match]\nUnit=a.service\nCgroup=/a\0b\n", 3, "NUL byte" },
 };
 
