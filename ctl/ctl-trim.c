@@ -65,6 +65,11 @@ int verb_trim(char **args)
         CgroupRoot *full = NULL;
         int r;
 
+        /* --info: ask for the allocator's view (0x301) instead of a trim; the library writes PID.info.json,
+         * which memwardenctl map reads. */
+        bool info = args && args[0] && streq(args[0], "--info");
+        if (info)
+                args++;
         if (!args || !args[0]) {
                 fprintf(stderr, "trim needs a cgroup path or a PID.\n");
                 return 2;
@@ -125,7 +130,8 @@ int verb_trim(char **args)
                                 skipped++;
                                 continue;
                         }
-                        r = trim_send(cgpath ? full : &proc_only, c[i].pid, cgpath, TRIM_REQUEST_TRIM, &v, NULL);
+                        r = trim_send(cgpath ? full : &proc_only, c[i].pid, cgpath,
+                                      info ? TRIM_REQUEST_INFO : TRIM_REQUEST_TRIM, &v, NULL);
                         if (r == 0) {
                                 printf("%d: %s, not signalled\n", (int) c[i].pid,
                                        v == TRIM_VERDICT_NO_HANDLER ? "no SIGRTMIN+18 handler" : "not a process");
@@ -155,6 +161,34 @@ int verb_trim(char **args)
                         (void) proc_read_uid(&proc_only, c[i].pid, &x->uid);
                         snprintf(x->comm, sizeof x->comm, "%s", c[i].comm);
                 }
+        }
+
+        if (info) {
+                /* The allocator's view lands in PID.info.json; wait for each, then say where it is. */
+                const char *w = getenv("MEMWARDEN_TRIM_WAIT");
+                double wait_sec = w ? strtod(w, NULL) : 5.0;
+                _cleanup_close_ int dfd = open(trim_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                unsigned got = 0;
+                for (unsigned tick = 0; dfd >= 0 && got < n_asked && tick <= (unsigned) (wait_sec * 20); tick++) {
+                        for (size_t i = 0; i < n_asked; i++) {
+                                TrimReport rep;
+                                if (asked[i].done ||
+                                    trim_report_read(dfd, asked[i].pid, true, asked[i].uid, &rep) < 0 ||
+                                    rep.time_usec + USEC_PER_SEC < t0)
+                                        continue;
+                                printf("%d (%s): allocator report in %s/%d.info.json\n", (int) asked[i].pid,
+                                       asked[i].comm, trim_dir(), (int) asked[i].pid);
+                                asked[i].done = true;
+                                got++;
+                        }
+                        if (got < n_asked)
+                                usleep(50 * 1000);
+                }
+                close(proc_only.proc_fd);
+                cgroup_root_free(full);
+                printf("asked %zu, reports %u; skipped %u without handler, %u gone, %u failed\n", n_asked, got,
+                       skipped, gone, failed);
+                return got > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
         }
 
         /* Wait for the reports. */

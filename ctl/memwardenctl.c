@@ -40,9 +40,10 @@ static void help(void)
                "  map CGROUP|UNIT   where the cgroup's memory went, per kind, process, allocator and\n"
                "                    cached file, with a diagnosis (--json, --top N, --files N; see\n"
                "                    memwardenctl map --help)\n"
-               "  trim CGROUP|PID...\n"
+               "  trim [--info] CGROUP|PID...\n"
                "                    ask the processes to release free allocator memory now (SIGRTMIN+18,\n"
-               "                    only to those that handle it) and print what each released\n"
+               "                    only to those that handle it) and print what each released; --info\n"
+               "                    asks for the allocator's view instead (0x301), which map then shows\n"
                "  enroll UNIT       preload libmemwarden-trim.so into UNIT (a drop-in; restart the unit)\n"
                "  unenroll UNIT     remove that drop-in\n"
                "  release-brakes    remove the memory.high brakes memwardend set, from its saved state,\n"
@@ -166,6 +167,9 @@ int main(int argc, char *argv[])
         /* release-brakes has options of its own too (ctl/ctl-brakes.c). */
         if (argc >= 2 && streq(argv[1], "release-brakes"))
                 return verb_release_brakes(argc - 1, argv + 1);
+        /* trim takes --info (ctl/ctl-trim.c). */
+        if (argc >= 3 && streq(argv[1], "trim") && streq(argv[2], "--info"))
+                return verb_trim(argv + 2);
 
         while ((c = getopt_long(argc, argv, "qc:p:hV", options, NULL)) >= 0) {
                 switch (c) {

@@ -8,10 +8,13 @@
  * --own-handler FILE install the program's own SIGRTMIN+18 handler; it appends "own\n" to FILE per signal
  * --fork             fork a child (no exec) that fragments its own heap too, print "child PID", idle
  * --fork-exec        fork+exec /bin/sh -c 'exit 7' and fork + _exit(3) children; print "fork-exec ok"
- * --then-alloc MIB   after "ready", allocate and touch MIB more, print "allocated MIB", then idle */
+ * --then-alloc MIB   after "ready", allocate and touch MIB more, print "allocated MIB", then idle
+ * While idle, SIGUSR1 makes it print glibc's malloc_stats() to stderr (what gdb's `call malloc_stats()` would
+ * show), for comparing memwardenctl map's allocator view with the allocator's own figures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -28,9 +31,16 @@ static const char *arg_own_handler;
 static int own_fd = -1;
 static volatile sig_atomic_t stop;
 
+static volatile sig_atomic_t want_stats;
+
 static void on_term(int sig)
 {
         stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+        want_stats = 1;
 }
 
 static void on_own(int sig, siginfo_t *si, void *uc)
@@ -105,8 +115,15 @@ static size_t fragment_all(void)
 
 static void idle(void)
 {
-        while (!stop)
+        signal(SIGUSR1, on_usr1);
+        while (!stop) {
                 pause();
+                if (want_stats) {
+                        want_stats = 0;
+                        malloc_stats(); /* to stderr: "Total (incl. mmap):" then "system bytes", "in use bytes" */
+                        fflush(stderr);
+                }
+        }
 }
 
 int main(int argc, char *argv[])
