@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -563,6 +564,7 @@ Test(map, precise_top_ranks_by_statm)
                 kids[i] = fork();
                 cr_assert_geq(kids[i], 0);
                 if (kids[i] == 0) {
+                        prctl(PR_SET_PDEATHSIG, SIGKILL); /* an orphan would hold meson's pipe open */
                         size_t n = (size_t) mib[i] << 20;
                         static char *volatile keep; /* or -O2 drops the unused buffer */
                         keep = malloc(n);

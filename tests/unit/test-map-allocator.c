@@ -10,10 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup/cgroup-map.h"
+
+/* Under AddressSanitizer the programs' allocator is ASan's, not glibc's: what glibc holds, trims and
+ * reports is not what these tests are about. The sanitizer run (tests/run) skips them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOCATOR_TESTS_DISABLED true
+#else
+#define ALLOCATOR_TESTS_DISABLED false
+#endif
 
 #define FRAG BUILD_ROOT "/tests/helpers/frag"
 #define LIB BUILD_ROOT "/trim/libmemwarden-trim.so"
@@ -36,7 +45,7 @@ static bool parse_malloc_stats(const char *path, unsigned long long *system, uns
                 sscanf(strchr(u, '=') + 1, "%llu", in_use) == 1;
 }
 
-Test(map_allocator, within_ten_percent_of_malloc_stats, .timeout = 60)
+Test(map_allocator, within_ten_percent_of_malloc_stats, .timeout = 60, .disabled = ALLOCATOR_TESTS_DISABLED)
 {
         char dir[] = BUILD_ROOT "/test-map-alloc-XXXXXX", path[600], trimdir[600], errpath[600];
         cr_assert_not_null(mkdtemp(dir));
@@ -53,6 +62,8 @@ Test(map_allocator, within_ten_percent_of_malloc_stats, .timeout = 60)
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* an orphan would hold meson's pipe open */
+                unsetenv("MALLOC_PERTURB_");      /* glibc's defaults, not meson's perturbation */
                 int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 dup2(out[1], STDOUT_FILENO);
                 dup2(e, STDERR_FILENO);
