@@ -31,12 +31,11 @@ start_mw() { # NAME POLICYDIR
                 2>$work/$1.log &
         echo $!
 }
-wait_guarded() { # SOCK COUNT
-        for _ in $(seq 1 600); do
-                n=$("$build/ctl/memwardenctl" --socket "$1" status --json 2>/dev/null |
-                        python3 -c 'import json,sys; print(json.load(sys.stdin)["guarded"])' 2>/dev/null)
-                [ "$n" = "$2" ] && return 0
-                sleep 0.1
+wait_guarded() { # SOCK COUNT: the status header says "guarding N cgroups"
+        for _ in $(seq 1 1200); do
+                "$build/ctl/memwardenctl" --socket "$1" status 2>/dev/null | head -1 |
+                        grep -q "guarding $2 cgroups" && return 0
+                sleep 0.5
         done
         return 1
 }
