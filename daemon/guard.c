@@ -357,14 +357,13 @@ static void report_relieved(Guard *g, const Decision *d, const Observation *o, u
 {
         if (!guard_record_allowed(g, now, false))
                 return;
-        char dur[FORMAT_TIME_MAX];
         Record *r = record_new(MW_MESSAGE_RELIEVED, LOG_NOTICE);
         record_add_guard(r, g);
         record_add(r, "PRESSURE_DURATION_USEC=%" PRIu64, d->pressure_duration_usec);
         add_suppressed(g, r);
         record_add_observation(r, g, o, NULL);
-        record_send(r, "%s: memory pressure relieved after %s", g->path,
-                format_time(dur, sizeof dur, d->pressure_duration_usec));
+        record_send(r, "%s: memory pressure relieved after %.1fs", g->path,
+                (double) d->pressure_duration_usec / USEC_PER_SEC);
 }
 
 static void report_oom_kill(Guard *g, const Decision *d, const Observation *o)
