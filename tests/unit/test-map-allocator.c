@@ -126,7 +126,7 @@ Test(map_allocator, within_ten_percent_of_malloc_stats, .timeout = 60, .disabled
                 "held %.0f vs malloc_stats system bytes %llu: more than 10%% apart", held, system_bytes);
         cr_expect(used >= 0.9 * (double) in_use && used <= 1.1 * (double) in_use,
                 "in use %.0f vs malloc_stats in use bytes %llu: more than 10%% apart", used, in_use);
-        cr_expect_gt(held, 8 * used, "frag holds most of its heap free (it freed 90%%)");
+        cr_expect_gt(held, 4 * used, "frag holds most of its heap free (it freed 90%%; glibc trims some itself)");
 
         cgroup_map_free(m);
         cgroup_root_free(r);
