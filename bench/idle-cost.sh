@@ -28,7 +28,7 @@ echo "# created $N cgroups in $(python3 -c "print(round($(date +%s.%N) - $t, 1))
 
 start_mw() { # NAME POLICYDIR
         "$build/memwardend" --log-target stderr -c $work/main.conf -p "$2" --control-socket $work/$1.sock \
-                2>$work/$1.log &
+                >/dev/null 2>$work/$1.log &
         echo $!
 }
 wait_guarded() { # SOCK COUNT: the status header says "guarding N cgroups"
