@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit/daemon-fixture.h: the real memwardend against a fixture cgroup tree of regular files in a temp
- * dir (the approach of test-daemon.c), for tests that restart, crash or starve the daemon. Header-only
+ * dir, for test-daemon.c and the tests that restart, crash or starve the daemon. Header-only
  * (static functions): included by one test file each. Records go to stderr as one line each. */
 #pragma once
 
@@ -111,7 +111,7 @@ static void fx_make_cgroup(const char *rel, const char *max)
         fx_make_cgroup_at("cg", rel, max);
 }
 
-static void fx_events(const char *cgrel, unsigned high)
+_unused_ static void fx_events(const char *cgrel, unsigned high)
 {
         char rel[300];
         snprintf(rel, sizeof rel, "cg%s/memory.events", cgrel);
