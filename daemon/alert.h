@@ -28,7 +28,8 @@ void record_add_observation(Record *r, const Guard *g, const Observation *o, con
 /* Sends (journal) or prints (stderr) the record with MESSAGE= formatted from fmt, and frees it. */
 void record_send(Record *r, const char *fmt, ...) _printf_(2, 3);
 
-/* "47.7M", "1.2G", "512K", "800B": 1024-based, at most one decimal. For people, not for parsing. */
+/* "47.7M", "1.2G", "512K", "800B": 1024-based, at most one decimal; "max" for UINT64_MAX (a limit of
+ * "max"). For people, not for parsing. */
 #define FORMAT_BYTES_MAX 16
 const char *format_bytes(char *buf, size_t size, uint64_t v);
 

@@ -107,8 +107,8 @@ static void status_text(Manager *m, FILE *f)
                 fprintf(f, "%-48s %-10s %-16s %9s %9s %9s %7" PRIu64 "\n", g->path,
                         g->unreadable ? "unknown" : guard_under_pressure(g) ? "PRESSURE" : "calm", g->policy->name,
                         have ? format_bytes(c, sizeof c, mem.current) : "?",
-                        !have ? "?" : mem.high == CGROUP_LIMIT_MAX ? "max" : format_bytes(h, sizeof h, mem.high),
-                        !have ? "?" : mem.max == CGROUP_LIMIT_MAX ? "max" : format_bytes(x, sizeof x, mem.max),
+                        have ? format_bytes(h, sizeof h, mem.high) : "?",
+                        have ? format_bytes(x, sizeof x, mem.max) : "?",
                         g->n_actions);
         }
         free(gs);

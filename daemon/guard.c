@@ -246,13 +246,6 @@ static void add_suppressed(Guard *g, Record *r)
         }
 }
 
-static const char *fmt_bytes(char *buf, size_t size, uint64_t v)
-{
-        if (v == CGROUP_LIMIT_MAX)
-                return "max";
-        return format_bytes(buf, size, v);
-}
-
 static void guard_act(Guard *g, const Decision *d, const Observation *o, ActionOutcome *out)
 {
         *out = (ActionOutcome){ .result = 0 };
@@ -323,12 +316,12 @@ static void report_action(Guard *g, const Decision *d, const Observation *o, con
                         out->result < 0 && out->result != -EOPNOTSUPP ? " (failed)" : "");
         if (d->onset)
                 record_send(r, "%s: memory pressure (%s); %s; memory %s of max %s, high %s", g->path, reasons,
-                        what, fmt_bytes(cur, sizeof cur, o->mem.current), fmt_bytes(max, sizeof max, o->mem.max),
-                        fmt_bytes(high, sizeof high, o->mem.high));
+                        what, format_bytes(cur, sizeof cur, o->mem.current), format_bytes(max, sizeof max, o->mem.max),
+                        format_bytes(high, sizeof high, o->mem.high));
         else
                 record_send(r, "%s: still under pressure (%s, %s); %s; memory %s of max %s", g->path, reasons,
-                        act_cause_to_string(d->cause), what, fmt_bytes(cur, sizeof cur, o->mem.current),
-                        fmt_bytes(max, sizeof max, o->mem.max));
+                        act_cause_to_string(d->cause), what, format_bytes(cur, sizeof cur, o->mem.current),
+                        format_bytes(max, sizeof max, o->mem.max));
 }
 
 static void report_settled(Guard *g, const Decision *d, const Observation *o)
