@@ -11,7 +11,11 @@
  * re-read for as long as this daemon remembers it (a table of the last REREAD_TRACK_MAX inodes):
  * - its position went back since the last drop-cache saw it (a new pass);
  * - the file is cached well ahead of the reader: more than a quarter of [position + 4 MiB, end) is resident,
- *   which a first pass with readahead never causes. */
+ *   which a first pass with readahead never causes.
+ * And a file is dropped behind only once an earlier drop-cache saw the same inode at a lower position:
+ * progress within one pass. On a first sighting nothing tells a hot file caught mid-pass (partly evicted,
+ * so not cached ahead) from a one-pass reader; seen in the VM, where a hot file was dropped that way. A real
+ * one-pass reader (a backup, a log shipper) runs long and is dropped from the next scan on. */
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -31,6 +35,7 @@ typedef struct PassTrack {
         uint64_t pos;
         usec_t seen_usec;
         bool reread;
+        bool seen_before; /* an earlier scan saw this inode: its position can be compared */
 } PassTrack;
 
 static PassTrack pass_tracks[REREAD_TRACK_MAX];
@@ -44,6 +49,7 @@ static PassTrack *pass_track_for(const OpenFile *f, usec_t now)
                 PassTrack *t = pass_tracks + i;
                 if (t->seen_usec != 0 && t->dev == f->dev && t->ino == f->ino) {
                         t->seen_usec = now;
+                        t->seen_before = true;
                         return t;
                 }
                 if (t->seen_usec < victim->seen_usec)
@@ -96,12 +102,18 @@ int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out)
                 PassTrack *t = NULL;
                 if (choice[i].verdict == DROP_BEHIND) {
                         t = pass_track_for(files + i, now);
-                        if (!t->reread && files[i].info.pos < t->pos)
+                        if (!t->reread && t->seen_before && files[i].info.pos < t->pos)
                                 t->reread = true; /* a new pass over the same file */
+                        bool progress = t->seen_before && files[i].info.pos > t->pos;
                         t->pos = files[i].info.pos;
                         if (t->reread) {
                                 n_reread++;
                                 log_debug("%s: %s: skipped, read again and again", g->path, files[i].path);
+                                continue;
+                        }
+                        if (!progress) {
+                                log_debug("%s: %s: skipped until a later scan shows it reading on", g->path,
+                                        files[i].path);
                                 continue;
                         }
                 }
