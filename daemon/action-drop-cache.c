@@ -15,7 +15,14 @@
  * And a file is dropped behind only once an earlier drop-cache saw the same inode at a lower position:
  * progress within one pass. On a first sighting nothing tells a hot file caught mid-pass (partly evicted,
  * so not cached ahead) from a one-pass reader; seen in the VM, where a hot file was dropped that way. A real
- * one-pass reader (a backup, a log shipper) runs long and is dropped from the next scan on. */
+ * one-pass reader (a backup, a log shipper) runs long and is dropped from the next scan on.
+ *
+ * None of that protects a file larger than the cgroup can cache (memory.max, or memory.high when lower):
+ * each pass over it evicts its own beginning before the next pass comes back to it (an LRU cache serves no
+ * hit to a cyclic scan larger than itself), so re-reading it is no reason to keep it. Such a file is
+ * dropped behind its reader from the first sighting, on every pass. Without this rule a nightly backup that
+ * reads the same archive again was marked re-read on its second night and never dropped again (seen in
+ * the VM: one run dropped 49 times, the runs after it not once). */
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -87,6 +94,7 @@ int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out)
         uint64_t before_total = 0, after_total = 0;
         unsigned n_dropped = 0, n_failed = 0, n_whole = 0, n_unmeasured = 0, n_reread = 0;
         usec_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t cacheable = MIN(o->mem.max, o->mem.high); /* CGROUP_LIMIT_MAX: no limit */
         size_t biggest = SIZE_MAX;
         uint64_t biggest_bytes = 0;
         int first_error = 0;
@@ -100,7 +108,11 @@ int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out)
                 if (choice[i].verdict == DROP_BEHIND && !maps_complete)
                         continue; /* a mapping may have gone unnoticed: only the operator's globs */
                 PassTrack *t = NULL;
-                if (choice[i].verdict == DROP_BEHIND) {
+                bool too_big = cacheable != CGROUP_LIMIT_MAX && files[i].size > cacheable;
+                if (choice[i].verdict == DROP_BEHIND && too_big)
+                        log_debug("%s: %s: larger than the cgroup can cache, dropped behind on every pass", g->path,
+                                files[i].path);
+                else if (choice[i].verdict == DROP_BEHIND) {
                         t = pass_track_for(files + i, now);
                         if (!t->reread && t->seen_before && files[i].info.pos < t->pos)
                                 t->reread = true; /* a new pass over the same file */
