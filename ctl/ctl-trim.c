@@ -4,8 +4,8 @@
  * trim CGROUP|PID...: the daemon's selection rules and path (cgroup/cgroup-trim.c): only processes whose
  * SigCgt has SIGRTMIN+18 are signalled, through a pidfd, with value 0x300; then the reports of
  * libmemwarden-trim.so are awaited (up to $MEMWARDEN_TRIM_WAIT seconds, default 5) and printed.
- * enroll UNIT: a drop-in that preloads the library into the unit (Environment=LD_PRELOAD=); the unit must
- * be restarted to load it. unenroll UNIT removes it. $MEMWARDEN_SYSTEMD_DIR overrides /etc/systemd/system
+ * enroll UNIT: a drop-in that preloads the library into the unit (Environment=LD_PRELOAD=) and keeps the
+ * report directory writable in a sandboxed unit (ReadWritePaths=); the unit must be restarted to load it. unenroll UNIT removes it. $MEMWARDEN_SYSTEMD_DIR overrides /etc/systemd/system
  * (tests). */
 #include <errno.h>
 #include <fcntl.h>
@@ -278,10 +278,12 @@ int verb_enroll(const char *unit)
         }
         fprintf(f, "# Written by memwardenctl enroll; removed by memwardenctl unenroll.\n"
                    "# Preloads libmemwarden-trim.so so that the service answers memwarden's trim requests\n"
-                   "# (SIGRTMIN+18, value 0x300). Reports go to %s.\n"
+                   "# (SIGRTMIN+18, value 0x300). Reports go to %s: ReadWritePaths= keeps it\n"
+                   "# writable in a service with ProtectSystem=strict (\"-\": no error while it does not exist).\n"
                    "[Service]\n"
-                   "Environment=LD_PRELOAD=%s\n",
-                TRIM_DIR_DEFAULT, TRIM_LIBRARY_PATH);
+                   "Environment=LD_PRELOAD=%s\n"
+                   "ReadWritePaths=-%s\n",
+                TRIM_DIR_DEFAULT, TRIM_LIBRARY_PATH, TRIM_DIR_DEFAULT);
         if (fclose(f) != 0 || rename(tmp, path) < 0) {
                 fprintf(stderr, "Cannot write %s: %m\n", path);
                 unlink(tmp);

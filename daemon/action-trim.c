@@ -101,6 +101,15 @@ static int trim_dir_open(Manager *m)
         return fd < 0 ? -errno : fd;
 }
 
+void action_trim_prepare(Manager *m)
+{
+        int fd = trim_dir_open(m);
+        if (fd < 0)
+                log_warning_errno(fd, "Cannot create the trim report directory: %m; trim reports will be missing");
+        else
+                close(fd);
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* Command= */
 

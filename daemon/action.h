@@ -31,5 +31,8 @@ int action_run(Guard *g, Rung rung, const Observation *o, ActionOutcome *out);
 int action_reclaim(Guard *g, const Observation *o, ActionOutcome *out);
 int action_kill(Guard *g, const Observation *o, ActionOutcome *out);
 int action_trim(Guard *g, const Observation *o, ActionOutcome *out);
+/* Creates the trim report directory at start-up, before any trim: a service that starts with
+ * ReadWritePaths=-DIR (memwardenctl enroll) gets it writable only if it exists by then. */
+void action_trim_prepare(Manager *m);
 int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out);
 int action_restart(Guard *g, const Observation *o, ActionOutcome *out);

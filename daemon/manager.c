@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include "action.h"
 #include "alert.h"
 #include "config.h"
 #include "manager.h"
@@ -456,6 +457,7 @@ int manager_startup(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot watch inotify: %m");
 
+        action_trim_prepare(m);
         (void) state_load(m); /* cooldowns and brakes of the previous instance, taken over by each guard */
         m->started_usec = now_usec(CLOCK_MONOTONIC);
         r = cgroup_walk(m->root, "/", walk_cb, m);

@@ -4,6 +4,9 @@
 # 1-100 KiB bytes objects, drops 90% and sleeps, with libmemwarden-trim.so preloaded, in a MemoryMax=256M
 # unit; then a second python3 in the same unit needs 150 MiB. memwarden's trim makes room: the first one's
 # RSS falls, the second completes, memory.events oom_kill stays 0.
+# The unit is hardened (ProtectSystem=strict: the whole file system read-only but for its own directory)
+# and gets the library only through `memwardenctl enroll`, whose drop-in also keeps the library's report
+# directory writable: the record must carry the bytes the library reported.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -28,21 +31,27 @@ P
 mw_start
 
 unit=mw-pyfrag.service
-log=/run/mw-pyfrag.log
+"$MWCTL" enroll $unit >/dev/null || fail "memwardenctl enroll $unit"
+systemctl daemon-reload
+mkdir -p /run/mw-pyfrag
+log=/run/mw-pyfrag/log
 rm -f $log
 track_unit $unit
 cat >/run/mw-pyfrag.sh <<S
 #!/bin/bash
-python3 $HELPER 150 > /run/mw-pyfrag-a.out &
-until grep -q ^ready /run/mw-pyfrag-a.out 2>/dev/null; do sleep 0.1; done
-echo "a \$(cat /run/mw-pyfrag-a.out)" >> $log
-python3 -c 'b = b"y" * (150 << 20); print("allocated", len(b) >> 20)' > /run/mw-pyfrag-b.out
-echo "b-exit \$? \$(date +%s%N) \$(cat /run/mw-pyfrag-b.out)" >> $log
+python3 $HELPER 150 > /run/mw-pyfrag/a.out &
+until grep -q ^ready /run/mw-pyfrag/a.out 2>/dev/null; do sleep 0.1; done
+echo "a \$(cat /run/mw-pyfrag/a.out)" >> $log
+python3 -c 'b = b"y" * (150 << 20); print("allocated", len(b) >> 20)' > /run/mw-pyfrag/b.out
+echo "b-exit \$? \$(date +%s%N) \$(cat /run/mw-pyfrag/b.out)" >> $log
 wait
 S
 chmod +x /run/mw-pyfrag.sh
 systemd-run --quiet --unit=$unit -p MemoryMax=256M -p MemorySwapMax=0 -p OOMPolicy=continue \
-        -p "Environment=LD_PRELOAD=$LIB" /run/mw-pyfrag.sh || fail "start $unit"
+        -p ProtectSystem=strict -p ReadWritePaths=/run/mw-pyfrag /run/mw-pyfrag.sh || fail "start $unit"
+trap '"$MWCTL" unenroll $unit >/dev/null 2>&1; _cleanup' EXIT
+grep -q "LD_PRELOAD=$LIB" <(systemctl show -P Environment $unit) || fail "the enroll drop-in did not reach $unit"
+pass "$unit runs with ProtectSystem=$(systemctl show -P ProtectSystem $unit) and the library from enroll"
 cg=$(unit_cgroup $unit)
 
 wait_for 90 grep -q "^a " $log || fail "python A never became ready"
