@@ -4,7 +4,7 @@
 # it): for each run x scenario x regime x brake it starts the scenario in a fresh transient unit with a tight
 # MemoryMax, samples the unit's cgroup every 0.5 s (bench/lab-sampler.py), collects who killed what from the
 # journal, cleans up, and prints one markdown row; the CSV goes to $MEMWARDEN_VM_OUT/lab.csv.
-# Env: LAB_SCENARIOS (frag,leak,burst,tmpfs,onepass), LAB_REGIMES (none,oomd,earlyoom,memwarden), LAB_BRAKES (off,on),
+# Env: LAB_SCENARIOS (frag,leak,burst,tmpfs,onepass,churn), LAB_REGIMES (none,oomd,earlyoom,memwarden), LAB_BRAKES (off,on),
 #      LAB_RUNS (1), MEMWARDEN_BUILD (meson build dir with memwardend), MEMWARDEN_SOURCE.
 # Brake variant: the peers (none/oomd/earlyoom) get -p MemoryHigh=7/8 of MemoryMax on the unit; memwarden
 # gets its own Brake=87.5% in the policy (it sets memory.high itself), and no MemoryHigh on the unit.
@@ -120,6 +120,7 @@ S
         kill -0 $apid 2>/dev/null && a_now=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
         local a_alive=no; [ "$a_now" != - ] && a_alive=yes
         OUTCOME="B completed: $bdone${brc:+ (rc $brc)}; A alive: $a_alive; A RSS $(mib $a_rss)->$( [ "$a_now" = - ] && echo - || mib $a_now) MiB"
+        KEY="B done $bdone, A $( [ $a_alive = yes ] && echo alive || echo dead)"
         LOST=-
         if [ "$a_now" != - ]; then RECOV=$(( (a_rss - a_now) >> 20 )); else RECOV=-; fi
 }
@@ -167,10 +168,11 @@ PY
         local c; c=$(cg_of $UNIT); local cur=-; [ -n "$c" ] && cur=$(mib $(cat $c/memory.current))
         OUTCOME="flushed: $flushed; restarted gracefully: $( [ $flushed$restarted = yesyes ] && echo yes || echo no); unit $state; $( [ $dec = 0 ] && echo "decided after $(( $(date +%s) - t0 )) s" || echo "undecided at 50 s, memory.current $cur MiB")"
         if [ $flushed = yes ]; then LOST=no; elif [ $dec = 0 ]; then LOST=yes; else LOST="(stalled)"; fi
+        KEY="flushed $flushed$( [ $dec = 0 ] || echo ", stalled")"
         RECOV=-
 }
 
-scen_burst() { # spike to ~86% plus overhead with glibc small chunks (frag helper, frees 90%) then idle 10 s
+scen_burst() { # spike to 118 MiB of 128 (over the 112 MiB brake) in glibc small chunks (frag helper), free 90%, idle 10 s
         MAX=128
         { echo "[Match]"; echo "Unit=$UNIT"; mw_pressure; echo "[Actions]"; echo "Ladder=trim kill"
           echo "[Trim]"; echo "Settle=4s"; echo "Cooldown=10s"; echo "[Kill]"; echo "Settle=10s"; } >/etc/memwarden/policy.d/lab.conf
@@ -178,16 +180,18 @@ scen_burst() { # spike to ~86% plus overhead with glibc small chunks (frag helpe
         rm -f $W/burst.out
         unit_props $MAX
         start_sampler
-        systemd-run --quiet --unit=$UNIT "${PROPS[@]}" -p "Environment=LD_PRELOAD=$LIB" sh -c "$FRAG --mib 110 > $W/burst.out"
+        systemd-run --quiet --unit=$UNIT "${PROPS[@]}" -p "Environment=LD_PRELOAD=$LIB" sh -c "$FRAG --mib 118 > $W/burst.out"
         wait_until 40 sh -c "grep -q ^ready $W/burst.out || ! systemctl is-active -q $UNIT"
         local peak; peak=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' $SAMPLES)
         local c; c=$(cg_of $UNIT)
         local r0=-; [ -n "$c" ] && r0=$(cat $c/memory.current)
         sleep 10
         local r1=-; c=$(cg_of $UNIT); [ -n "$c" ] && systemctl is-active -q $UNIT && r1=$(cat $c/memory.current)
-        OUTCOME="ready: $(grep -q ^ready $W/burst.out && echo yes || echo no); memory.current at spike $( [ "$r0" = - ] && echo - || mib $r0) MiB, after 10 s idle $( [ "$r1" = - ] && echo - || mib $r1) MiB"
+        peak=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' $SAMPLES)
+        OUTCOME="ready: $(grep -q ^ready $W/burst.out && echo yes || echo no); memory.current peak $(mib $peak) MiB (0.5 s samples), after the free $( [ "$r0" = - ] && echo - || mib $r0) MiB, after 10 s idle $( [ "$r1" = - ] && echo - || mib $r1) MiB"
         LOST=-
-        if [ "$r0" != - ] && [ "$r1" != - ]; then RECOV=$(( (r0 - r1) >> 20 )); else RECOV=-; fi
+        if [ "$r1" != - ] && [ "$peak" -gt 0 ]; then RECOV=$(( (peak - r1) >> 20 )); else RECOV=-; fi
+        KEY="$( grep -q ^ready $W/burst.out || echo "not ready, ")after idle $( [ "$r1" = - ] && echo "unit gone" || echo "$(mib $r1) MiB")"
 }
 
 scen_tmpfs() { # a job writes 200 MiB into /dev/shm in a 128M unit
@@ -205,17 +209,17 @@ scen_tmpfs() { # a job writes 200 MiB into /dev/shm in a 128M unit
         local sz; sz=$(du -m /dev/shm/lab-fill 2>/dev/null | cut -f1)
         OUTCOME="dd finished: $( [ -e $W/tmpfs.out ] && cat $W/tmpfs.out || echo no); /dev/shm/lab-fill ${sz:-0} MiB; unit $(systemctl show -P ActiveState $UNIT)"
         LOST=-; RECOV=-
+        KEY="dd $( [ -e $W/tmpfs.out ] && cut -d' ' -f2 $W/tmpfs.out || echo stuck), unit $(systemctl show -P ActiveState $UNIT)"
         rm -f /dev/shm/lab-fill
 }
 
-scen_onepass() { # a stream read once beside a hot file-backed working set, one MemoryMax=64M unit, ext4 on loop
+scen_onepass() { # a 20 MB/s backup of a sparse archive beside a hot file re-read every 0.5 s, one MemoryMax=64M unit
         MAX=64
         if ! mountpoint -q /mnt/lab; then
                 modprobe loop 2>/dev/null
                 truncate -s 200M /run/lab-onepass.img && mkfs.ext4 -q -F /run/lab-onepass.img && mkdir -p /mnt/lab &&
-                        mount -o loop /run/lab-onepass.img /mnt/lab &&
-                        dd if=/dev/zero of=/mnt/lab/big bs=1M count=120 status=none &&
-                        dd if=/dev/zero of=/mnt/lab/hot bs=1M count=34 status=none && sync ||
+                        mount -o loop /run/lab-onepass.img /mnt/lab && truncate -s 4G /mnt/lab/archive &&
+                        dd if=/dev/urandom of=/mnt/lab/hot bs=1M count=34 status=none && sync ||
                         { OUTCOME="no ext4 loop device"; return; }
         fi
         # the policy of tests/integration/test-onepass.sh (drop-cache; Brake= only in the brake variant)
@@ -223,6 +227,7 @@ scen_onepass() { # a stream read once beside a hot file-backed working set, one 
           [ "$BRAKE" = on ] && echo "Brake=87.5%"
           echo "[Actions]"; echo "Ladder=drop-cache"; echo "[DropCache]"; echo "Cooldown=500ms"; echo "Settle=500ms"; } >/etc/memwarden/policy.d/lab.conf
         regime_up $REGIME
+        # the workload of tests/integration/test-onepass.sh (its paced variant): 400 MiB at 20 MB/s
         cat >$W/onepass.sh <<'S'
 #!/bin/bash
 out=$1
@@ -230,11 +235,19 @@ cg=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
 refaults() { awk '$1 == "workingset_refault_file" { print $2 }' "$cg/memory.stat"; }
 cat /mnt/lab/hot >/dev/null; cat /mnt/lab/hot >/dev/null
 rm -f /run/lab/onepass.stop /run/lab/onepass.passes
-( n=0; while [ ! -e /run/lab/onepass.stop ]; do cat /mnt/lab/hot >/dev/null; n=$((n + 1)); done
+( n=0; while [ ! -e /run/lab/onepass.stop ]; do cat /mnt/lab/hot >/dev/null; n=$((n + 1)); sleep 0.5; done
   echo $n >/run/lab/onepass.passes ) &
 sleep 1
 r0=$(refaults); t0=$(date +%s.%N)
-cat /mnt/lab/big >/dev/null
+python3 -c '
+import time
+f = open("/mnt/lab/archive", "rb", buffering=0)
+t0, n, rate, total = time.monotonic(), 0, 20 << 20, 400 << 20
+while n < total:
+    n += len(f.read(1 << 20))
+    d = t0 + n / rate - time.monotonic()
+    if d > 0:
+        time.sleep(d)'
 r1=$(refaults); t1=$(date +%s.%N)
 touch /run/lab/onepass.stop; wait
 echo "refaults $((r1 - r0)) passes $(cat /run/lab/onepass.passes) stream_s $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.1f", b - a }')" >"$out"
@@ -245,13 +258,42 @@ S
         unit_props $MAX
         start_sampler
         systemd-run --quiet --unit=$UNIT "${PROPS[@]}" $W/onepass.sh $W/onepass.out
-        wait_until 50 sh -c "[ -s $W/onepass.out ] || ! systemctl is-active -q $UNIT"
+        wait_until 60 sh -c "[ -s $W/onepass.out ] || ! systemctl is-active -q $UNIT"
         sleep 1
         local r p t
         if [ -s $W/onepass.out ]; then
                 read -r _ r _ p _ t <$W/onepass.out
-                OUTCOME="hot-file refaults during the stream: $r pages; hot passes $p; per 1000 passes $(( r * 1000 / (p > 0 ? p : 1) )); stream ${t} s"
-        else OUTCOME="workload did not finish in 50 s (unit $(systemctl show -P ActiveState $UNIT))"; fi
+                OUTCOME="hot-file refaults during the stream: $r pages; hot passes $p; stream ${t} s"
+                KEY="refaults $r"
+        else OUTCOME="workload did not finish in 60 s (unit $(systemctl show -P ActiveState $UNIT))"; KEY="unfinished"; fi
+        LOST=-; RECOV=-
+}
+
+scen_churn() { # 30 guarded units started and stopped while the supervisor runs: its CPU, RSS and fds
+        MAX=64
+        if [ "$BRAKE" = on ]; then OUTCOME="(no brake variant)"; KEY=-; LOST=-; RECOV=-; regime_up none; return; fi
+        { echo "[Match]"; echo "Unit=lab-churn-*.service"; mw_pressure; echo "[Actions]"; echo "Ladder=alert"; } >/etc/memwarden/policy.d/lab.conf
+        regime_up $REGIME
+        local props=(-p MemoryMax=${MAX}M -p MemorySwapMax=0)
+        [ "$REGIME" = oomd ] && props+=(-p ManagedOOMMemoryPressure=kill -p ManagedOOMMemoryPressureLimit=20%)
+        sleep 2
+        local c0 r0 f0 c1 r1 f1
+        if [ -n "$SUP_PID" ]; then c0=$(cpu_ticks $SUP_PID); r0=$(awk '/^Rss:/ { print $2 }' /proc/$SUP_PID/smaps_rollup); f0=$(ls /proc/$SUP_PID/fd | wc -l); fi
+        start_sampler
+        local t0; t0=$(date +%s.%N)
+        for i in $(seq 1 "${LAB_CHURN:-30}"); do
+                systemd-run --quiet --unit=lab-churn-$i.service "${props[@]}" sleep infinity
+                systemctl stop lab-churn-$i.service
+        done
+        local dt; dt=$(awk -v a=$t0 -v b=$(date +%s.%N) 'BEGIN { printf "%.0f", b - a }')
+        sleep 2
+        if [ -n "$SUP_PID" ] && [ -d /proc/$SUP_PID ]; then
+                c1=$(cpu_ticks $SUP_PID); r1=$(awk '/^Rss:/ { print $2 }' /proc/$SUP_PID/smaps_rollup); f1=$(ls /proc/$SUP_PID/fd | wc -l)
+                local cpu; cpu=$(awk -v a=$c0 -v b=$c1 -v k=$TICK 'BEGIN { printf "%.2f", (b - a) / k }')
+                OUTCOME="${LAB_CHURN:-30} units in $dt s; supervisor CPU ${cpu} s, RSS $r0->$r1 KiB, fds $f0->$f1"
+                KEY="CPU ${cpu} s, fds $f0->$f1"
+        elif [ -n "$SUP_PID" ]; then OUTCOME="the supervisor died during churn"; KEY="died"
+        else OUTCOME="${LAB_CHURN:-30} units in $dt s; no supervisor"; KEY=-; fi
         LOST=-; RECOV=-
 }
 
@@ -297,7 +339,7 @@ print(" ".join(acts) or "-", "|", " ".join(sorted(diag)) or "-")' "$UNIT" "$MW_A
 }
 
 CSV=$OUT/lab.csv; MD=$OUT/lab.md
-echo "date,kernel,run,scenario,regime,brake,memory_max_mib,oom_kill_events,kernel_kills,oomd_kills,earlyoom_kills,memwarden_actions,killed_by,outcome,data_lost,recovered_mib_no_kill,pressure_to_relief_s,peak_some_avg10,supervisor_cpu_s,wall_s,memwarden_diag,load_at_start" >$CSV
+echo "date,kernel,run,scenario,regime,brake,memory_max_mib,oom_kill_events,kernel_kills,oomd_kills,earlyoom_kills,memwarden_actions,killed_by,outcome,data_lost,recovered_mib_no_kill,pressure_to_relief_s,peak_some_avg10,supervisor_cpu_s,wall_s,memwarden_diag,load_at_start,key" >$CSV
 {
 echo "| scenario | regime | brake | OOM kills (memory.events) | killed by | outcome | data lost | recovered w/o kill (MiB) | pressure→relief (s) | peak PSI some avg10 | supervisor CPU (s) | wall (s) | memwarden actions / diag |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -313,7 +355,7 @@ for BRAKE in "${BKS[@]}"; do
         log "cell $SCEN/$REGIME/brake=$BRAKE run $run ($UNIT)"
         LOAD=$(cut -d' ' -f1 /proc/loadavg)
         T0=$(date +%s.%N); T0S=${T0%.*}
-        OUTCOME=; LOST=-; RECOV=-; MAX=0
+        OUTCOME=; LOST=-; RECOV=-; MAX=0; KEY=-
         # the scenario starts the regime after writing its policy (regime_up), then the unit
         scen_$SCEN
         T1=$(date +%s.%N)
@@ -335,7 +377,7 @@ for BRAKE in "${BKS[@]}"; do
         systemctl stop $UNIT 2>/dev/null; systemctl reset-failed $UNIT 2>/dev/null
         regime_down $REGIME
         echo "| $SCEN | $REGIME | $BRAKE | ${OOMK:-0} | $KB | $OUTCOME | $LOST | $RECOV | $REL | $PEAK | $SUPCPU | $WALL | $MW_A / $MW_D |" | tee -a $MD
-        echo "$DATE,$KERNEL,$run,$SCEN,$REGIME,$BRAKE,$MAX,${OOMK:-0},$KERN_K,$OOMD_K,$EO_K,$(csvq "$MW_A"),$(csvq "$KB"),$(csvq "$OUTCOME"),$(csvq "$LOST"),$RECOV,$(csvq "$REL"),$PEAK,$SUPCPU,$WALL,$(csvq "$MW_D"),$LOAD" >>$CSV
+        echo "$DATE,$KERNEL,$run,$SCEN,$REGIME,$BRAKE,$MAX,${OOMK:-0},$KERN_K,$OOMD_K,$EO_K,$(csvq "$MW_A"),$(csvq "$KB"),$(csvq "$OUTCOME"),$(csvq "$LOST"),$RECOV,$(csvq "$REL"),$PEAK,$SUPCPU,$WALL,$(csvq "$MW_D"),$LOAD,$(csvq "$KEY")" >>$CSV
         cp $SAMPLES $OUT/ 2>/dev/null
 done; done; done; done
 {
