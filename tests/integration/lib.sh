@@ -10,6 +10,8 @@ if [ "${MEMWARDEN_VM:-}" != 1 ]; then
 fi
 
 set -u
+# The source tree (meson passes it; a test run by hand with vm-test finds it from here).
+MEMWARDEN_SOURCE=${MEMWARDEN_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 _checks=0
 

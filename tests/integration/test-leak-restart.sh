@@ -9,20 +9,7 @@
 
 state=/run/mw-leak.state
 rm -f $state
-cat >/run/mw-leak.py <<'PY'
-import os, signal, sys, time
-state, mib_per_sec = sys.argv[1], float(sys.argv[2])
-chunks = []
-def flush(*_):
-    with open(state, "a") as f:
-        f.write("flushed %d pid %d\n" % (len(chunks), os.getpid()))
-        f.flush(); os.fsync(f.fileno())
-    sys.exit(0)
-signal.signal(signal.SIGTERM, flush)
-while True:
-    chunks.append(b"\x5a" * (1 << 20))   # touched: charged to the cgroup
-    time.sleep(1.0 / mib_per_sec)
-PY
+LEAK=$MEMWARDEN_SOURCE/tests/helpers/leak.py
 
 mw_install
 mw_policy leak <<'P'
@@ -44,7 +31,7 @@ mw_start
 unit=mw-leak.service
 track_unit $unit
 systemd-run --quiet --unit=$unit -p MemoryMax=128M -p MemorySwapMax=0 -p OOMPolicy=continue \
-        python3 /run/mw-leak.py $state 6 || fail "start $unit"
+        python3 $LEAK $state 6 || fail "start $unit"
 inv0=$(systemctl show -P InvocationID $unit)
 info "invocation $inv0"
 

@@ -5,24 +5,12 @@
 #  1. It handles SIGTERM: memwarden SIGTERMs the main process before the limit; it flushes its state and
 #     exits; nobody is OOM-killed. RESTART_VIA=sigterm.
 #  2. It ignores SIGTERM: SIGKILL follows after [Restart] StopTimeout=, still before the kernel acts.
-#  3. [Restart] Command= runs instead (posix_spawn, %u expanded); its exit status is logged.
+#  3. [Restart] Command= runs instead (posix_spawn, %u expanded), here handed to systemd-run so that it
+#     runs outside memwardend's sandbox.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
-cat >/run/mw-scope-leak.py <<'PY'
-import os, signal, sys, time
-state, mode = sys.argv[1], sys.argv[2]
-chunks = []
-def flush(*_):
-    with open(state, "a") as f:
-        f.write("flushed %d pid %d\n" % (len(chunks), os.getpid()))
-        f.flush(); os.fsync(f.fileno())
-    sys.exit(0)
-signal.signal(signal.SIGTERM, flush if mode == "flush" else signal.SIG_IGN)
-while True:
-    chunks.append(b"\x5a" * (1 << 20))   # touched: charged to the cgroup
-    time.sleep(1.0 / 6)
-PY
+LEAK=$MEMWARDEN_SOURCE/tests/helpers/leak.py
 
 mw_install
 # One policy per scope: the same ladder, Command= only for the third.
@@ -46,7 +34,9 @@ P
 }
 policy mw-scope-term.scope | mw_policy scope-term
 policy mw-scope-ignore.scope | mw_policy scope-ignore
-policy mw-scope-cmd.scope "/usr/bin/touch /run/memwarden/restart-command-ran-for-%u" | mw_policy scope-cmd
+# The command runs in memwardend's sandbox (ProtectSystem=strict: /var/lib is read-only there); handing it
+# to systemd with systemd-run runs it outside, as the man page suggests for podman.
+policy mw-scope-cmd.scope "/usr/bin/systemd-run --no-block --collect --quiet /usr/bin/touch /var/lib/mw-restart-ran-for-%u" | mw_policy scope-cmd
 mw_start
 
 # start_scope NAME MODE: the leak in a transient scope, in the background; prints the scope's cgroup
@@ -54,7 +44,7 @@ start_scope() {
         rm -f /run/$1.state
         track_unit $1.scope
         systemd-run --quiet --scope --unit=$1.scope -p MemoryMax=128M -p MemorySwapMax=0 \
-                python3 /run/mw-scope-leak.py /run/$1.state $2 >/dev/null 2>&1 &
+                python3 $LEAK /run/$1.state 6 $2 >/dev/null 2>&1 &
         wait_for 10 systemctl is-active -q $1.scope || fail "$1.scope did not start"
         unit_cgroup $1.scope
 }
@@ -98,8 +88,9 @@ cg=$(start_scope mw-scope-cmd flush)
 restart_record mw-scope-cmd.scope
 assert_eq "$(mw_field RESTART_VIA)" command "Command= is used when set"
 info "command: $(mw_field MESSAGE)"
-wait_for 10 test -e /run/memwarden/restart-command-ran-for-mw-scope-cmd.scope ||
+wait_for 10 test -e /var/lib/mw-restart-ran-for-mw-scope-cmd.scope ||
         { mw_dump_journal 20; fail "the command did not run (or %u was not expanded)"; }
-pass "the command ran with %u expanded"
+rm -f /var/lib/mw-restart-ran-for-mw-scope-cmd.scope
+pass "the command ran, outside memwardend's sandbox through systemd-run, with %u expanded"
 systemctl stop mw-scope-cmd.scope 2>/dev/null
 done_testing
