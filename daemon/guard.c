@@ -188,8 +188,10 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         if (g->events_wd >= 0) {
                 if (hashmap_get(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd)) == g)
                         (void) hashmap_remove(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd));
-                if (!cgroup_gone)
-                        (void) inotify_rm_watch(g->manager->inotify_fd, g->events_wd);
+                /* Also when the cgroup is gone: kernfs sends no IN_IGNORED for a removed cgroup, its watch
+                 * (and the inode it pins) stays until removed (seen in the VM: ENOSPC after ~4,000 guarded
+                 * cgroups came and went). wds are allocated cyclically, so this one is not reused yet. */
+                (void) inotify_rm_watch(g->manager->inotify_fd, g->events_wd);
         }
         if (g->engine.phase == ENGINE_PRESSURE && g->manager->n_under_pressure > 0)
                 g->manager->n_under_pressure--;

@@ -215,6 +215,8 @@ static void manager_forget_subtree(Manager *m, const char *cgpath)
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL)) {
                 DirWatch *d = v;
                 if (!strncmp(d->path, cgpath, n) && (d->path[n] == 0 || d->path[n] == '/')) {
+                        /* kernfs keeps the watch of a removed cgroup directory until it is removed. */
+                        (void) inotify_rm_watch(m->inotify_fd, d->wd);
                         (void) hashmap_remove(m->dirs_by_path, d->path);
                         if (hashmap_get(m->dir_by_wd, INT_TO_PTR(d->wd)) == d)
                                 (void) hashmap_remove(m->dir_by_wd, INT_TO_PTR(d->wd));
