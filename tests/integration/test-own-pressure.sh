@@ -17,8 +17,10 @@
 # elsewhere. Printed only (they depend on the kernel's reclaim and on TCG timing): memwardend's cgroup
 # memory.current, memory.events (low/high/max/oom/oom_kill), memory.pressure, its memory.stat reclaim
 # counters beside systemd-journald's (no protection), VmRSS/RssAnon/RssFile before and after, the system's
-# memory PSI. Note: memory.min protects only pages charged to the cgroup; shared library pages that another
-# cgroup faulted in first are not (seen: memwardend's RssFile fell under the pressure and it refaulted some).
+# memory PSI. memory.min protects only pages charged to the cgroup; shared library pages that another
+# cgroup faulted in first are not (seen before memwardend locked its memory: its RssFile fell from 2.5 to
+# 1.4 MiB under the pressure and it refaulted them). So memwardend mlockall()s itself (LimitMEMLOCK=infinity
+# in its unit): asserted, VmLck covers its RSS and its RssFile did not fall.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -53,10 +55,13 @@ stat_of() { # CGROUP_DIR: the reclaim counters of memory.stat, "key=value ..."
 }
 events_of() { tr '\n' ' ' <"$1/memory.events"; }
 mem_of() {
-        awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s %s KiB, ", $1, $2}' /proc/$MW_PID/status
+        awk '/^(VmRSS|VmLck|RssAnon|RssFile):/ {printf "%s %s KiB, ", $1, $2}' /proc/$MW_PID/status
         awk '/^AnonHugePages:/ {printf "%s %s KiB, ", $1, $2}' /proc/$MW_PID/smaps_rollup
 }
 info "before: memwardend $(mem_of)memory.current $(cat "$mwcg/memory.current"), memory.min $(cat "$mwcg/memory.min")"
+kib() { awk -v k="$1:" '$1 == k {print $2}' /proc/$MW_PID/status; }
+rssfile0=$(kib RssFile)
+assert_ge "$(kib VmLck)" "$(( $(kib VmRSS) * 9 / 10 ))" "memwardend's memory is locked (VmLck $(kib VmLck) KiB of VmRSS $(kib VmRSS) KiB)"
 info "before: memwardend.service memory.events: $(events_of "$mwcg")"
 info "before: memwardend.service memory.stat: $(stat_of "$mwcg")"
 [ -n "$jcg" ] && info "before: systemd-journald.service memory.stat: $(stat_of "$jcg")"
@@ -159,4 +164,5 @@ assert_ge "$steal" 1 "the kernel reclaimed pages system-wide during the test ($s
 # memory.min is hard protection: while memory.current is below it, reclaim skips the cgroup. memwardend's
 # cgroup holds few reclaimable pages, so this says MemoryMin= is in force rather than how much it saves.
 assert_eq "$(awk '$1 == "pgsteal" {print $2}' "$mwcg/memory.stat")" 0 "no page was reclaimed from memwardend's cgroup (pgsteal 0)"
+assert_ge "$(kib RssFile)" "$(( rssfile0 * 95 / 100 ))" "memwardend's file pages stayed resident (RssFile $rssfile0 -> $(kib RssFile) KiB)"
 done_testing
