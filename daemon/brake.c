@@ -101,6 +101,7 @@ int brake_apply(Guard *g, const CgroupMemory *mem)
         g->brake_bytes = v;
         g->brake_original = mem->high;
         g->brake_via_dbus = via_dbus;
+        state_track(g);
         state_changed(g->manager);
         return 1;
 }

@@ -184,6 +184,8 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         if (g->brake_active && !cgroup_gone)
                 (void) brake_restore(g);
         guard_disarm_triggers(g);
+        if (g->manager->stateful && hashmap_get(g->manager->stateful, g->path) == g)
+                (void) hashmap_remove(g->manager->stateful, g->path);
         g->timer = sd_event_source_disable_unref(g->timer);
         if (g->events_wd >= 0) {
                 if (hashmap_get(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd)) == g)
@@ -422,6 +424,8 @@ int guard_step(Guard *g)
                 report_settled(g, &d, &o);
         if (d.onset)
                 g->n_onsets++;
+        if (d.act || d.onset || d.relieved || d.events_delta.oom_kill > 0)
+                state_track(g);
         if (d.act)
                 state_save_now(m); /* before acting: a crash in the action must not make a restart redo it */
         if (d.act || d.onset || d.relieved)

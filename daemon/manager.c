@@ -30,7 +30,8 @@ int manager_new(Manager **ret)
         m->dir_by_wd = hashmap_new(HASHMAP_KEY_INT);
         m->guard_by_wd = hashmap_new(HASHMAP_KEY_INT);
         m->guards = hashmap_new(HASHMAP_KEY_STRING);
-        if (!m->dirs_by_path || !m->dir_by_wd || !m->guard_by_wd || !m->guards) {
+        m->stateful = hashmap_new(HASHMAP_KEY_STRING);
+        if (!m->dirs_by_path || !m->dir_by_wd || !m->guard_by_wd || !m->guards || !m->stateful) {
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -67,6 +68,7 @@ Manager *manager_free(Manager *m)
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL))
                 dir_watch_free(v);
         hashmap_free(m->guards);
+        hashmap_free(m->stateful);
         hashmap_free(m->dirs_by_path);
         hashmap_free(m->dir_by_wd);
         hashmap_free(m->guard_by_wd);

@@ -85,6 +85,8 @@ struct Manager {
         Hashmap *dir_by_wd;              /* wd -> DirWatch */
         Hashmap *guard_by_wd;            /* memory.events wd -> Guard */
         Hashmap *guards;                 /* path -> Guard */
+        Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
+        bool stateful_incomplete;        /* a put into stateful failed: save from all guards */
 
         int control_fd;
         sd_event_source *control_source;

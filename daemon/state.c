@@ -538,16 +538,24 @@ void state_apply(Guard *g)
                 }
         }
         saved_guard_free(s);
+        state_track(g); /* what was restored must be saved again */
+}
+
+/* A guard that never acted, has no brake and is calm has nothing to remember: most of them. */
+static bool guard_has_state(const Guard *g)
+{
+        const EngineState *e = &g->engine;
+        for (Rung r = 0; r < _RUNG_MAX; r++)
+                if (e->last_run_usec[r] > 0)
+                        return true;
+        return g->brake_active || e->phase == ENGINE_PRESSURE || g->n_actions > 0 || g->n_onsets > 0 ||
+               g->n_oom_kills > 0;
 }
 
 static SavedGuard *saved_from_guard(const Guard *g, SavedGuard *buf)
 {
         const EngineState *e = &g->engine;
-        bool any_run = false;
-        for (Rung r = 0; r < _RUNG_MAX; r++)
-                any_run = any_run || e->last_run_usec[r] > 0;
-        if (!g->brake_active && e->phase != ENGINE_PRESSURE && !any_run && g->n_actions == 0 && g->n_onsets == 0 &&
-            g->n_oom_kills == 0)
+        if (!guard_has_state(g))
                 return NULL; /* nothing to remember */
 
         *buf = (SavedGuard) {
@@ -581,14 +589,19 @@ void state_save_now(Manager *m)
         if (m->state_source)
                 (void) sd_event_source_set_enabled(m->state_source, SD_EVENT_OFF);
 
-        size_t n = hashmap_size(m->guards), k = 0;
+        /* The state is saved before every action: it looks at the guards that have state (state_track()),
+         * not at every guarded cgroup. Iterating 10,000 guards twice per save was 45% of the daemon's CPU
+         * under pressure in the VM and made the event-to-action latency grow with the count (p50 2.6 ms with
+         * none, 21 ms with 10,000). */
+        Hashmap *from = m->stateful_incomplete ? m->guards : m->stateful;
+        size_t n = hashmap_size(from), k = 0;
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
         SavedGuard *buf = calloc(n ?: 1, sizeof *buf);
         SavedGuard **list = calloc(n ?: 1, sizeof *list);
         int r = -ENOMEM;
         if (buf && list) {
-                void *v;
-                HashmapIter i = HASHMAP_ITER_INIT;
-                while (hashmap_iterate(m->guards, &i, &v, NULL) && k < n) {
+                while (hashmap_iterate(from, &i, &v, NULL) && k < n) {
                         SavedGuard *s = saved_from_guard(v, buf + k);
                         if (s)
                                 list[k++] = s;
@@ -612,6 +625,20 @@ static int on_state_save(sd_event_source *s, void *userdata)
 {
         state_save_now(userdata);
         return 0;
+}
+
+void state_track(Guard *g)
+{
+        Manager *m = g->manager;
+        if (hashmap_get(m->stateful, g->path) == g)
+                return;
+        int r = hashmap_put(m->stateful, g->path, g);
+        if (r == -EEXIST) { /* a stale entry for the same path: replace it */
+                (void) hashmap_remove(m->stateful, g->path);
+                r = hashmap_put(m->stateful, g->path, g);
+        }
+        if (r < 0)
+                m->stateful_incomplete = true;
 }
 
 void state_changed(Manager *m)

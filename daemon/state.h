@@ -97,6 +97,9 @@ void state_apply(Guard *g);
 void state_startup_done(Manager *m);
 /* Something worth keeping changed: written once the loop is idle (coalesced). */
 void state_changed(Manager *m);
+/* Marks g as a guard with state to save (a brake, an episode, a rung that ran, a counter): the saves look
+ * at these guards only, not at every guarded cgroup. Idempotent; call before state_changed()/_save_now(). */
+void state_track(Guard *g);
 /* Written now (before an action runs: a crash in the action must not make the next instance redo it). */
 void state_save_now(Manager *m);
 /* At exit: restores every brake, then saves what is left (cooldowns, counters), frees the save source. */
