@@ -168,13 +168,13 @@ scen_burst() { # spike to 118 MiB of 128 (over the 112 MiB brake) in glibc small
         start_sampler
         systemd-run --quiet --unit=$UNIT "${PROPS[@]}" -p "Environment=LD_PRELOAD=$LIB" sh -c "$FRAG --mib 118 > $W/burst.out"
         wait_until 40 sh -c "grep -q ^ready $W/burst.out || ! systemctl is-active -q $UNIT"
-        local peak; peak=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' $SAMPLES)
         local c; c=$(cg_of $UNIT)
         local r0=-; [ -n "$c" ] && r0=$(cat $c/memory.current)
         sleep 10
         local r1=-; c=$(cg_of $UNIT); [ -n "$c" ] && systemctl is-active -q $UNIT && r1=$(cat $c/memory.current)
         # memory.peak (the kernel's high-water mark) where it exists: a 0.5 s sample missed the spike when the
         # trim came right after the free (seen: "peak" 17 MiB under memwarden)
+        local peak
         c=$(cg_of $UNIT); [ -n "$c" ] && [ -r $c/memory.peak ] && peak=$(cat $c/memory.peak) ||
                 peak=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' $SAMPLES)
         OUTCOME="ready: $(grep -q ^ready $W/burst.out && echo yes || echo no); memory.peak $(mib $peak) MiB, after the free $( [ "$r0" = - ] && echo - || mib $r0) MiB, after 10 s idle $( [ "$r1" = - ] && echo - || mib $r1) MiB"

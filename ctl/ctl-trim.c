@@ -5,8 +5,8 @@
  * SigCgt has SIGRTMIN+18 are signalled, through a pidfd, with value 0x300; then the reports of
  * libmemwarden-trim.so are awaited (up to $MEMWARDEN_TRIM_WAIT seconds, default 5) and printed.
  * enroll UNIT: a drop-in that preloads the library into the unit (Environment=LD_PRELOAD=) and keeps the
- * report directory writable in a sandboxed unit (ReadWritePaths=); the unit must be restarted to load it. unenroll UNIT removes it. $MEMWARDEN_SYSTEMD_DIR overrides /etc/systemd/system
- * (tests). */
+ * report directory writable in a sandboxed unit (ReadWritePaths=); the unit must be restarted to load it.
+ * unenroll UNIT removes it. $MEMWARDEN_SYSTEMD_DIR overrides /etc/systemd/system (tests). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -70,7 +70,8 @@ systemctl daemon-reload
 # Transparent huge pages "always" (Debian's default) lets khugepaged collapse a 2 MiB range of the daemon's
 # anonymous memory at a moment of its choosing: RssAnon then jumps by up to 2 MiB at once, churn or not
 # (seen: +1.3 and +1.8 MiB in two of five runs, flat before and after). That is not what this test measures:
-# the VM's own THP setting goes to "madvise" (glibc and memwardend madvise nothing).
+# the VM's own THP setting goes to "madvise" (glibc madvises nothing). Since then memwardend also turns THP
+# off for itself (PR_SET_THP_DISABLE); the VM setting stays, so the bound below does not rest on that alone.
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled || fail "cannot set THP to madvise in the VM"
 mw_start
 wait_for 10 sh -c "'$MWCTL' status | grep -q 'guarding 0 cgroups'" || fail "memwardend guards something before the churn"
