@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Runs inside the test VM (bench/event-cost runs it there). What memwardend costs per pressure event, and
-# whether that grows with the number of cgroups it guards (issue 6, "the daemon's own cost"):
+# whether that grows with the number of cgroups it guards ("the daemon's own cost"):
 # for each N in $N_LIST (default "0 1000 10000"), with N idle raw cgroups guarded (/sys/fs/cgroup/mwbench,
 # one PSI trigger and one memory.events watch each) beside one target cgroup (/mwtarget, memory.max 64M,
 # Brake=75%, Ladder=reclaim), memwardend is started fresh and the target is pushed over its brake

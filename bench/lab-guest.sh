@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# bench/lab-guest.sh: the scenario lab's guest side (issue 6). Runs INSIDE the test VM only (bench/lab boots
+# bench/lab-guest.sh: the scenario lab's guest side. Runs INSIDE the test VM only (bench/lab boots
 # it): for each run x scenario x regime x brake it starts the scenario in a fresh transient unit with a tight
 # MemoryMax, samples the unit's cgroup every 0.5 s (bench/lab-sampler.py), collects who killed what from the
 # journal, cleans up, and prints one markdown row; the CSV goes to $MEMWARDEN_VM_OUT/lab.csv.

@@ -84,7 +84,7 @@ int cgroup_find_mount(char **ret_path)
         _cleanup_strv_free_ char **mounts = NULL;
         int r;
 
-        /* libcgroup's default logger prints errors to stderr; we only log at debug level (style.md). */
+        /* libcgroup's default logger prints errors to stderr; cgroup/ only logs at debug level. */
         cgroup_set_logger(cgroup_log_to_debug, log_get_max_level() >= LOG_DEBUG ? CGROUP_LOG_DEBUG : 0,
                           /* userdata= */ NULL);
         r = cgroup_init();

@@ -2,7 +2,7 @@
 /* memwardenctl release-brakes: removes the memory.high brakes a memwardend instance set, from its saved
  * state (<StateDirectory>/state, daemon/state.h), without the daemon. The unit runs it as ExecStopPost=, so
  * that a daemon that crashed, was SIGKILLed or timed out leaves no brake behind: a brake with nobody acting
- * livelocks the unit it throttles (shared/design.md). A brake is removed only where memory.high still holds
+ * livelocks the unit it throttles (docs/design.md, "The brake"). A brake is removed only where memory.high still holds
  * the value memwardend wrote to the same cgroup (same inode): a value someone set since is theirs. Brakes
  * set through systemd are removed through systemd (SetUnitProperties), so that a later daemon-reload does
  * not bring them back; cgroupfs is the fallback. The state file is then rewritten without the brakes; the

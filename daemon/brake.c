@@ -2,7 +2,7 @@
 /* daemon/brake.c: the memory.high brake. Without swap a cgroup that reaches memory.max is OOM-killed
  * within milliseconds and PSI never fires; with memory.high below memory.max the kernel throttles the
  * allocating tasks first and raises "high" events, which buys the seconds gentle relief needs
- * (shared/design.md). For a systemd unit the brake is set through systemd (SetUnitProperties, runtime
+ * (docs/design.md, "The brake"). For a systemd unit the brake is set through systemd (SetUnitProperties, runtime
  * only), so that a daemon-reload does not silently reset it; cgroupfs is written directly only where
  * systemd does not manage the cgroup (delegated subtrees, containers) or is not reachable. */
 #include <errno.h>

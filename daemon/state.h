@@ -8,7 +8,7 @@
  * - the memory.high brake we set and the value it replaced, so that the next instance adopts it (a brake
  *   we set must not look like the operator's) or removes it when no policy wants it any more, and so that
  *   `memwardenctl release-brakes` (ExecStopPost= of the unit) removes it even after a crash: a brake left
- *   behind with nobody acting livelocks the unit (shared/design.md);
+ *   behind with nobody acting livelocks the unit (docs/design.md, "The brake");
  * - the counters shown by `memwardenctl status` (actions, onsets, OOM kills).
  *
  * Times are CLOCK_MONOTONIC microseconds, the engine's clock: system-wide, it goes on across a daemon

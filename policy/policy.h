@@ -16,8 +16,7 @@
 #include "cgroup/cgroup-psi.h"
 #include "policy-units.h"
 
-/* The escalation ladder, gentlest first. Trim, DropCache and Restart are parsed and ordered now; the
- * daemon implements them in a later step (see README). */
+/* The escalation ladder, gentlest first: each is carried out by daemon/action.c and daemon/action-*.c. */
 typedef enum Rung {
         RUNG_ALERT,
         RUNG_TRIM,

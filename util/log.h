@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* util/log.h: the one logging entry point. policy/ and cgroup/ use log_debug() at most (shared/style.md);
+/* util/log.h: the one logging entry point. policy/ and cgroup/ use log_debug() at most;
  * daemon/ decides what the operator sees. Target: journald when stderr is the journal stream (or forced),
  * stderr otherwise. */
 #pragma once

@@ -72,7 +72,7 @@ static inline bool streq_ptr(const char *a, const char *b)
 }
 #define streq(a, b) (__builtin_strcmp((a), (b)) == 0)
 
-/* "The thing went away while we looked": skip, don't fail (shared/style.md). */
+/* "The thing went away while we looked": skip, don't fail. */
 static inline bool ERRNO_IS_GONE(int r)
 {
         r = r < 0 ? -r : r;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Cgroup churn while guarded (issue 7): matching cgroups are made and removed many times over, and the
+# Cgroup churn while guarded: matching cgroups are made and removed many times over, and the
 # daemon guards each of them, forgets each, and ends where it began:
 #   - 10,000 raw cgroups: mkdir/rmdir under /sys/fs/cgroup/mwchurn (the VM's own tree), matched by Cgroup=
 #     policies. A sliding window keeps the last 100 alive; every 100 cycles the churner waits until

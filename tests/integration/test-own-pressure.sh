@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# memwardend's own cgroup under pressure (issue 7): the whole VM runs out of memory and the daemon keeps
+# memwardend's own cgroup under pressure: the whole VM runs out of memory and the daemon keeps
 # working. memwardend runs as installed (systemd/memwardend.service.in: OOMScoreAdjust=-1000, MemoryMin=16M
 # in memwarden.slice, which has MemoryMin=16M below the root). The VM has the rig's default memory (1G,
 # tests/vm/run --mem; no swap).

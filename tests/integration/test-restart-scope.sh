@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# restart for cgroups that are no systemd service (issue 4): a leaking process in a scope (systemd-run
+# restart for cgroups that are no systemd service: a leaking process in a scope (systemd-run
 # --scope, which systemd cannot restart) is stopped through a pidfd instead.
 #  1. It handles SIGTERM: memwarden SIGTERMs the main process before the limit; it flushes its state and
 #     exits; nobody is OOM-killed. RESTART_VIA=sigterm.

@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The unit's hardening, measured: `systemd-analyze security memwardend.service` on the installed unit. The
-# exposure score (0 = locked down .. 10 = unprotected) must stay below MW_SECURITY_MAX (README: "The unit's
-# hardening"); every line that still costs exposure is printed so that a change to the unit shows here.
+# exposure score (0 = locked down .. 10 = unprotected) must stay below MW_SECURITY_MAX (docs/hardening.md):
+# every line that still costs exposure is printed so that a change to the unit shows here.
 # Then the tightened unit must still work: it starts (READY=1), guards a unit, sets the brake through
 # systemd, and stops cleanly with the brake removed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
-# Measured in the VM (Debian 12, systemd 252): 2.4 before the tightening of issue 7, 1.8 after.
+# Measured in the VM (Debian 12, systemd 252): 2.4 before the unit was tightened, 1.8 after.
 max=${MW_SECURITY_MAX:-2.0}
 mw_install
 out=$(systemd-analyze security --no-pager memwardend.service 2>&1) || true

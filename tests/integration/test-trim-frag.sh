@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# frag (issue 4): in one MemoryMax=256M unit, program A (tests/helpers/frag, with libmemwarden-trim.so
+# frag: in one MemoryMax=256M unit, program A (tests/helpers/frag, with libmemwarden-trim.so
 # preloaded) allocates ~150 MiB in 1-100 KiB chunks over 4 threads, frees 90% and idles; glibc keeps the
 # freed memory. Then program B in the same unit needs 150 MiB. With a trim policy memwarden asks A to trim
 # on the first pressure signal (the memory.high brake): A's RSS falls by most of what its allocator held

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# frag with a real third-party program (issue 4): python3 (tests/helpers/frag.py) builds ~150 MiB of
+# frag with a real third-party program: python3 (tests/helpers/frag.py) builds ~150 MiB of
 # 1-100 KiB bytes objects, drops 90% and sleeps, with libmemwarden-trim.so preloaded, in a MemoryMax=256M
 # unit; then a second python3 in the same unit needs 150 MiB. memwarden's trim makes room: the first one's
 # RSS falls, the second completes, memory.events oom_kill stays 0.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Source checks for what memwarden promises about its own behaviour (issue 7), run as meson tests:
+"""Source checks for what memwarden promises about its own behaviour, run as meson tests:
 
   check-sources.py signals SRCDIR
       Every signal goes through a pidfd: no bare kill(), tgkill(), tkill(), sigqueue(), killpg(),
