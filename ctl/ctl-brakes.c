@@ -8,7 +8,6 @@
  * not bring them back; cgroupfs is the fallback. The state file is then rewritten without the brakes; the
  * cooldowns in it stay for the next instance. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,44 +36,17 @@ static int cmp_saved(const void *a, const void *b)
         return strcmp((*(SavedGuard *const *) a)->path, (*(SavedGuard *const *) b)->path);
 }
 
-int verb_release_brakes(int argc, char **argv)
+void release_brakes_help(void)
 {
-        enum { ARG_STATE_DIR = 0x100, ARG_CGROUP_ROOT };
-        static const struct option options[] = {
-                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
-                { "cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT },
-                { "config", required_argument, NULL, 'c' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
-        const char *state_dir = NULL, *cgroup_root = NULL, *conf = MAIN_CONFIG_DEFAULT;
-        int c;
+        printf("Usage: memwardenctl release-brakes [--state-dir=DIR] [--cgroup-root=DIR] [-c FILE]\n"
+               "\n"
+               "Remove the memory.high brakes memwardend set, from its saved state, while the\n"
+               "daemon does not run (memwardend.service runs this as ExecStopPost=).\n");
+}
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
-                switch (c) {
-                case ARG_STATE_DIR:
-                        state_dir = optarg;
-                        break;
-                case ARG_CGROUP_ROOT:
-                        cgroup_root = optarg;
-                        break;
-                case 'c':
-                        conf = optarg;
-                        break;
-                case 'h':
-                        printf("Usage: memwardenctl release-brakes [--state-dir=DIR] [--cgroup-root=DIR] [-c FILE]\n"
-                               "\n"
-                               "Remove the memory.high brakes memwardend set, from its saved state, while the\n"
-                               "daemon does not run (memwardend.service runs this as ExecStopPost=).\n");
-                        return EXIT_SUCCESS;
-                default:
-                        return 2;
-                }
-        if (optind < argc) {
-                fprintf(stderr, "release-brakes takes no arguments. Try 'memwardenctl release-brakes --help'.\n");
-                return 2;
-        }
+int verb_release_brakes(const CtlArgs *a, char **operands)
+{
+        const char *state_dir = a->state_dir, *cgroup_root = a->cgroup_root, *conf = a->config;
 
         /* StateDirectory= and CgroupRoot= from the daemon's settings; defaults when they cannot be read. */
         Config *cfg = NULL;

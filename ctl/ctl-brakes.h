@@ -2,5 +2,8 @@
 /* ctl/ctl-brakes.h: memwardenctl release-brakes (ctl/ctl-brakes.c). */
 #pragma once
 
-/* argv[0] is "release-brakes". Returns the exit status. */
-int verb_release_brakes(int argc, char **argv);
+#include "ctl.h"
+
+/* Takes no operands; --state-dir, --cgroup-root, -c. Returns the exit status. */
+int verb_release_brakes(const CtlArgs *a, char **operands);
+void release_brakes_help(void);

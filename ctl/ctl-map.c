@@ -39,85 +39,12 @@
 #include "cgroup/cgroup-map.h"
 #include "cgroup/cgroup-unit.h"
 #include "ctl-map.h"
+#include "ctl-target.h"
 #include "util/json.h"
 #include "util/macro.h"
 
 #define BAR_WIDTH 20
 #define PROC_BAR_WIDTH 10
-#define TOP_DEFAULT 10
-#define FILES_DEFAULT 10
-
-static const char *const unit_suffixes[] = { ".service", ".scope", ".slice", ".socket", ".mount", ".swap" };
-
-int argv_verb_is_map(int argc, char *argv[])
-{
-        /* Options of memwardenctl that take a separate argument. */
-        static const char *const with_arg[] = { "-c", "--config", "-p", "--policy-dir", "--socket", "--top",
-                                                "--files", "--cgroup-root", "--proc-root", "--trim-dir" };
-        for (int i = 1; i < argc; i++) {
-                if (streq(argv[i], "--"))
-                        return i + 1 < argc && streq(argv[i + 1], "map");
-                if (argv[i][0] != '-')
-                        return streq(argv[i], "map");
-                for (size_t j = 0; j < ELEMENTSOF(with_arg); j++)
-                        if (streq(argv[i], with_arg[j])) {
-                                i++;
-                                break;
-                        }
-        }
-        return 0;
-}
-
-static bool has_unit_suffix(const char *s)
-{
-        size_t l = strlen(s);
-        for (size_t i = 0; i < ELEMENTSOF(unit_suffixes); i++) {
-                size_t k = strlen(unit_suffixes[i]);
-                if (l > k && streq(s + l - k, unit_suffixes[i]))
-                        return true;
-        }
-        return false;
-}
-
-typedef struct UnitSearch {
-        const char *unit;
-        char *found;
-} UnitSearch;
-
-static int unit_search_cb(const CgroupRoot *r, const char *cgpath, void *userdata)
-{
-        UnitSearch *u = userdata;
-        CgroupIdentity id = {};
-
-        if (cgroup_identity_from_path(cgpath, &id) < 0)
-                return -ENOMEM;
-        bool match = id.is_unit_cgroup && streq_ptr(id.unit, u->unit);
-        cgroup_identity_done(&id);
-        if (!match)
-                return 0;
-        u->found = strdup(cgpath);
-        return u->found ? -ECANCELED : -ENOMEM; /* stop the walk */
-}
-
-/* A unit name: the cgroup whose own unit it is, found by walking the hierarchy (pre-order, so the
- * shallowest one: a unit has exactly one cgroup). No D-Bus: works on fixture trees and without systemd. */
-static int resolve_target(const CgroupRoot *r, const char *target, char **ret)
-{
-        if (target[0] != '/' && has_unit_suffix(target) && !strchr(target, '/')) {
-                UnitSearch u = { .unit = target };
-                int k = cgroup_walk(r, "/", unit_search_cb, &u);
-                if (k == -ECANCELED) {
-                        *ret = u.found;
-                        return 0;
-                }
-                return k < 0 ? k : -ENOENT;
-        }
-        char *p = NULL;
-        if (asprintf(&p, "%s%s", target[0] == '/' ? "" : "/", target) < 0)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
-}
 
 /* ---- human output ---- */
 
@@ -407,7 +334,7 @@ static void print_json(FILE *f, const CgroupMap *m, const char *unit, size_t top
         fputs(m->n_diagnoses ? "\n  ]\n}\n" : "]\n}\n", f);
 }
 
-static void help(void)
+void map_help(void)
 {
         printf("Usage: memwardenctl map CGROUP|UNIT [--json] [--top N] [--files N]\n"
                "\n"
@@ -420,80 +347,22 @@ static void help(void)
                "      --json     one JSON object (schema: memwardenctl(1))\n"
                "      --top N    processes shown (default %d; 0: all)\n"
                "      --files N  open files shown, most cached first (default %d; 0: no file scan)\n",
-               TOP_DEFAULT, FILES_DEFAULT);
+               MAP_TOP_DEFAULT, MAP_FILES_DEFAULT);
 }
 
-int verb_map(int argc, char *argv[])
+int verb_map(const CtlArgs *a, char **operands)
 {
-        enum { ARG_JSON = 0x100, ARG_TOP, ARG_FILES, ARG_CGROUP_ROOT, ARG_PROC_ROOT, ARG_TRIM_DIR };
-        static const struct option options[] = {
-                { "json", no_argument, NULL, ARG_JSON },
-                { "top", required_argument, NULL, ARG_TOP },
-                { "files", required_argument, NULL, ARG_FILES },
-                { "help", no_argument, NULL, 'h' },
-                /* Hidden: tests point these at fixture trees. */
-                { "cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT },
-                { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
-                { "trim-dir", required_argument, NULL, ARG_TRIM_DIR },
-                {}
-        };
-        bool json = false;
-        long top = TOP_DEFAULT, files = FILES_DEFAULT;
-        const char *cgroup_root = NULL, *proc_root = NULL, *trim_dir = MAP_TRIM_DIR_DEFAULT;
-        const char *target = NULL;
-        int c;
+        const char *trim_dir = a->trim_dir ?: MAP_TRIM_DIR_DEFAULT;
+        long top = a->top, files = a->files;
+        CtlTarget t;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                char *end;
-                switch (c) {
-                case ARG_JSON:
-                        json = true;
-                        break;
-                case ARG_TOP:
-                case ARG_FILES:
-                        errno = 0;
-                        long v = strtol(optarg, &end, 10);
-                        if (errno || *end || end == optarg || v < 0 || v > 1000000) {
-                                fprintf(stderr, "Invalid number for --%s: %s\n", c == ARG_TOP ? "top" : "files", optarg);
-                                return 2;
-                        }
-                        *(c == ARG_TOP ? &top : &files) = v;
-                        break;
-                case ARG_CGROUP_ROOT:
-                        cgroup_root = optarg;
-                        break;
-                case ARG_PROC_ROOT:
-                        proc_root = optarg;
-                        break;
-                case ARG_TRIM_DIR:
-                        trim_dir = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        fprintf(stderr, "Try 'memwardenctl map --help'.\n");
-                        return 2;
-                }
-        }
-        /* Positional: "map" then the target. */
-        for (int i = optind; i < argc; i++) {
-                if (streq(argv[i], "map") && i == optind)
-                        continue;
-                if (target) {
-                        fprintf(stderr, "map takes one cgroup or unit. Try 'memwardenctl map --help'.\n");
-                        return 2;
-                }
-                target = argv[i];
-        }
-        if (!target) {
-                fprintf(stderr, "map needs a cgroup or unit. Try 'memwardenctl map --help'.\n");
+        if (ctl_target_parse(operands[0], &t) < 0 || t.kind == CTL_TARGET_PID) {
+                fprintf(stderr, "map takes a cgroup or a unit, not %s. Try 'memwardenctl map --help'.\n",
+                        operands[0]);
                 return 2;
         }
-
         CgroupRoot *root = NULL;
-        int k = cgroup_root_open(cgroup_root, proc_root, &root);
+        int k = cgroup_root_open(a->cgroup_root, a->proc_root, &root);
         if (k < 0) {
                 if (k == -ENOMEDIUM)
                         fprintf(stderr, "No cgroup2 hierarchy with the memory controller on this host.\n");
@@ -502,9 +371,9 @@ int verb_map(int argc, char *argv[])
                 return 1;
         }
         _cleanup_free_ char *path = NULL;
-        k = resolve_target(root, target, &path);
+        k = ctl_target_cgroup_path(root, &t, &path);
         if (k < 0) {
-                fprintf(stderr, "%s: %s\n", target, k == -ENOENT ? "no such cgroup or unit" : strerror(-k));
+                fprintf(stderr, "%s: %s\n", t.name, k == -ENOENT ? "no such cgroup or unit" : strerror(-k));
                 cgroup_root_free(root);
                 return 1;
         }
@@ -530,7 +399,7 @@ int verb_map(int argc, char *argv[])
         CgroupIdentity id = {};
         (void) cgroup_identity_from_path(m->path, &id);
         const char *unit = id.is_unit_cgroup || id.unit ? id.unit : NULL;
-        if (json)
+        if (a->json)
                 print_json(stdout, m, unit, (size_t) top, files > 0);
         else
                 print_human(stdout, m, unit, (size_t) top, files > 0);

@@ -2,9 +2,12 @@
 /* ctl/ctl-map.h: `memwardenctl map CGROUP|UNIT [--json] [--top N] [--files N]`. */
 #pragma once
 
-/* Whole command line (argv[0] the program); the word "map" is among the positional arguments. Parses
- * its own options. Returns the exit status: 0; 1 the cgroup cannot be read or found; 2 bad usage. */
-int verb_map(int argc, char *argv[]);
+#include "ctl.h"
 
-/* Is "map" the verb (the first argument that is not an option)? */
-int argv_verb_is_map(int argc, char *argv[]);
+#define MAP_TOP_DEFAULT 10
+#define MAP_FILES_DEFAULT 10
+
+/* operands[0] is the cgroup or unit (ctl/ctl-target.h). Returns the exit status: 0; 1 the cgroup cannot be
+ * read or found; 2 bad usage. */
+int verb_map(const CtlArgs *a, char **operands);
+void map_help(void);

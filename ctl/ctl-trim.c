@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ctl/ctl-trim.c: memwardenctl trim, enroll, unenroll.
  *
- * trim CGROUP|PID...: the daemon's selection rules and path (cgroup/cgroup-trim.c): only processes whose
+ * trim UNIT|CGROUP|PID... (ctl/ctl-target.h): the daemon's selection rules and path (cgroup/cgroup-trim.c): only processes whose
  * SigCgt has SIGRTMIN+18 are signalled, through a pidfd, with value 0x300; then the reports of
  * libmemwarden-trim.so are awaited (up to $MEMWARDEN_TRIM_WAIT seconds, default 5) and printed.
  * enroll UNIT: a drop-in that preloads the library into the unit (Environment=LD_PRELOAD=) and keeps the
@@ -19,6 +19,7 @@
 
 #include "cgroup/cgroup-trim.h"
 #include "config.h"
+#include "ctl-target.h"
 #include "ctl-trim.h"
 #include "daemon/alert.h"
 #include "util/macro.h"
@@ -32,8 +33,12 @@ static uint64_t realtime_usec(void)
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+static const char *arg_trim_dir; /* --trim-dir, before $MEMWARDEN_TRIM_DIR */
+
 static const char *trim_dir(void)
 {
+        if (arg_trim_dir)
+                return arg_trim_dir;
         const char *d = getenv("MEMWARDEN_TRIM_DIR");
         return d && d[0] == '/' ? d : TRIM_DIR_DEFAULT;
 }
@@ -45,18 +50,21 @@ typedef struct Asked {
         bool done;
 } Asked;
 
-static int parse_pid(const char *s, pid_t *ret)
+void trim_help(void)
 {
-        char *e = NULL;
-        errno = 0;
-        long v = strtol(s, &e, 10);
-        if (errno || !e || *e || v <= 0 || v > INT32_MAX)
-                return -EINVAL;
-        *ret = (pid_t) v;
-        return 0;
+        printf("Usage: memwardenctl trim [--info] UNIT|CGROUP|PID...\n"
+               "\n"
+               "Ask the processes of a unit or cgroup (those directly in it), or single processes, to release\n"
+               "free allocator memory now: SIGRTMIN+18 with value 0x300 through a pidfd, only to those whose\n"
+               "SigCgt has a handler for it. Prints what each released from the reports of\n"
+               "libmemwarden-trim.so (waiting up to $MEMWARDEN_TRIM_WAIT seconds, default 5). A name ending in\n"
+               ".service, .scope, .slice, .socket, .mount or .swap is a unit; a number a PID; anything else a\n"
+               "cgroup path.\n"
+               "\n"
+               "      --info     ask for the allocator's view instead (0x301), which map then shows\n");
 }
 
-int verb_trim(char **args)
+int verb_trim(const CtlArgs *a, char **args)
 {
         _cleanup_free_ Asked *asked = NULL;
         size_t n_asked = 0, cap = 0;
@@ -67,16 +75,20 @@ int verb_trim(char **args)
 
         /* --info: ask for the allocator's view (0x301) instead of a trim; the library writes PID.info.json,
          * which memwardenctl map reads. */
-        bool info = args && args[0] && streq(args[0], "--info");
-        if (info)
-                args++;
-        if (!args || !args[0]) {
-                fprintf(stderr, "trim needs a cgroup path or a PID.\n");
-                return 2;
+        bool info = a->info;
+        if (a->trim_dir)
+                arg_trim_dir = a->trim_dir;
+        /* Every operand is checked before anybody is asked. */
+        for (char **o = args; *o; o++) {
+                CtlTarget t;
+                if (ctl_target_parse(*o, &t) < 0) {
+                        fprintf(stderr, "Not a unit, cgroup path or PID: \"%s\". Try 'memwardenctl trim --help'.\n", *o);
+                        return 2;
+                }
         }
-        proc_only.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        proc_only.proc_fd = open(a->proc_root ?: "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (proc_only.proc_fd < 0) {
-                fprintf(stderr, "Cannot open /proc: %m\n");
+                fprintf(stderr, "Cannot open %s: %m\n", a->proc_root ?: "/proc");
                 return EXIT_FAILURE;
         }
         /* The library writes its reports here: it must exist before anyone is asked (root only). */
@@ -84,40 +96,40 @@ int verb_trim(char **args)
                 (void) chmod(trim_dir(), 01777);
         uint64_t t0 = realtime_usec();
 
-        for (char **a = args; *a; a++) {
-                pid_t pid;
+        for (char **o = args; *o; o++) {
                 _cleanup_free_ TrimCandidate *c = NULL;
-                const char *cgpath = NULL;
+                _cleanup_free_ char *cgpath = NULL;
+                CtlTarget t;
                 int n;
 
-                if (parse_pid(*a, &pid) >= 0) {
+                (void) ctl_target_parse(*o, &t); /* checked above */
+                if (t.kind == CTL_TARGET_PID) {
                         c = calloc(1, sizeof *c);
                         if (!c)
                                 return EXIT_FAILURE;
-                        c->pid = pid;
+                        c->pid = t.pid;
                         c->verdict = TRIM_VERDICT_CANDIDATE; /* trim_send() decides from a fresh status */
                         snprintf(c->comm, sizeof c->comm, "?");
                         n = 1;
-                } else if ((*a)[0] == '/') {
-                        if (!full && (r = cgroup_root_open(NULL, NULL, &full)) < 0) {
+                } else {
+                        if (!full && (r = cgroup_root_open(a->cgroup_root, a->proc_root, &full)) < 0) {
                                 fprintf(stderr, "Cannot open the cgroup2 hierarchy: %s\n", strerror(-r));
                                 close(proc_only.proc_fd);
                                 return EXIT_FAILURE;
                         }
-                        cgpath = *a;
-                        size_t l = strlen(full->root_path);
-                        if (!strncmp(cgpath, full->root_path, l) && (cgpath[l] == '/' || !cgpath[l]))
-                                cgpath = cgpath[l] ? cgpath + l : "/";
-                        n = trim_list(full, cgpath, &c);
-                        if (n < 0) {
-                                fprintf(stderr, "Cannot list the processes of %s: %s\n", cgpath, strerror(-n));
+                        r = ctl_target_cgroup_path(full, &t, &cgpath);
+                        if (r < 0) {
+                                fprintf(stderr, "%s: %s\n", t.name, r == -ENOENT ? "no such cgroup or unit" : strerror(-r));
                                 failed++;
                                 continue;
                         }
-                } else {
-                        fprintf(stderr, "Not a PID or a cgroup path: %s\n", *a);
-                        close(proc_only.proc_fd);
-                        return 2;
+                        n = trim_list(full, cgpath, &c);
+                        if (n < 0) {
+                                fprintf(stderr, "%s: %s\n", t.name,
+                                        n == -ENOENT ? "no such cgroup or unit" : strerror(-n));
+                                failed++;
+                                continue;
+                        }
                 }
 
                 for (int i = 0; i < n; i++) {
@@ -144,7 +156,8 @@ int verb_trim(char **args)
                                 continue;
                         }
                         if (r < 0) {
-                                fprintf(stderr, "%d: cannot signal: %s\n", (int) c[i].pid, strerror(-r));
+                                fprintf(stderr, "%d: cannot signal: %s\n", (int) c[i].pid,
+                                        r == -EMEDIUMTYPE ? "the proc root is not procfs" : strerror(-r));
                                 failed++;
                                 continue;
                         }
@@ -206,11 +219,12 @@ int verb_trim(char **args)
                         if (asked[i].done || trim_report_read(dfd, asked[i].pid, false, asked[i].uid, &rep) < 0 ||
                             rep.time_usec + USEC_PER_SEC < t0)
                                 continue;
-                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+                        char before[FORMAT_BYTES_MAX], after[FORMAT_BYTES_MAX], rel[FORMAT_BYTES_MAX];
                         printf("%-8d %-16s %-12s %10s %10s %10s %9.1f\n", (int) asked[i].pid,
                                rep.comm[0] ? rep.comm : asked[i].comm, rep.allocator,
-                               format_bytes(a, sizeof a, rep.rss_before), format_bytes(b, sizeof b, rep.rss_after),
-                               format_bytes(c, sizeof c, rep.released), (double) rep.duration_usec / 1000.0);
+                               format_bytes(before, sizeof before, rep.rss_before),
+                               format_bytes(after, sizeof after, rep.rss_after),
+                               format_bytes(rel, sizeof rel, rep.released), (double) rep.duration_usec / 1000.0);
                         asked[i].done = true;
                         reports++;
                         released += rep.released;

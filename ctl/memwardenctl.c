@@ -3,6 +3,7 @@
  * running daemon over its control socket (daemon/control.c explains why a socket). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,12 @@
 #include "policy/policy.h"
 #include "util/macro.h"
 #include "util/strv.h"
+#include "ctl.h"
 #include "ctl-map.h"
 #include "ctl-trim.h"
 #include "ctl-brakes.h"
 
 #define CONTROL_SOCKET_DEFAULT "/run/memwarden/control"
-
-static bool arg_json;
-static const char *arg_socket;
-static const char *arg_config = MAIN_CONFIG_DEFAULT;
-static char **arg_policy_dirs;
-static bool arg_quiet;
 
 static void help(void)
 {
@@ -40,7 +36,7 @@ static void help(void)
                "  map CGROUP|UNIT   where the cgroup's memory went, per kind, process, allocator and\n"
                "                    cached file, with a diagnosis (--json, --top N, --files N; see\n"
                "                    memwardenctl map --help)\n"
-               "  trim [--info] CGROUP|PID...\n"
+               "  trim [--info] UNIT|CGROUP|PID...\n"
                "                    ask the processes to release free allocator memory now (SIGRTMIN+18,\n"
                "                    only to those that handle it) and print what each released; --info\n"
                "                    asks for the allocator's view instead (0x301), which map then shows\n"
@@ -50,13 +46,17 @@ static void help(void)
                "                    while it does not run (the unit's ExecStopPost=; root)\n"
                "\n"
                "Options:\n"
-               "      --json            machine-readable output (status)\n"
+               "      --json            machine-readable output (status, map)\n"
                "  -q, --quiet           check: print errors only\n"
                "  -c, --config=FILE     daemon settings for check (default " MAIN_CONFIG_DEFAULT ")\n"
                "  -p, --policy-dir=DIR  policy directory for check; repeatable, earlier masks later\n"
                "      --socket=PATH     the daemon's control socket (default " CONTROL_SOCKET_DEFAULT ")\n"
                "  -h, --help            show this help\n"
                "  -V, --version         show the version\n"
+               "\n"
+               "Options go before or after the command; a command rejects options it does not take.\n"
+               "'memwardenctl COMMAND --help' shows a command's own options. A UNIT is a name ending in\n"
+               ".service, .scope, .slice, .socket, .mount or .swap; a CGROUP a path in the cgroup2 hierarchy.\n"
                "\n"
                "See memwardenctl(1), memwarden.policy(5).\n");
 }
@@ -71,7 +71,7 @@ static void print_error(const ConfigError *err)
                 fprintf(stderr, "%s\n", err->message);
 }
 
-static int verb_check(char **files)
+static int verb_check(const CtlArgs *a, char **files)
 {
         Config *c = NULL;
         ConfigError err = {};
@@ -80,13 +80,13 @@ static int verb_check(char **files)
         if (strv_length(files) > 0)
                 r = config_load_files(files, &c, &err);
         else
-                r = config_load(arg_config,
-                        arg_policy_dirs ? (const char *const *) arg_policy_dirs : POLICY_DIRS_DEFAULT, &c, &err);
+                r = config_load(a->config,
+                        a->policy_dirs ? (const char *const *) a->policy_dirs : POLICY_DIRS_DEFAULT, &c, &err);
         if (r < 0) {
                 print_error(&err);
                 return EXIT_FAILURE;
         }
-        if (!arg_quiet) {
+        if (!a->quiet) {
                 if (strv_length(files) > 0)
                         for (size_t i = 0; i < c->n_policies; i++)
                                 policy_dump(c->policies[i], stdout);
@@ -98,9 +98,9 @@ static int verb_check(char **files)
 }
 
 /* Sends one request line and copies the reply to stdout. Returns the exit status. */
-static int request(const char *line, bool reply_is_verdict)
+static int request(const CtlArgs *a, const char *line, bool reply_is_verdict)
 {
-        const char *path = arg_socket ?: CONTROL_SOCKET_DEFAULT;
+        const char *path = a->socket ?: CONTROL_SOCKET_DEFAULT;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof sa.sun_path) {
                 fprintf(stderr, "Socket path too long: %s\n", path);
@@ -146,83 +146,226 @@ static int request(const char *line, bool reply_is_verdict)
         return error ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static int verb_status(const CtlArgs *a, char **operands)
+{
+        return request(a, a->json ? "status json" : "status", false);
+}
+
+static int verb_reload(const CtlArgs *a, char **operands)
+{
+        return request(a, "reload", true);
+}
+
+static int verb_enroll_one(const CtlArgs *a, char **operands)
+{
+        return verb_enroll(operands[0]);
+}
+
+static int verb_unenroll_one(const CtlArgs *a, char **operands)
+{
+        return verb_unenroll(operands[0]);
+}
+
+static int verb_help(const CtlArgs *a, char **operands)
+{
+        help();
+        return EXIT_SUCCESS;
+}
+
+typedef struct Verb {
+        const char *name;
+        const char *usage; /* operands and options, for the verb's --help and its usage errors */
+        unsigned min_operands, max_operands;
+        unsigned options; /* CtlOption bits the verb takes */
+        CtlVerbFunction run;
+        void (*help)(void); /* a longer --help of its own, or NULL */
+} Verb;
+
+#define MANY UINT_MAX
+static const Verb verbs[] = {
+        { "check", "[-q] [-c FILE] [-p DIR]... [FILE...]", 0, MANY, CTL_OPT_QUIET | CTL_OPT_CONFIG | CTL_OPT_POLICY_DIR,
+          verb_check, NULL },
+        { "status", "[--json] [--socket PATH]", 0, 0, CTL_OPT_JSON | CTL_OPT_SOCKET, verb_status, NULL },
+        { "reload", "[--socket PATH]", 0, 0, CTL_OPT_SOCKET, verb_reload, NULL },
+        { "map", "CGROUP|UNIT [--json] [--top N] [--files N]", 1, 1,
+          CTL_OPT_JSON | CTL_OPT_TOP | CTL_OPT_FILES | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR,
+          verb_map, map_help },
+        { "trim", "[--info] UNIT|CGROUP|PID...", 1, MANY,
+          CTL_OPT_INFO | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR, verb_trim, trim_help },
+        { "enroll", "UNIT", 1, 1, 0, verb_enroll_one, NULL },
+        { "unenroll", "UNIT", 1, 1, 0, verb_unenroll_one, NULL },
+        { "release-brakes", "[--state-dir DIR] [--cgroup-root DIR] [-c FILE]", 0, 0,
+          CTL_OPT_STATE_DIR | CTL_OPT_CGROUP_ROOT | CTL_OPT_CONFIG, verb_release_brakes, release_brakes_help },
+        { "help", "", 0, 0, 0, verb_help, NULL },
+};
+
+static const struct {
+        CtlOption bit;
+        const char *name;
+} option_names[] = {
+        { CTL_OPT_JSON, "--json" },           { CTL_OPT_QUIET, "--quiet" },
+        { CTL_OPT_CONFIG, "--config" },       { CTL_OPT_POLICY_DIR, "--policy-dir" },
+        { CTL_OPT_SOCKET, "--socket" },       { CTL_OPT_TOP, "--top" },
+        { CTL_OPT_FILES, "--files" },         { CTL_OPT_INFO, "--info" },
+        { CTL_OPT_CGROUP_ROOT, "--cgroup-root" }, { CTL_OPT_PROC_ROOT, "--proc-root" },
+        { CTL_OPT_TRIM_DIR, "--trim-dir" },   { CTL_OPT_STATE_DIR, "--state-dir" },
+};
+
+static int parse_count(const char *name, const char *s, long *ret)
+{
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || !end || *end || end == s || v < 0 || v > 1000000) {
+                fprintf(stderr, "Invalid number for %s: %s\n", name, s);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
 int main(int argc, char *argv[])
 {
-        enum { ARG_JSON = 0x100, ARG_SOCKET };
+        enum {
+                ARG_JSON = 0x100,
+                ARG_SOCKET,
+                ARG_TOP,
+                ARG_FILES,
+                ARG_INFO,
+                ARG_CGROUP_ROOT,
+                ARG_PROC_ROOT,
+                ARG_TRIM_DIR,
+                ARG_STATE_DIR,
+        };
         static const struct option options[] = {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
                 { "config", required_argument, NULL, 'c' },
                 { "policy-dir", required_argument, NULL, 'p' },
                 { "socket", required_argument, NULL, ARG_SOCKET },
+                { "top", required_argument, NULL, ARG_TOP },
+                { "files", required_argument, NULL, ARG_FILES },
+                { "info", no_argument, NULL, ARG_INFO },
+                { "cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT },
+                { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
+                { "trim-dir", required_argument, NULL, ARG_TRIM_DIR },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        int c;
+        CtlArgs a = {
+                .config = MAIN_CONFIG_DEFAULT,
+                .top = MAP_TOP_DEFAULT,
+                .files = MAP_FILES_DEFAULT,
+        };
+        bool want_help = false;
+        int c, r = 2;
 
-        /* map has options of its own (ctl/ctl-map.c). */
-        if (argv_verb_is_map(argc, argv))
-                return verb_map(argc, argv);
-        /* release-brakes has options of its own too (ctl/ctl-brakes.c). */
-        if (argc >= 2 && streq(argv[1], "release-brakes"))
-                return verb_release_brakes(argc - 1, argv + 1);
-        /* trim takes --info (ctl/ctl-trim.c). */
-        if (argc >= 3 && streq(argv[1], "trim") && streq(argv[2], "--info"))
-                return verb_trim(argv + 2);
-
+        /* One parse for every verb: options anywhere (getopt permutes), "--" ends them. */
         while ((c = getopt_long(argc, argv, "qc:p:hV", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_JSON:
-                        arg_json = true;
+                        a.json = true;
+                        a.given |= CTL_OPT_JSON;
                         break;
                 case 'q':
-                        arg_quiet = true;
+                        a.quiet = true;
+                        a.given |= CTL_OPT_QUIET;
                         break;
                 case 'c':
-                        arg_config = optarg;
+                        a.config = optarg;
+                        a.given |= CTL_OPT_CONFIG;
                         break;
                 case 'p':
-                        if (strv_extend(&arg_policy_dirs, optarg) < 0)
+                        if (strv_extend(&a.policy_dirs, optarg) < 0)
                                 return EXIT_FAILURE;
+                        a.given |= CTL_OPT_POLICY_DIR;
                         break;
                 case ARG_SOCKET:
-                        arg_socket = optarg;
+                        a.socket = optarg;
+                        a.given |= CTL_OPT_SOCKET;
+                        break;
+                case ARG_TOP:
+                        if (parse_count("--top", optarg, &a.top) < 0)
+                                goto out;
+                        a.given |= CTL_OPT_TOP;
+                        break;
+                case ARG_FILES:
+                        if (parse_count("--files", optarg, &a.files) < 0)
+                                goto out;
+                        a.given |= CTL_OPT_FILES;
+                        break;
+                case ARG_INFO:
+                        a.info = true;
+                        a.given |= CTL_OPT_INFO;
+                        break;
+                case ARG_CGROUP_ROOT:
+                        a.cgroup_root = optarg;
+                        a.given |= CTL_OPT_CGROUP_ROOT;
+                        break;
+                case ARG_PROC_ROOT:
+                        a.proc_root = optarg;
+                        a.given |= CTL_OPT_PROC_ROOT;
+                        break;
+                case ARG_TRIM_DIR:
+                        a.trim_dir = optarg;
+                        a.given |= CTL_OPT_TRIM_DIR;
+                        break;
+                case ARG_STATE_DIR:
+                        a.state_dir = optarg;
+                        a.given |= CTL_OPT_STATE_DIR;
                         break;
                 case 'h':
-                        help();
-                        return EXIT_SUCCESS;
+                        want_help = true;
+                        break;
                 case 'V':
                         printf("memwardenctl %s\n", PACKAGE_VERSION);
-                        return EXIT_SUCCESS;
+                        r = EXIT_SUCCESS;
+                        goto out;
                 default:
                         fprintf(stderr, "Try 'memwardenctl --help'.\n");
-                        return 2;
+                        goto out;
                 }
         }
         if (optind >= argc) {
                 help();
-                return 2;
+                r = want_help ? EXIT_SUCCESS : 2;
+                goto out;
         }
-        const char *verb = argv[optind];
-        char **rest = argv + optind + 1;
-        size_t n_rest = (size_t) (argc - optind - 1);
 
-        if (streq(verb, "check"))
-                return verb_check(rest);
-        if (streq(verb, "status") && n_rest == 0)
-                return request(arg_json ? "status json" : "status", false);
-        if (streq(verb, "reload") && n_rest == 0)
-                return request("reload", true);
-        if (streq(verb, "trim") && n_rest > 0)
-                return verb_trim(rest);
-        if (streq(verb, "enroll") && n_rest == 1)
-                return verb_enroll(rest[0]);
-        if (streq(verb, "unenroll") && n_rest == 1)
-                return verb_unenroll(rest[0]);
-        if (streq(verb, "help"))
-                return help(), EXIT_SUCCESS;
-
-        fprintf(stderr, "Unknown command or wrong arguments: %s. Try 'memwardenctl --help'.\n", verb);
-        return 2;
+        const char *name = argv[optind];
+        char **operands = argv + optind + 1;
+        unsigned n = (unsigned) (argc - optind - 1);
+        const Verb *v = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        v = &verbs[i];
+        if (!v) {
+                fprintf(stderr, "Unknown command or wrong arguments: %s. Try 'memwardenctl --help'.\n", name);
+                goto out;
+        }
+        if (want_help) {
+                if (v->help)
+                        v->help();
+                else
+                        help();
+                r = EXIT_SUCCESS;
+                goto out;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(option_names); i++)
+                if ((a.given & option_names[i].bit) && !(v->options & option_names[i].bit)) {
+                        fprintf(stderr, "%s does not apply to %s. Usage: memwardenctl %s %s\n",
+                                option_names[i].name, v->name, v->name, v->usage);
+                        goto out;
+                }
+        if (n < v->min_operands || n > v->max_operands) {
+                fprintf(stderr, "Wrong arguments: %s %s. Usage: memwardenctl %s %s\n", name,
+                        n < v->min_operands ? "needs more operands" : "takes fewer operands", v->name, v->usage);
+                goto out;
+        }
+        r = v->run(&a, operands);
+out:
+        strv_free(a.policy_dirs);
+        return r;
 }

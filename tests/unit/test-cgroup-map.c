@@ -483,23 +483,27 @@ Test(format, sizes)
 /* ---- memwardenctl map: golden output on the fixture tree ---- */
 
 static char out[1 << 17], err[1 << 14];
+/* Per process: other checkouts may run this test at the same time. */
+static char out_path[64], err_path[64];
 
 static int ctl(const char *args)
 {
         const char *bin = getenv("MEMWARDENCTL");
         cr_assert_not_null(bin, "MEMWARDENCTL not set (run through meson test)");
+        snprintf(out_path, sizeof out_path, "/tmp/mwctl-map-test.%d.out", (int) getpid());
+        snprintf(err_path, sizeof err_path, "/tmp/mwctl-map-test.%d.err", (int) getpid());
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
                  "%s %s --cgroup-root " MAPFIX "/cgroup --proc-root " MAPFIX "/proc --trim-dir " MAPFIX
-                 "/trim >/tmp/mwctl-map-test.out 2>/tmp/mwctl-map-test.err",
-                 bin, args);
+                 "/trim >%s 2>%s",
+                 bin, args, out_path, err_path);
         int status = system(cmd);
         cr_assert(WIFEXITED(status));
-        FILE *f = fopen("/tmp/mwctl-map-test.out", "re");
+        FILE *f = fopen(out_path, "re");
         size_t n = fread(out, 1, sizeof out - 1, f);
         out[n] = 0;
         fclose(f);
-        f = fopen("/tmp/mwctl-map-test.err", "re");
+        f = fopen(err_path, "re");
         n = fread(err, 1, sizeof err - 1, f);
         err[n] = 0;
         fclose(f);
@@ -532,10 +536,13 @@ Test(ctl_map, golden_json_and_valid)
 {
         cr_assert_eq(ctl("--json map /app.service"), 0, "stderr: %s", err);
         expect_golden("app.service.json");
-        cr_expect_eq(system("python3 -c 'import json,sys; d=json.load(open(\"/tmp/mwctl-map-test.out\")); "
-                            "assert d[\"version\"]==1 and d[\"top\"][0][\"pid\"]==200 and "
-                            "d[\"shmem_unowned\"]==125829120, d' 2>/dev/null || ! command -v python3 >/dev/null"),
-                     0, "not valid JSON or wrong content");
+        char py[1024];
+        snprintf(py, sizeof py,
+                 "python3 -c 'import json,sys; d=json.load(open(\"%s\")); "
+                 "assert d[\"version\"]==1 and d[\"top\"][0][\"pid\"]==200 and "
+                 "d[\"shmem_unowned\"]==125829120, d' 2>/dev/null || ! command -v python3 >/dev/null",
+                 out_path);
+        cr_expect_eq(system(py), 0, "not valid JSON or wrong content");
 }
 
 Test(ctl_map, top_and_errors)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static char out[1 << 16], err[1 << 16];
 
@@ -15,18 +16,23 @@ static int ctl_in(const char *cwd, const char *args)
 {
         const char *bin = getenv("MEMWARDENCTL");
         cr_assert_not_null(bin, "MEMWARDENCTL not set (run through meson test)");
-        char cmd[4096];
-        snprintf(cmd, sizeof cmd, "cd '%s' && %s %s >/tmp/mwctl-test.out 2>/tmp/mwctl-test.err", cwd, bin, args);
+        /* Per process: other checkouts may run this test at the same time. */
+        char o[64], e[64], cmd[4096];
+        snprintf(o, sizeof o, "/tmp/mwctl-test.%d.out", (int) getpid());
+        snprintf(e, sizeof e, "/tmp/mwctl-test.%d.err", (int) getpid());
+        snprintf(cmd, sizeof cmd, "cd '%s' && %s %s >%s 2>%s", cwd, bin, args, o, e);
         int status = system(cmd);
         cr_assert(WIFEXITED(status), "memwardenctl did not exit normally");
-        FILE *f = fopen("/tmp/mwctl-test.out", "re");
+        FILE *f = fopen(o, "re");
         size_t n = fread(out, 1, sizeof out - 1, f);
         out[n] = 0;
         fclose(f);
-        f = fopen("/tmp/mwctl-test.err", "re");
+        f = fopen(e, "re");
         n = fread(err, 1, sizeof err - 1, f);
         err[n] = 0;
         fclose(f);
+        unlink(o);
+        unlink(e);
         return WEXITSTATUS(status);
 }
 
@@ -145,4 +151,65 @@ Test(ctl, cli_contract)
         cr_assert(strstr(err, "Cannot reach memwardend"), "%s", err);
         cr_assert_eq(ctl("check /nonexistent/policy.conf"), 1);
         cr_assert(strstr(err, "/nonexistent/policy.conf"), "%s", err);
+}
+
+/* ---- trim takes what every verb takes: a unit, a cgroup path or a PID ---- */
+
+#define TRIMFIX FIXTURES_DIR "/trim"
+#define TRIM_ROOTS " --cgroup-root " TRIMFIX "/cgroup --proc-root " TRIMFIX "/proc"
+
+static void trim_env(void)
+{
+        /* No report is awaited (nothing is signalled on a fixture: its PIDs are not this host's). */
+        setenv("MEMWARDEN_TRIM_WAIT", "0", 1);
+        setenv("MEMWARDEN_TRIM_DIR", "/tmp/mwctl-test-trim", 1);
+}
+
+Test(ctl, trim_takes_a_unit_like_map, .init = trim_env)
+{
+        /* The README's `memwardenctl trim myapp.service`: the unit's cgroup is found by walking the
+         * hierarchy, as map does; its processes are listed (201 and 204 have no handler: never signalled). */
+        int rc = ctl("trim app.service" TRIM_ROOTS);
+        cr_assert_neq(rc, 2, "a unit name is bad usage for trim: %s", err);
+        cr_assert_null(strstr(err, "Not a PID"), "%s", err);
+        cr_assert(strstr(out, "201 (") && strstr(out, "204 (java): no SIGRTMIN+18 handler"), "out: %s err: %s", out,
+                  err);
+        char by_unit[sizeof out];
+        snprintf(by_unit, sizeof by_unit, "%s", out);
+
+        /* The same cgroup by path gives the same answer. */
+        ctl("trim /app.service" TRIM_ROOTS);
+        cr_assert_str_eq(out, by_unit);
+
+        /* A unit that is nowhere: the same message map gives, exit 1. */
+        cr_assert_eq(ctl("trim nosuch.service" TRIM_ROOTS), 1);
+        cr_assert(strstr(err, "nosuch.service: no such cgroup or unit"), "%s", err);
+        cr_assert_eq(ctl("map nosuch.service" TRIM_ROOTS), 1);
+        cr_assert(strstr(err, "nosuch.service: no such cgroup or unit"), "%s", err);
+}
+
+Test(ctl, verbs_parse_their_arguments_one_way, .init = trim_env)
+{
+        /* Options go anywhere, before or after the verb and its operands. */
+        int a = ctl("trim app.service" TRIM_ROOTS);
+        char first[sizeof out];
+        snprintf(first, sizeof first, "%s", out);
+        cr_assert_eq(ctl(TRIM_ROOTS " trim app.service"), a);
+        cr_assert_str_eq(out, first);
+        /* An option a verb does not take is bad usage, named, not silently ignored. */
+        cr_assert_eq(ctl("status --top 3"), 2);
+        cr_assert(strstr(err, "--top") && strstr(err, "status"), "%s", err);
+        cr_assert_eq(ctl("trim --json app.service" TRIM_ROOTS), 2);
+        cr_assert(strstr(err, "--json"), "%s", err);
+        /* Missing or extra operands: exit 2 with the verb's usage. */
+        cr_assert_eq(ctl("trim"), 2);
+        cr_assert_eq(ctl("map"), 2);
+        cr_assert_eq(ctl("map a.service b.service"), 2);
+        cr_assert_eq(ctl("enroll"), 2);
+        cr_assert_eq(ctl("release-brakes extra"), 2);
+        /* Each verb's --help. */
+        cr_assert_eq(ctl("map --help"), 0);
+        cr_assert(strstr(out, "memwardenctl map"), "%s", out);
+        cr_assert_eq(ctl("trim --help"), 0);
+        cr_assert(strstr(out, "memwardenctl trim"), "%s", out);
 }
