@@ -31,6 +31,8 @@ static void help(void)
                "                    would load) and print the effective policy with every default;\n"
                "                    exit status 1 and file:line on the first error\n"
                "  status            what the running daemon guards and the state of each cgroup\n"
+               "  metrics           the running daemon's metrics, Prometheus text format (the same\n"
+               "                    series as memwarden.conf MetricsFile=, live)\n"
                "  reload            make the daemon reload its configuration (root); a broken\n"
                "                    configuration is rejected and the running one stays\n"
                "  map CGROUP|UNIT   where the cgroup's memory went, per kind, process, allocator and\n"
@@ -151,6 +153,11 @@ static int verb_status(const CtlArgs *a, char **operands)
         return request(a, a->json ? "status json" : "status", false);
 }
 
+static int verb_metrics(const CtlArgs *a, char **operands)
+{
+        return request(a, "metrics", false);
+}
+
 static int verb_reload(const CtlArgs *a, char **operands)
 {
         return request(a, "reload", true);
@@ -186,6 +193,7 @@ static const Verb verbs[] = {
         { "check", "[-q] [-c FILE] [-p DIR]... [FILE...]", 0, MANY, CTL_OPT_QUIET | CTL_OPT_CONFIG | CTL_OPT_POLICY_DIR,
           verb_check, NULL },
         { "status", "[--json] [--socket PATH]", 0, 0, CTL_OPT_JSON | CTL_OPT_SOCKET, verb_status, NULL },
+        { "metrics", "[--socket PATH]", 0, 0, CTL_OPT_SOCKET, verb_metrics, NULL },
         { "reload", "[--socket PATH]", 0, 0, CTL_OPT_SOCKET, verb_reload, NULL },
         { "map", "CGROUP|UNIT [--json] [--top N] [--files N]", 1, 1,
           CTL_OPT_JSON | CTL_OPT_TOP | CTL_OPT_FILES | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR,

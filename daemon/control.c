@@ -5,6 +5,7 @@
  * kernel tells us who the peer is (SO_PEERCRED). Protocol: one request line, one reply, then close.
  *   status        -> human-readable table        status json -> one JSON object
  *   reload        -> "ok" or "error: file:line: message" (root only)
+ *   metrics       -> Prometheus text exposition format (daemon/metrics.h)
  * status is open to every local user: it shows cgroup paths and memory figures, as /sys/fs/cgroup does.
  * Everything that acts is refused to non-root peers. */
 #include <errno.h>
@@ -131,6 +132,8 @@ static void connection_reply(Connection *c, const char *request)
                 status_text(m, f);
         else if (streq(request, "status json"))
                 manager_status_json(m, f);
+        else if (streq(request, "metrics"))
+                (void) metrics_text(m, f);
         else if (streq(request, "reload")) {
                 if (!root)
                         fputs("error: permission denied: reload needs root\n", f);

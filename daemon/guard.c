@@ -239,6 +239,7 @@ static bool guard_record_allowed(Guard *g, usec_t now, bool essential)
                 return true;
         }
         g->n_suppressed++;
+        metrics_record_suppressed(g->manager);
         return false;
 }
 
@@ -415,6 +416,7 @@ int guard_step(Guard *g)
                 return log_error_errno(r, "%s: engine step failed: %m", g->path);
         if (m->dry_run_arg || m->config->daemon.dry_run)
                 d.dry_run = true;
+        metrics_guard_step(g, &d, &o);
 
         if (d.events_delta.oom_kill > 0) {
                 g->n_oom_kills += d.events_delta.oom_kill;
@@ -440,6 +442,7 @@ int guard_step(Guard *g)
                 g->action_dry_run = d.dry_run;
                 g->action_result = out.result;
                 report_action(g, &d, &o, &out, now);
+                metrics_guard_action(g, d.rung, outcome_string(&d, &out));
                 action_outcome_done(&out);
         } else if (d.onset) {
                 /* Onset while every rung is cooling down: still tell the operator. */

@@ -57,6 +57,7 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
         state_shutdown(m); /* restores brakes, keeps cooldowns for the next instance */
+        metrics_free(m);   /* removes the metrics file */
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
@@ -102,6 +103,7 @@ void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone)
         guard_free(g, cgroup_gone);
         m->status_dirty = true;
         state_changed(m);
+        metrics_changed(m);
 }
 
 /* Guards cgpath if a policy matches it, or re-points / drops its guard after a reload. */
@@ -344,6 +346,7 @@ static void record_started(Manager *m, bool reload)
         record_add(r, "CGROUP_ROOT=%s", m->root->root_path);
         record_send(r, "memwardend %s %s: %zu policies, guarding %zu cgroups", PACKAGE_VERSION,
                 reload ? "reloaded" : "started", m->config->n_policies, hashmap_size(m->guards));
+        metrics_changed(m); /* MetricsFile= may have changed; the guarded set did */
 }
 
 int manager_reload(Manager *m, ConfigError *ret_err)

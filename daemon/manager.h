@@ -14,6 +14,7 @@
 
 #include "cgroup/cgroup-fs.h"
 #include "cgroup/cgroup-unit.h"
+#include "metrics.h"
 #include "policy/policy-engine.h"
 #include "policy/policy.h"
 #include "util/hashmap.h"
@@ -56,6 +57,7 @@ typedef struct Guard {
         usec_t last_record_usec;         /* rate limit for repeated records */
         unsigned n_records_in_interval;
         unsigned n_suppressed;
+        GuardMetrics metrics;            /* daemon/metrics-daemon.c */
 } Guard;
 
 typedef struct DirWatch {
@@ -101,6 +103,8 @@ struct Manager {
         sd_event_source *state_source;   /* deferred save */
         bool state_ready;                /* start-up done: changes are saved */
         bool state_warned;
+
+        Metrics *metrics;                /* daemon/metrics-daemon.c */
 };
 
 int manager_new(Manager **ret);

@@ -620,7 +620,8 @@ static int config_parse_unsigned(ParseContext *c, const ConfigItem *item, const 
         return 0;
 }
 
-/* An absolute path; ltype 1: "auto" (or empty) means NULL. Empty otherwise resets to the default. */
+/* An absolute path; ltype 1: "auto" (or empty) means NULL. Empty otherwise resets to the default. ltype 2:
+ * a Prometheus textfile, which node_exporter reads only when its name ends in ".prom". */
 static int config_parse_path(ParseContext *c, const ConfigItem *item, const char *value, void *data)
 {
         char **s = data;
@@ -640,6 +641,9 @@ static int config_parse_path(ParseContext *c, const ConfigItem *item, const char
                 return 0;
         } else if (value[0] != '/')
                 return parse_error(c, "%s=%s: not an absolute path", item->key, value);
+        else if (item->ltype == 2 && (strlen(value) < 6 || !streq(value + strlen(value) - 5, ".prom")))
+                return parse_error(c, "%s=%s: node_exporter's textfile collector reads only files whose name "
+                                      "ends in .prom", item->key, value);
 
         char *n = NULL;
         if (v) {
@@ -753,6 +757,7 @@ static const ConfigItem daemon_items[] = {
         { "Daemon", "DryRun", config_parse_bool, D(dry_run), 0 },
         { "Daemon", "RateLimitInterval", config_parse_time, D(alert_rate_usec), 0 },
         { "Daemon", "RateLimitBurst", config_parse_unsigned, D(alert_rate_burst), 0 },
+        { "Daemon", "MetricsFile", config_parse_path, offsetof(DaemonConfig, metrics_file), 0, 2 },
 };
 
 static void items_for(ConfigKind kind, const ConfigItem **ret, size_t *ret_n)

@@ -183,7 +183,8 @@ void daemon_config_done(DaemonConfig *d)
         free(d->cgroup_root);
         free(d->control_socket);
         free(d->state_dir);
-        d->cgroup_root = d->control_socket = d->state_dir = NULL;
+        free(d->metrics_file);
+        d->cgroup_root = d->control_socket = d->state_dir = d->metrics_file = NULL;
 }
 
 Config *config_free(Config *c)
@@ -323,6 +324,7 @@ void daemon_config_dump(const DaemonConfig *d, FILE *f)
         fprintf(f, "DryRun=%s\n", yes_no(d->dry_run));
         fprintf(f, "RateLimitInterval=%s\n", format_time(a, sizeof a, d->alert_rate_usec));
         fprintf(f, "RateLimitBurst=%u\n", d->alert_rate_burst);
+        fprintf(f, "MetricsFile=%s\n", d->metrics_file ?: "");
 }
 
 void config_dump(const Config *c, FILE *f)

@@ -126,6 +126,7 @@ typedef struct DaemonConfig {
         bool dry_run;             /* DryRun=: forces dry-run for every policy */
         usec_t alert_rate_usec;   /* RateLimitInterval= for repeated alerts per cgroup */
         unsigned alert_rate_burst;/* RateLimitBurst= */
+        char *metrics_file;       /* MetricsFile=: Prometheus textfile, NULL = off */
 } DaemonConfig;
 
 typedef struct Config {
