@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup/cgroup-inject.c: the injected allocator call, see the header and docs/inject.md.
+ *
+ * One process: pin it (pidfd, start time), refuse what is unsafe (traced, seccomp, Yama 3, exiting,
+ * static, unknown allocator, no symbol), then for up to max_threads threads, best first
+ * (inject_thread_rank()): PTRACE_SEIZE + PTRACE_INTERRUPT, unwind the whole stack with elfutils' libdw and
+ * leave the thread (PTRACE_DETACH: the kernel restarts its call itself) if any frame is in the allocator
+ * or the call it sleeps in cannot be resumed through a frame. On the chosen thread:
+ *   1. write below its red zone: its xsave image, the data (strings, mallinfo2 buffers), and an
+ *      rt_sigframe holding its registers (adjusted for the restart of its system call) and signal mask,
+ *      whose return address is libc's own __restore_rt;
+ *   2. set the registers for the call (rip = the function, rsp = the frame), then block its signals
+ *      (rt_sigreturn restores its mask: signals that arrive meanwhile stay pending and are delivered then);
+ *   3. let it run with PTRACE_SYSCALL, counting the calls that give memory back, until the rt_sigreturn
+ *      at our frame (rip just after __restore_rt's syscall, rsp = frame + 8). To chain a second call
+ *      (mallinfo2 after the trim) the registers are set anew at that stop and the sigreturn skipped;
+ *      after the last call the thread is detached right there and executes rt_sigreturn itself.
+ * From step 2 on, the thread never needs us: if memwardend dies, the kernel detaches it (and drops
+ * syscall tracing), the call finishes and returns into __restore_rt, which restores everything. */
+#include <dirent.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <elf.h>
+#include <stdarg.h>
+#include <sched.h>
+
+#include "cgroup-inject.h"
+#include "cgroup-restart.h"
+#include "util/fileio.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#define NT_X86_XSTATE_ 0x202
+#define XSTATE_BUF_MAX (64 * 1024)
+#define FRAMES_MAX 256
+#define STACK_HEADROOM (256 * 1024) /* what the call itself may use below the frame */
+#define DATA_SIZE 256
+
+static usec_t now_mono(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int proc_read(pid_t pid, const char *what, char **ret)
+{
+        char path[128];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, what);
+        size_t size;
+        int r = read_full_file_at(AT_FDCWD, path, 64 * 1024 * 1024, ret, &size);
+        return r == -ENOENT ? -ESRCH : r;
+}
+
+static void set_reason(InjectResult *r, const char *fmt, ...) _printf_(2, 3);
+static void set_reason(InjectResult *r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+        va_end(ap);
+}
+
+/* The libc (or jemalloc) file as the target sees it: through /proc/PID/root, so containers work. */
+static int elf_load(pid_t pid, const char *path, InjectElf *ret)
+{
+        char p[700];
+        snprintf(p, sizeof p, "/proc/%d/root%s", (int) pid, path);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size <= 0 || st.st_size > (off_t) 512 * 1024 * 1024)
+                return -EINVAL;
+        void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+                return -errno;
+        int r = inject_elf_parse(m, (size_t) st.st_size, ret);
+        munmap(m, (size_t) st.st_size);
+        return r;
+}
+
+typedef struct Target {
+        pid_t pid;
+        InjectMaps maps;
+        InjectElf libc, jemalloc;
+        uint64_t libc_bias, jemalloc_bias;
+        char *maps_text;
+} Target;
+
+static int target_check(pid_t pid, Target *t, InjectResult *res)
+{
+        _cleanup_free_ char *status = NULL, *maps = NULL, *yama = NULL;
+        InjectStatus st;
+        int r;
+
+        r = proc_read(pid, "status", &status);
+        if (r < 0)
+                return r;
+        if (inject_status_parse(status, &st) < 0)
+                return -EINVAL;
+        res->rss_before = st.vm_rss_bytes;
+        if (st.state == 'Z' || st.state == 'X') {
+                set_reason(res, "the process is exiting");
+                return 0;
+        }
+        if (st.tracer_pid != 0) {
+                set_reason(res, "already traced by PID %d (TracerPid in /proc/%d/status)", (int) st.tracer_pid,
+                           (int) pid);
+                return 0;
+        }
+        if (st.seccomp == 1) {
+                set_reason(res, "seccomp strict mode (Seccomp: 1 in /proc/%d/status): the call's madvise would "
+                                "kill it", (int) pid);
+                return 0;
+        }
+        if (st.seccomp == 2) {
+                set_reason(res, "seccomp filter (Seccomp: 2 in /proc/%d/status): the call's madvise/munmap/brk "
+                                "may be refused or kill the process", (int) pid);
+                return 0;
+        }
+        if (read_full_file_at(AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope", 64, &yama, NULL) >= 0 && atoi(yama) >= 3) {
+                set_reason(res, "Yama ptrace_scope is 3: no process may be traced");
+                return 0;
+        }
+
+        r = proc_read(pid, "maps", &maps);
+        if (r < 0)
+                return r;
+        if (inject_maps_parse(maps, &t->maps) < 0) {
+                set_reason(res, "the process has no memory maps (a kernel thread or exiting)");
+                return 0;
+        }
+        res->allocator = t->maps.allocator;
+        switch (t->maps.allocator) {
+        case INJECT_ALLOCATOR_STATIC:
+                set_reason(res, "a static binary (no shared libc mapped): no allocator entry to call");
+                return 0;
+        case INJECT_ALLOCATOR_UNKNOWN:
+                set_reason(res, "unknown allocator (%s): only glibc and jemalloc are called",
+                           t->maps.other_allocator);
+                return 0;
+        default:
+                break;
+        }
+        if (!t->maps.libc.base) {
+                set_reason(res, "libc's first mapping is missing from /proc/%d/maps", (int) pid);
+                return 0;
+        }
+        r = elf_load(pid, t->maps.libc.path, &t->libc);
+        if (r < 0) {
+                set_reason(res, "cannot read %s of the process: %s", t->maps.libc.path, strerror(-r));
+                return 0;
+        }
+        t->libc_bias = t->maps.libc.base - t->libc.first_load_vaddr;
+        if (t->libc.restorer_matches != 1) {
+                set_reason(res, "libc's rt_sigreturn trampoline not found exactly once (%u matches)",
+                           t->libc.restorer_matches);
+                return 0;
+        }
+        if (t->maps.allocator == INJECT_ALLOCATOR_GLIBC && !t->libc.malloc_trim) {
+                set_reason(res, "libc %s has no malloc_trim symbol", t->maps.libc.path);
+                return 0;
+        }
+        if (t->maps.allocator == INJECT_ALLOCATOR_JEMALLOC) {
+                r = elf_load(pid, t->maps.jemalloc.path, &t->jemalloc);
+                if (r < 0 || !t->jemalloc.mallctl || !t->maps.jemalloc.base) {
+                        set_reason(res, "%s has no mallctl symbol", t->maps.jemalloc.path);
+                        return 0;
+                }
+                t->jemalloc_bias = t->maps.jemalloc.base - t->jemalloc.first_load_vaddr;
+        }
+        t->maps_text = TAKE_PTR(maps);
+        return 1;
+}
+
+int inject_check(pid_t pid, InjectResult *ret)
+{
+        Target t = { .pid = pid };
+        *ret = (InjectResult) {};
+        int r = target_check(pid, &t, ret);
+        free(t.maps_text);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* ptrace */
+
+static pid_t getppid_of(pid_t tid)
+{
+        _cleanup_free_ char *stat = NULL;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) tid);
+        if (read_full_file_at(AT_FDCWD, path, 4096, &stat, NULL) < 0)
+                return -1;
+        const char *p = strrchr(stat, ')');
+        int ppid;
+        return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t) ppid : -1;
+}
+
+/* Waits for a stop of tid. Returns 0 and the status, or -ETIMEDOUT, -ESRCH (exited). An exit is only
+ * peeked at when the target is our own child (tests, memwardenctl's children): its status is its
+ * parent's to collect; a non-child is reaped, which passes the exit on to its real parent. */
+static int wait_stop(pid_t tid, usec_t deadline, int *ret_status)
+{
+        for (unsigned i = 0;; i++) {
+                siginfo_t si = {};
+                if (waitid(P_PID, (id_t) tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0)
+                        return errno == ECHILD ? -ESRCH : -errno;
+                if (si.si_pid == tid) {
+                        bool exited = si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+                                      si.si_code == CLD_DUMPED;
+                        if (exited && getppid_of(tid) == getpid())
+                                return -ESRCH;
+                        int status;
+                        pid_t w = waitpid(tid, &status, __WALL | WNOHANG);
+                        if (w < 0)
+                                return errno == ECHILD ? -ESRCH : -errno;
+                        if (w == tid) {
+                                *ret_status = status;
+                                if (WIFEXITED(status) || WIFSIGNALED(status))
+                                        return -ESRCH;
+                                return 0;
+                        }
+                }
+                if (now_mono() >= deadline)
+                        return -ETIMEDOUT;
+                /* Spin briefly first: most stops come within microseconds. */
+                if (i > 50)
+                        nanosleep(&(struct timespec) { .tv_nsec = i > 2000 ? 1000000 : 50000 }, NULL);
+                else
+                        sched_yield();
+        }
+}
+
+/* Stops a seized thread with PTRACE_INTERRUPT; signals that were on their way are passed on. */
+static int interrupt_stop(pid_t tid, usec_t deadline)
+{
+        if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+                return -errno;
+        for (;;) {
+                int status, r = wait_stop(tid, deadline, &status);
+                if (r < 0)
+                        return r;
+                if (!WIFSTOPPED(status))
+                        return -ESRCH;
+                if ((status >> 16) == PTRACE_EVENT_STOP)
+                        return 0;
+                /* A signal-delivery stop came first: deliver it, the interrupt stays pending. */
+                int sig = WSTOPSIG(status);
+                if (ptrace(PTRACE_CONT, tid, 0, (void *) (long) sig) < 0)
+                        return -errno;
+        }
+}
+
+typedef struct Unwind {
+        Dwfl *dwfl;
+        InjectFrame frames[FRAMES_MAX];
+        char *names[FRAMES_MAX];
+        size_t n;
+        const char *last_name;
+} Unwind;
+
+static int frame_cb(Dwfl_Frame *state, void *arg)
+{
+        Unwind *u = arg;
+        Dwarf_Addr pc;
+        bool activation;
+        if (!dwfl_frame_pc(state, &pc, &activation))
+                return DWARF_CB_ABORT;
+        if (!activation && pc > 0)
+                pc--; /* a return address: look up the call */
+        const char *name = NULL;
+        Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, pc);
+        if (mod) {
+                GElf_Off off;
+                GElf_Sym sym;
+                name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+                /* Only a symbol that contains pc names it; else it is the nearest exported one before. */
+                if (name && sym.st_size && off >= sym.st_size)
+                        name = NULL;
+        }
+        if (u->n >= FRAMES_MAX)
+                return DWARF_CB_ABORT;
+        u->names[u->n] = name ? strdup(name) : NULL;
+        u->frames[u->n] = (InjectFrame) { .pc = pc, .name = u->names[u->n] };
+        u->n++;
+        return DWARF_CB_OK;
+}
+
+static bool outermost(const char *name)
+{
+        static const char *const ends[] = { "_start", "clone", "clone3", "__clone", "__clone3",
+                                            "start_thread", "__libc_start_main", "__libc_start_call_main" };
+        for (size_t i = 0; name && i < ELEMENTSOF(ends); i++)
+                if (streq(name, ends[i]))
+                        return true;
+        return false;
+}
+
+/* 1 = clean, 0 = not (reason), negative errno. */
+static int stack_check(Target *t, pid_t tid, Dwfl **dwflp, char *reason, size_t reason_size)
+{
+        static const Dwfl_Callbacks cb = {
+                .find_elf = dwfl_linux_proc_find_elf,
+                .find_debuginfo = dwfl_standard_find_debuginfo,
+        };
+        if (!*dwflp) {
+                Dwfl *d = dwfl_begin(&cb);
+                if (!d)
+                        return -ENOMEM;
+                if (dwfl_linux_proc_report(d, t->pid) != 0 || dwfl_report_end(d, NULL, NULL) != 0 ||
+                    dwfl_linux_proc_attach(d, t->pid, /* assume_ptrace_stopped= */ true) != 0) {
+                        dwfl_end(d);
+                        snprintf(reason, reason_size, "cannot read the process for unwinding: %s",
+                                 dwfl_errmsg(-1));
+                        return 0;
+                }
+                *dwflp = d;
+        }
+        Unwind u = { .dwfl = *dwflp };
+        int r = dwfl_getthread_frames(*dwflp, tid, frame_cb, &u);
+        bool complete = r == 0 || (u.n > 0 && outermost(u.frames[u.n - 1].name));
+        int ok;
+        if (u.n == 0 || !complete) {
+                snprintf(reason, reason_size, "its stack could not be unwound to its start (%zu frames: %s)", u.n,
+                         dwfl_errmsg(-1));
+                ok = 0;
+        } else
+                ok = inject_stack_is_clean(u.frames, u.n, &t->maps, &t->libc, t->libc_bias, reason, reason_size);
+        for (size_t i = 0; i < u.n; i++)
+                free(u.names[i]);
+        return ok;
+}
+
+static int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t size)
+{
+        struct iovec local = { .iov_base = (void *) buf, .iov_len = size };
+        struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = size };
+        ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == size ? 0 : -EIO;
+}
+
+static int mem_read(pid_t pid, uint64_t addr, void *buf, size_t size)
+{
+        struct iovec local = { .iov_base = buf, .iov_len = size };
+        struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = size };
+        ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == size ? 0 : -EIO;
+}
+
+static const char *syscall_name(long nr)
+{
+        switch (nr) {
+        case -1: return "running";
+        case SYS_read: return "read";
+        case SYS_readv: return "readv";
+        case SYS_recvfrom: return "recvfrom";
+        case SYS_recvmsg: return "recvmsg";
+        case SYS_accept: return "accept";
+        case SYS_accept4: return "accept4";
+        case SYS_epoll_wait: return "epoll_wait";
+        case SYS_epoll_pwait: return "epoll_pwait";
+        case SYS_poll: return "poll";
+        case SYS_ppoll: return "ppoll";
+        case SYS_select: return "select";
+        case SYS_pselect6: return "pselect6";
+        case SYS_futex: return "futex";
+        case SYS_nanosleep: return "nanosleep";
+        case SYS_clock_nanosleep: return "clock_nanosleep";
+        case SYS_wait4: return "wait4";
+        case SYS_waitid: return "waitid";
+        case SYS_pause: return "pause";
+        default: return "a system call";
+        }
+}
+
+typedef struct Call {
+        uint64_t fn, arg0, arg1;
+        int mallinfo_slot; /* -1, or 0/1: mallinfo2() writes into data + 80 * slot */
+} Call;
+
+/* Runs the prepared calls on the stopped thread tid. Returns 1 when all returned, 0 on timeout (detached
+ * mid-call: the call finishes on its own), negative errno (-ESRCH: the thread exited). */
+static int run_calls(pid_t tid, const struct user_regs_struct *base, const InjectLayout *l, const Target *t,
+                     const Call *calls, size_t n_calls, usec_t deadline, InjectResult *res)
+{
+        uint64_t sigreturn_ip = t->libc.restorer + t->libc_bias + sizeof(uint8_t[9]);
+        size_t next = 0;
+        int r;
+
+        for (;;) {
+                /* Set up calls[next]: from the interrupt stop, or at the previous call's rt_sigreturn. */
+                struct user_regs_struct call = *base;
+                call.rip = calls[next].fn;
+                call.rdi = calls[next].mallinfo_slot >= 0 ? l->data + 80 * (uint64_t) calls[next].mallinfo_slot
+                                                          : calls[next].arg0;
+                call.rsi = calls[next].arg1;
+                call.rdx = call.rcx = call.r8 = 0;
+                call.rsp = l->frame;
+                call.rax = 0;
+                call.orig_rax = (unsigned long) -1; /* no restart logic on our way back to user space */
+                call.eflags &= ~(0x400UL | 0x100UL); /* DF clear (the ABI), no single step */
+                if (ptrace(PTRACE_SETREGS, tid, 0, &call) < 0)
+                        return -errno;
+                if (next == 0) {
+                        /* Only now block its signals: before this, a death of ours would leave the thread
+                         * with its own registers and a full mask. Synchronous faults stay unblocked (a
+                         * blocked one would be forced with its handler reset). */
+                        sigset_t all;
+                        sigfillset(&all);
+                        sigdelset(&all, SIGSEGV);
+                        sigdelset(&all, SIGBUS);
+                        sigdelset(&all, SIGFPE);
+                        sigdelset(&all, SIGILL);
+                        sigdelset(&all, SIGTRAP);
+                        sigdelset(&all, SIGSYS);
+                        uint64_t mask;
+                        memcpy(&mask, &all, sizeof mask);
+                        if (ptrace(PTRACE_SETSIGMASK, tid, sizeof mask, &mask) < 0)
+                                return -errno;
+                }
+                usec_t started = now_mono();
+                if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+                        return -errno;
+
+                for (;;) {
+                        int status;
+                        r = wait_stop(tid, deadline, &status);
+                        if (r == -ETIMEDOUT) {
+                                /* Mid-call: stop it and detach; the frame brings it back. */
+                                res->timed_out = true;
+                                if (interrupt_stop(tid, now_mono() + 5 * USEC_PER_SEC) >= 0)
+                                        (void) ptrace(PTRACE_DETACH, tid, 0, 0);
+                                return 0;
+                        }
+                        if (r < 0)
+                                return r;
+                        int sig = WSTOPSIG(status);
+                        if (sig == (SIGTRAP | 0x80)) {
+                                struct __ptrace_syscall_info si = {};
+                                if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof si, &si) < 0)
+                                        return -errno;
+                                if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+                                        if (si.entry.nr == SYS_rt_sigreturn &&
+                                            si.instruction_pointer == sigreturn_ip &&
+                                            si.stack_pointer == l->frame + 8)
+                                                break; /* calls[next] returned */
+                                        if ((si.entry.nr == SYS_madvise &&
+                                             (si.entry.args[2] == MADV_DONTNEED || si.entry.args[2] == MADV_FREE)) ||
+                                            si.entry.nr == SYS_munmap) {
+                                                res->release_calls++;
+                                                res->released_bytes += si.entry.args[1];
+                                        } else if (si.entry.nr == SYS_brk)
+                                                res->release_calls++;
+                                }
+                                sig = 0;
+                        } else if ((status >> 16) == PTRACE_EVENT_STOP)
+                                sig = 0; /* a group stop or our own interrupt: keep going */
+                        if (ptrace(PTRACE_SYSCALL, tid, 0, (void *) (long) sig) < 0)
+                                return -errno;
+                }
+                res->call_usec += now_mono() - started;
+                if (calls[next].mallinfo_slot >= 0) {
+                        InjectMallinfo mi;
+                        if (mem_read(t->pid, l->data + 80 * (uint64_t) calls[next].mallinfo_slot, &mi, sizeof mi) >=
+                            0) {
+                                if (calls[next].mallinfo_slot == 0)
+                                        res->mallinfo_before = mi;
+                                else
+                                        res->mallinfo_after = mi;
+                                res->have_mallinfo = true;
+                        }
+                }
+                if (++next >= n_calls)
+                        break;
+                /* Chain: skip this rt_sigreturn (orig_rax = -1 at the entry stop) and start the next call
+                 * with the same frame. */
+        }
+        /* At the last rt_sigreturn's entry: let the thread return through its frame on its own. */
+        if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0)
+                return -errno;
+        return 1;
+}
+
+/* Tries one thread. 1 = injected, 0 = not this thread (reason), negative errno. */
+static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp, usec_t deadline,
+                      InjectResult *res)
+{
+        struct user_regs_struct regs;
+        _cleanup_free_ uint8_t *xstate = NULL;
+        int r;
+
+        if (ptrace(PTRACE_SEIZE, tid, 0, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0) {
+                r = -errno;
+                if (r == -EPERM)
+                        set_reason(res, "ptrace refused (EPERM): memwardend needs CAP_SYS_PTRACE and the target "
+                                        "must not be more privileged");
+                return r == -EPERM ? 0 : r;
+        }
+        usec_t stop_start = now_mono();
+        r = interrupt_stop(tid, deadline);
+        if (r < 0) {
+                /* Not stopped in time (or gone): a seized thread that never stops cannot be detached;
+                 * it is released when this tracer exits. */
+                if (r == -ETIMEDOUT)
+                        set_reason(res, "thread %d did not stop in time", (int) tid);
+                return r == -ETIMEDOUT ? 0 : r;
+        }
+
+        if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) {
+                r = -errno;
+                goto detach;
+        }
+        snprintf(res->thread_was, sizeof res->thread_was, "%s", syscall_name((long) regs.orig_rax));
+        const char *why = NULL;
+        InjectResume resume = regs.cs == 0x33 ? inject_resume_classify(&regs, &why) : INJECT_RESUME_SKIP;
+        if (resume == INJECT_RESUME_SKIP) {
+                set_reason(res, "thread %d %s", (int) tid, why ?: "is not in 64-bit mode");
+                r = 0;
+                goto detach;
+        }
+        char why_stack[200];
+        r = stack_check(t, tid, dwflp, why_stack, sizeof why_stack);
+        if (r <= 0) {
+                if (r == 0)
+                        set_reason(res, "thread %d: %s", (int) tid, why_stack);
+                goto detach;
+        }
+
+        /* Room on its stack below the red zone. */
+        xstate = malloc(XSTATE_BUF_MAX);
+        if (!xstate) {
+                r = -ENOMEM;
+                goto detach;
+        }
+        struct iovec iov = { .iov_base = xstate, .iov_len = XSTATE_BUF_MAX - 64 };
+        size_t xsize;
+        if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_X86_XSTATE_, &iov) < 0 ||
+            inject_xstate_prepare(xstate, iov.iov_len, &xsize) < 0) {
+                set_reason(res, "thread %d: its FPU state cannot be saved in a signal frame", (int) tid);
+                r = 0;
+                goto detach;
+        }
+        InjectLayout l;
+        inject_layout_compute(regs.rsp, xsize, DATA_SIZE, &l);
+        uint64_t lo, hi;
+        char mapname[64];
+        if (inject_maps_find(t->maps_text, regs.rsp - 1, &lo, &hi, mapname, sizeof mapname) <= 0 ||
+            (l.lowest - STACK_HEADROOM < lo && !streq(mapname, "[stack]")) || l.lowest - STACK_HEADROOM > l.lowest) {
+                set_reason(res, "thread %d: less than %d KiB of stack left below its stack pointer", (int) tid,
+                           STACK_HEADROOM / 1024);
+                r = 0;
+                goto detach;
+        }
+
+        uint64_t mask;
+        if (ptrace(PTRACE_GETSIGMASK, tid, sizeof mask, &mask) < 0) {
+                r = -errno;
+                goto detach;
+        }
+
+        /* The registers it resumes with, as the kernel would have set them. */
+        struct user_regs_struct resume_regs = regs;
+        if (resume == INJECT_RESUME_RESTART) {
+                resume_regs.rax = regs.orig_rax;
+                resume_regs.rip -= 2;
+        }
+        InjectSigframe f;
+        inject_sigframe_build(&resume_regs, mask, l.fpstate, t->libc.restorer + t->libc_bias, &f);
+
+        uint8_t data[DATA_SIZE] = {};
+        Call calls[3];
+        size_t n_calls = 0;
+        if (o->call_address) {
+                res->how = "test call";
+                calls[n_calls++] = (Call) { .fn = o->call_address, .mallinfo_slot = -1 };
+        } else if (t->maps.allocator == INJECT_ALLOCATOR_JEMALLOC) {
+                res->how = "mallctl(\"arena.4096.purge\")";
+                /* MALLCTL_ARENAS_ALL is 4096: every arena. The name lives in the data area. */
+                static const char purge[] = "arena.4096.purge";
+                memcpy(data + 160, purge, sizeof purge);
+                calls[n_calls++] = (Call) { .fn = t->jemalloc.mallctl + t->jemalloc_bias, .arg0 = l.data + 160,
+                                            .mallinfo_slot = -1 };
+        } else {
+                res->how = "malloc_trim(0)";
+                bool mi = o->mallinfo && t->libc.mallinfo2;
+                if (mi)
+                        calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 0 };
+                calls[n_calls++] = (Call) { .fn = t->libc.malloc_trim + t->libc_bias, .arg0 = 0,
+                                            .mallinfo_slot = -1 };
+                if (mi)
+                        calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 1 };
+        }
+
+        /* Frame first: from the moment the registers change, it must be complete. */
+        if ((r = mem_write(t->pid, l.fpstate, xstate, xsize + 4)) < 0 ||
+            (r = mem_write(t->pid, l.data, data, sizeof data)) < 0 ||
+            (r = mem_write(t->pid, l.frame, &f, sizeof f)) < 0) {
+                set_reason(res, "thread %d: cannot write its stack: %s", (int) tid, strerror(-r));
+                r = 0;
+                goto detach;
+        }
+        res->tid = tid;
+        r = run_calls(tid, &regs, &l, t, calls, n_calls, deadline, res);
+        res->stop_usec += now_mono() - stop_start - res->call_usec;
+        if (r == 0)
+                set_reason(res, "timed out: detached during the call, which finishes on its own");
+        return r == 0 ? 1 : r; /* a timed-out call still ran */
+
+detach:
+        (void) ptrace(PTRACE_DETACH, tid, 0, 0);
+        res->stop_usec += now_mono() - stop_start;
+        return r;
+}
+
+typedef struct Candidate {
+        pid_t tid;
+        int rank;
+} Candidate;
+
+static int candidate_cmp(const void *a, const void *b)
+{
+        const Candidate *x = a, *y = b;
+        return x->rank != y->rank ? x->rank - y->rank : (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static int threads_list(pid_t pid, Candidate **ret, size_t *ret_n)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        _cleanup_closedir_ DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        _cleanup_free_ Candidate *c = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t tid = (pid_t) atoi(de->d_name);
+                if (tid <= 0)
+                        continue;
+                char what[64];
+                _cleanup_free_ char *sc = NULL, *stat = NULL;
+                snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
+                if (proc_read(pid, what, &sc) < 0)
+                        continue;
+                snprintf(what, sizeof what, "task/%d/stat", (int) tid);
+                if (proc_read(pid, what, &stat) < 0)
+                        continue;
+                const char *p = strrchr(stat, ')');
+                char state = p && p[1] == ' ' ? p[2] : '?';
+                int rank = inject_thread_rank(sc, state);
+                if (rank < 0)
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        Candidate *nc = realloc(c, cap * sizeof *c);
+                        if (!nc)
+                                return -ENOMEM;
+                        c = nc;
+                }
+                c[n++] = (Candidate) { .tid = tid, .rank = rank };
+        }
+        qsort(c, n, sizeof *c, candidate_cmp);
+        *ret = TAKE_PTR(c);
+        *ret_n = n;
+        return 0;
+}
+
+static uint64_t rss_now(pid_t pid)
+{
+        _cleanup_free_ char *status = NULL;
+        InjectStatus st;
+        if (proc_read(pid, "status", &status) < 0 || inject_status_parse(status, &st) < 0)
+                return 0;
+        return st.vm_rss_bytes;
+}
+
+int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret)
+{
+        InjectOptions opts = *o;
+        Target t = { .pid = pid };
+        Dwfl *dwfl = NULL;
+        _cleanup_free_ Candidate *c = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret = (InjectResult) {};
+        if (!opts.timeout_usec)
+                opts.timeout_usec = 10 * USEC_PER_SEC;
+        if (!opts.max_threads)
+                opts.max_threads = 8;
+        usec_t deadline = now_mono() + opts.timeout_usec;
+
+        /* Pin it: the pidfd keeps the PID from being reused while we work; the start time proves that
+         * the PID is still the process the caller meant. */
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
+        if (pidfd < 0)
+                return -errno;
+        if (expected_starttime) {
+                _cleanup_free_ char *stat = NULL;
+                uint64_t start;
+                r = proc_read(pid, "stat", &stat);
+                if (r < 0)
+                        return r;
+                if (proc_stat_parse_starttime(stat, &start) < 0 || start != expected_starttime)
+                        return -ESRCH; /* another process now has that PID */
+        }
+
+        r = target_check(pid, &t, ret);
+        if (r <= 0)
+                goto finish;
+
+        r = threads_list(pid, &c, &n);
+        if (r < 0)
+                goto finish;
+        if (n == 0) {
+                set_reason(ret, "no thread may be stopped (every one is in uninterruptible sleep, exiting, or "
+                                "in a call that swaps the signal mask)");
+                r = 0;
+                goto finish;
+        }
+        r = 0;
+        for (size_t i = 0; i < n && i < opts.max_threads && now_mono() < deadline; i++) {
+                ret->threads_tried++;
+                r = try_thread(&t, c[i].tid, &opts, &dwfl, deadline, ret);
+                if (r > 0 || (r < 0 && r != -ESRCH))
+                        break;
+                r = 0; /* next thread (-ESRCH: that thread exited) */
+        }
+        if (r > 0) {
+                ret->rss_after = rss_now(pid);
+                if (!ret->timed_out)
+                        ret->reason[0] = 0;
+        } else if (r == 0 && !ret->reason[0])
+                set_reason(ret, "no thread qualified within %u tries", ret->threads_tried);
+finish:
+        if (dwfl)
+                dwfl_end(dwfl);
+        free(t.maps_text);
+        return r;
+}

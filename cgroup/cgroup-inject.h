@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup/cgroup-inject.h: call the allocator's own release function inside a running process that never
+ * opted in (glibc malloc_trim(0); jemalloc's purge of all arenas), through ptrace, on one thread that is
+ * provably outside the allocator, with a signal frame on the target's stack so that the target restores
+ * its own registers when the call returns: if the caller dies mid-call, the target still resumes as it
+ * was. docs/inject.md tells the design and the safety rules. x86_64 only.
+ *
+ * Blocks the calling thread for the whole injection (up to InjectOptions.timeout_usec and the call):
+ * the daemon runs it in a helper process (memwardenctl trim --inject --report), never in its event loop.
+ * The ptrace tracer is the calling thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup-inject-parse.h"
+#include "util/macro.h"
+
+typedef struct InjectOptions {
+        usec_t timeout_usec;     /* for one process, from the pidfd to the detach; 0 = 10 s */
+        unsigned max_threads;    /* threads stopped and looked at before giving up; 0 = 8 */
+        bool mallinfo;           /* glibc: also call mallinfo2() before and after the trim */
+        uint64_t call_address;   /* tests only: call this void f(void) in the target instead */
+} InjectOptions;
+
+typedef struct InjectMallinfo {
+        uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+} InjectMallinfo;
+
+typedef struct InjectResult {
+        InjectAllocator allocator;
+        const char *how;            /* "malloc_trim(0)", "mallctl(\"arena.4096.purge\")", "test call" */
+        pid_t tid;                  /* the thread that made the call */
+        char thread_was[32];        /* what it was doing: "read", "futex", "running", ... */
+        uint64_t rss_before, rss_after;     /* VmRSS, bytes */
+        bool have_mallinfo;
+        InjectMallinfo mallinfo_before, mallinfo_after;
+        unsigned release_calls;     /* madvise(DONTNEED/FREE), munmap and brk shrinks made by the call */
+        uint64_t released_bytes;    /* the lengths those calls gave back (what the allocator released) */
+        usec_t call_usec;           /* from resuming the thread into the call to its rt_sigreturn */
+        usec_t stop_usec;           /* how long the thread was stopped by us, in total */
+        unsigned threads_tried;
+        bool timed_out;             /* detached before the call returned: it finishes on its own */
+        char reason[256];           /* why not injected (or what went wrong) */
+} InjectResult;
+
+/* Injects into one process. expected_starttime (field 22 of /proc/PID/stat) pins it against PID reuse
+ * (0: not checked; the pidfd still pins the process for the rest). Returns 1 when the call ran, 0 when
+ * the process was refused or skipped (ret->reason says why), negative errno on errors (-ESRCH: gone). */
+int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret);
+
+/* Checks everything that does not need ptrace (status, seccomp, Yama, maps, symbols). Returns 1 when
+ * an injection may be tried, 0 with ret->reason and ret->allocator when refused, negative errno. */
+int inject_check(pid_t pid, InjectResult *ret);

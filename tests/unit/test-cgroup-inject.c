@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/* The injected trim (cgroup/cgroup-inject.c): the pure parsers, then real processes on the host
+ * (tests/helpers/inject-target, frag): blocked calls resume correctly, signals are delivered, RSS falls,
+ * refusals carry their reason, the target survives the injector's SIGKILL mid-call, a torture run. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup-inject.h"
+
+#define TARGET BUILD_ROOT "/tests/helpers/inject-target"
+#define TARGET_STATIC BUILD_ROOT "/tests/helpers/inject-target-static"
+#define FRAG BUILD_ROOT "/tests/helpers/frag"
+#define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Parsers */
+
+static const char maps_glibc[] =
+        "55d0c0a00000-55d0c0a01000 r--p 00000000 fe:01 131 /usr/bin/prog\n"
+        "7f1c2a600000-7f1c2a628000 r--p 00000000 fe:01 2000 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        "7f1c2a628000-7f1c2a7bd000 r-xp 00028000 fe:01 2000 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        "7f1c2a815000-7f1c2a819000 rw-p 00214000 fe:01 2000 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        "7ffd5a000000-7ffd5a021000 rw-p 00000000 00:00 0                          [stack]\n";
+
+Test(inject_parse, maps_glibc)
+{
+        InjectMaps m;
+        cr_assert_eq(inject_maps_parse(maps_glibc, &m), 0);
+        cr_assert_eq(m.allocator, INJECT_ALLOCATOR_GLIBC);
+        cr_assert(m.libc.found);
+        cr_assert_eq(m.libc.base, 0x7f1c2a600000ULL);
+        cr_assert_eq(m.libc.lo, 0x7f1c2a600000ULL);
+        cr_assert_eq(m.libc.hi, 0x7f1c2a819000ULL);
+        cr_assert_str_eq(m.libc.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+
+        uint64_t lo, hi;
+        char name[32];
+        cr_assert_eq(inject_maps_find(maps_glibc, 0x7ffd5a020000ULL, &lo, &hi, name, sizeof name), 1);
+        cr_assert_str_eq(name, "[stack]");
+        cr_assert_eq(lo, 0x7ffd5a000000ULL);
+        cr_assert_eq(inject_maps_find(maps_glibc, 0x1000, &lo, &hi, NULL, 0), 0);
+}
+
+Test(inject_parse, maps_other_allocators)
+{
+        InjectMaps m;
+        cr_assert_eq(inject_maps_parse("7f00-8f00 r-xp 00000000 fe:01 5 /lib/ld-musl-x86_64.so.1\n", &m), 0);
+        cr_assert_eq(m.allocator, INJECT_ALLOCATOR_UNKNOWN);
+        cr_assert_str_eq(m.other_allocator, "musl");
+
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s7f00000-7f10000 r-xp 00000000 fe:01 6 /usr/lib/libtcmalloc.so.4\n", maps_glibc);
+        cr_assert_eq(inject_maps_parse(buf, &m), 0);
+        cr_assert_eq(m.allocator, INJECT_ALLOCATOR_UNKNOWN);
+        cr_assert_str_eq(m.other_allocator, "tcmalloc");
+
+        snprintf(buf, sizeof buf, "%s7f00000-7f10000 r--p 00000000 fe:01 7 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2\n",
+                 maps_glibc);
+        cr_assert_eq(inject_maps_parse(buf, &m), 0);
+        cr_assert_eq(m.allocator, INJECT_ALLOCATOR_JEMALLOC);
+        cr_assert_eq(m.jemalloc.base, 0x7f00000ULL);
+
+        /* A static binary: no libc at all (Go, static C). */
+        cr_assert_eq(inject_maps_parse("00400000-00500000 r-xp 00000000 fe:01 8 /usr/bin/static\n", &m), 0);
+        cr_assert_eq(m.allocator, INJECT_ALLOCATOR_STATIC);
+
+        /* Hostile: nothing parses. */
+        cr_assert_eq(inject_maps_parse("garbage\n\n", &m), -EINVAL);
+        cr_assert_eq(inject_maps_parse("", &m), -EINVAL);
+}
+
+static void *map_file(const char *path, size_t *size)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s", path);
+        struct stat st;
+        cr_assert_eq(fstat(fd, &st), 0);
+        void *m = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        cr_assert_neq(m, MAP_FAILED);
+        *size = (size_t) st.st_size;
+        return m;
+}
+
+Test(inject_parse, elf_debian_libc)
+{
+        size_t size;
+        const uint8_t *m = map_file(LIBC, &size);
+        InjectElf e;
+        cr_assert_eq(inject_elf_parse(m, size, &e), 0);
+        cr_assert_neq(e.malloc_trim, 0);
+        cr_assert_neq(e.mallinfo2, 0);
+        cr_assert_eq(e.mallctl, 0);
+        cr_assert_eq(e.restorer_matches, 1);
+        /* The restorer is mov $15,%rax; syscall (the file offset equals the address in Debian's libc's
+         * text segment minus the segment's delta; checked through our own libc below). */
+        cr_assert(e.malloc_lo < e.malloc_trim && e.malloc_trim < e.malloc_hi);
+        cr_assert(e.malloc_lo < e.mallinfo2 && e.mallinfo2 < e.malloc_hi);
+        /* The hull of malloc.o is not the whole libc: memcpy and printf are outside. */
+        cr_assert(e.malloc_hi - e.malloc_lo < 256 * 1024, "hull %#lx-%#lx", e.malloc_lo, e.malloc_hi);
+        cr_assert_neq(e.fork_lo, 0);
+
+        /* Compared with our own process: libc's restorer is what sigaction installed for us. */
+        extern char __executable_start;
+        (void) __executable_start;
+        munmap((void *) m, size);
+}
+
+Test(inject_parse, elf_without_malloc_trim)
+{
+        size_t size;
+        const uint8_t *m = map_file("/lib/x86_64-linux-gnu/libm.so.6", &size);
+        InjectElf e;
+        cr_assert_eq(inject_elf_parse(m, size, &e), 0);
+        cr_assert_eq(e.malloc_trim, 0);
+        cr_assert_eq(e.restorer_matches, 0);
+        munmap((void *) m, size);
+}
+
+Test(inject_parse, elf_hostile)
+{
+        InjectElf e;
+        uint8_t junk[4096] = { 0x7f, 'E', 'L', 'F', 2, 1, 1 };
+        cr_assert_eq(inject_elf_parse(junk, sizeof junk, &e), -EINVAL);
+        cr_assert_eq(inject_elf_parse(junk, 10, &e), -EINVAL);
+
+        /* A real header with its section table cut off. */
+        size_t size;
+        const uint8_t *m = map_file(LIBC, &size);
+        cr_assert_eq(inject_elf_parse(m, 4096, &e), -EINVAL);
+        munmap((void *) m, size);
+}
+
+Test(inject_parse, stack_classification)
+{
+        InjectMaps m;
+        cr_assert_eq(inject_maps_parse(maps_glibc, &m), 0);
+        InjectElf e = { .malloc_lo = 0x94500, .malloc_hi = 0x9a340, .fork_lo = 0xd3e80, .fork_hi = 0xd4000 };
+        uint64_t bias = 0x7f1c2a600000ULL;
+        char reason[128];
+
+        InjectFrame clean[] = { { bias + 0x114000, "read" }, { 0x55d0c0a00100, "main" },
+                                { bias + 0x29d90, "__libc_start_call_main" } };
+        cr_assert(inject_stack_is_clean(clean, 3, &m, &e, bias, reason, sizeof reason));
+
+        /* A lock wait called from malloc: the futex frame is clean, the one below is not. */
+        InjectFrame lockwait[] = { { bias + 0x91000, "__lll_lock_wait_private" }, { bias + 0x96000, NULL },
+                                   { 0x55d0c0a00100, "main" } };
+        cr_assert_not(inject_stack_is_clean(lockwait, 3, &m, &e, bias, reason, sizeof reason));
+        cr_assert(strstr(reason, "frame 1 in glibc malloc"), "%s", reason);
+
+        /* Named by debug symbols, wherever it is. */
+        InjectFrame named[] = { { 0x55d0c0a00100, "_int_free.part.0" } };
+        cr_assert_not(inject_stack_is_clean(named, 1, &m, &e, bias, reason, sizeof reason));
+        cr_assert(strstr(reason, "_int_free"), "%s", reason);
+
+        InjectFrame forking[] = { { bias + 0xd3f00, NULL } };
+        cr_assert_not(inject_stack_is_clean(forking, 1, &m, &e, bias, reason, sizeof reason));
+        cr_assert(strstr(reason, "fork"), "%s", reason);
+
+        cr_assert(inject_name_is_allocator("je_malloc_default"));
+        cr_assert(inject_name_is_allocator("realloc"));
+        cr_assert_not(inject_name_is_allocator("reallocarray_wrapper_in_app"));
+        cr_assert_not(inject_name_is_allocator("epoll_wait"));
+        cr_assert_not(inject_name_is_allocator(NULL));
+}
+
+Test(inject_parse, resume_classify)
+{
+        const char *why = NULL;
+        struct user_regs_struct r = { .orig_rax = SYS_read, .rax = (unsigned long) -512 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_RESTART);
+        r.rax = (unsigned long) -514;
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_RESTART);
+        r = (struct user_regs_struct) { .orig_rax = SYS_clock_nanosleep, .rax = (unsigned long) -516 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_SKIP);
+        cr_assert(strstr(why, "restart_syscall"));
+        r = (struct user_regs_struct) { .orig_rax = SYS_epoll_wait, .rax = (unsigned long) -EINTR,
+                                        .r10 = (unsigned long) -1 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_RESTART);
+        r.r10 = 100;
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_AS_IS);
+        r = (struct user_regs_struct) { .orig_rax = SYS_rt_sigsuspend, .rax = (unsigned long) -514 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_SKIP);
+        r = (struct user_regs_struct) { .orig_rax = SYS_ppoll, .rax = (unsigned long) -514, .r10 = 0x1000 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_SKIP);
+        r = (struct user_regs_struct) { .orig_rax = (unsigned long) -1, .rax = 5 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_AS_IS);
+        r = (struct user_regs_struct) { .orig_rax = SYS_write, .rax = 12 };
+        cr_assert_eq(inject_resume_classify(&r, &why), INJECT_RESUME_AS_IS);
+}
+
+Test(inject_parse, thread_rank)
+{
+        cr_assert_eq(inject_thread_rank("0 0x0 0x7ffc 0x1 0x0 0x0 0x0 0x7ffd 0x7f00\n", 'S'), 0); /* read */
+        cr_assert_eq(inject_thread_rank("202 0x55 0x189 0x0 0x0 0x0 0xffffffff 0x7ffd 0x7f00\n", 'S'), 0);
+        cr_assert_eq(inject_thread_rank("202 0x55 0x189 0x0 0x7ffd1000 0x0 0xffffffff 0x1 0x2\n", 'S'), 1);
+        cr_assert_eq(inject_thread_rank("232 0x3 0x7ffc 0x1 0xffffffffffffffff 0x0 0x0 0x1 0x2\n", 'S'), 0);
+        cr_assert_eq(inject_thread_rank("230 0x0 0x0 0x7ffc 0x0 0x0 0x0 0x1 0x2\n", 'S'), 1);
+        cr_assert_eq(inject_thread_rank("running\n", 'R'), 2);
+        cr_assert_eq(inject_thread_rank("-1 0x7ffd 0x7f00\n", 'S'), 2);
+        cr_assert_eq(inject_thread_rank("130 0x7ffc 0x8 0x0 0x0 0x0 0x0 0x1 0x2\n", 'S'), -1); /* sigsuspend */
+        cr_assert_eq(inject_thread_rank("0 0x0 0x7ffc 0x1 0x0 0x0 0x0 0x7ffd 0x7f00\n", 'D'), -1);
+        cr_assert_eq(inject_thread_rank("garbage", 'S'), -1);
+}
+
+Test(inject_parse, frame_layout)
+{
+        InjectLayout l;
+        uint64_t rsp = 0x7ffd5a01f7c8ULL;
+        inject_layout_compute(rsp, 2696, 256, &l);
+        cr_assert_eq(l.frame % 16, 8); /* rsp at a function's entry */
+        cr_assert_eq(l.fpstate % 64, 0);
+        cr_assert_eq(l.data % 16, 0);
+        cr_assert(l.fpstate + 2696 + 4 <= rsp - 128, "the red zone stays untouched");
+        cr_assert(l.data + 256 <= l.fpstate);
+        cr_assert(l.frame + sizeof(InjectSigframe) <= l.data);
+
+        struct user_regs_struct r = { .rip = 0x1234, .rsp = rsp, .rax = 7, .cs = 0x33, .ss = 0x2b, .eflags = 0x246 };
+        InjectSigframe f;
+        inject_sigframe_build(&r, 0x4000, l.fpstate, 0x7f0000001000ULL, &f);
+        cr_assert_eq(f.pretcode, 0x7f0000001000ULL);
+        cr_assert_eq(f.mc.rip, 0x1234);
+        cr_assert_eq(f.mc.rsp, rsp);
+        cr_assert_eq(f.mc.rax, 7);
+        cr_assert_eq(f.mc.fpstate, l.fpstate);
+        cr_assert_eq(f.uc_sigmask, 0x4000);
+        cr_assert_eq(f.ss_flags, 3, "an invalid mode: rt_sigreturn keeps the altstack");
+        cr_assert_eq(f.uc_flags, 7);
+}
+
+Test(inject_parse, status)
+{
+        InjectStatus s;
+        cr_assert_eq(inject_status_parse("Name:\tx\nState:\tS (sleeping)\nTracerPid:\t42\nVmRSS:\t  1024 kB\n"
+                                         "SigCgt:\t0000000000004000\nSeccomp:\t2\n", &s), 0);
+        cr_assert_eq(s.tracer_pid, 42);
+        cr_assert_eq(s.seccomp, 2);
+        cr_assert_eq(s.state, 'S');
+        cr_assert_eq(s.vm_rss_bytes, 1024 * 1024);
+        cr_assert_eq(inject_status_parse("nothing\n", &s), -EINVAL);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Real processes */
+
+typedef struct Proc {
+        pid_t pid;
+        int in, out; /* its stdin (write end), its stdout (read end) */
+        FILE *f;
+} Proc;
+
+static Proc spawn(const char *const argv[], const char *preload)
+{
+        int in[2], out[2];
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                dup2(in[0], 0);
+                dup2(out[1], 1);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (preload) {
+                        setenv("LD_PRELOAD", preload, 1);
+                        /* jemalloc: no purging of its own (like redis's active defrag off): only ours. */
+                        setenv("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1", 1);
+                }
+                execv(argv[0], (char **) argv);
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        Proc p = { .pid = pid, .in = in[1], .out = out[0], .f = fdopen(out[0], "r") };
+        return p;
+}
+
+static char *next_line(Proc *p, char *buf, size_t size)
+{
+        if (!fgets(buf, (int) size, p->f))
+                return NULL;
+        buf[strcspn(buf, "\n")] = 0;
+        return buf;
+}
+
+static void expect_ready(Proc *p)
+{
+        char line[256];
+        cr_assert(next_line(p, line, sizeof line));
+        cr_assert(strncmp(line, "ready ", 6) == 0, "%s", line);
+        /* Let it reach its blocking call. */
+        for (int i = 0; i < 200; i++) {
+                char path[64], buf[64] = "";
+                snprintf(path, sizeof path, "/proc/%d/wchan", (int) p->pid);
+                FILE *f = fopen(path, "re");
+                if (f) {
+                        if (!fgets(buf, sizeof buf, f))
+                                buf[0] = 0;
+                        fclose(f);
+                }
+                if (buf[0] && strcmp(buf, "0") != 0)
+                        break;
+                usleep(5000);
+        }
+        usleep(20000);
+}
+
+static int finish(Proc *p)
+{
+        int status;
+        close(p->in);
+        cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
+        fclose(p->f);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static pid_t tracer_of(pid_t pid)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+                fclose(f);
+        buf[n] = 0;
+        char *t = strstr(buf, "TracerPid:");
+        return t ? (pid_t) atoi(t + 10) : -1;
+}
+
+static InjectResult inject(pid_t pid, int expect)
+{
+        InjectResult r;
+        InjectOptions o = { .mallinfo = true, .timeout_usec = 10 * USEC_PER_SEC };
+        int k = inject_process(pid, 0, &o, &r);
+        cr_assert_eq(k, expect, "inject_process: %d (%s)", k, r.reason);
+        return r;
+}
+
+Test(inject_host, read_on_a_pipe_gets_its_data)
+{
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_str_eq(r.how, "malloc_trim(0)");
+        cr_assert_str_eq(r.thread_was, "read");
+        cr_assert(r.have_mallinfo);
+        cr_assert_gt(r.mallinfo_before.arena, 0, "mallinfo2().arena read back");
+        /* The call ran and the target is still in its read: a line written now arrives whole. */
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello", "no EINTR, no lost byte");
+        cr_assert_eq(finish(&p), 0);
+}
+
+Test(inject_host, accept_gets_its_connection)
+{
+        char path[108];
+        snprintf(path, sizeof path, "/tmp/memwarden-inject-test-%d.sock", (int) getpid());
+        const char *argv[] = { TARGET, "accept", path, NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_str_eq(r.thread_was, "accept");
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "accepted");
+        close(fd);
+        unlink(path);
+        cr_assert_eq(finish(&p), 0);
+}
+
+Test(inject_host, epoll_wait_gets_its_event)
+{
+        const char *argv[] = { TARGET, "epoll", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_str_eq(r.thread_was, "epoll_wait");
+        cr_assert_eq(write(p.in, "ev\n", 3), 3);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "epoll 1 ev", "restarted, not EINTR: %s", line);
+        cr_assert_eq(finish(&p), 0);
+}
+
+Test(inject_host, nanosleep_gets_its_full_sleep)
+{
+        /* One thread sleeps 1.5 s in nanosleep, main waits in pthread_join (a futex): the futex thread is
+         * chosen, the sleeper is never interrupted. */
+        const char *argv[] = { TARGET, "nanosleep", "1500", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_str_eq(r.thread_was, "futex");
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        int ms = 0;
+        cr_assert_eq(sscanf(line, "slept %d", &ms), 1, "%s", line);
+        cr_assert_geq(ms, 1500, "the sleep was not cut short: %s", line);
+        cr_assert_null(strstr(line, "EINTR"));
+        cr_assert_eq(finish(&p), 0);
+}
+
+Test(inject_host, frag_rss_falls)
+{
+        const char *argv[] = { FRAG, "--mib", "100", "--threads", "1", "--stdin", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        usleep(50000);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert(r.have_mallinfo);
+        /* glibc held the freed 90 MiB: mallinfo2's fordblks says so, then malloc_trim gave it back. */
+        cr_assert_gt(r.mallinfo_before.fordblks, 50ULL << 20, "free bytes held %lu", r.mallinfo_before.fordblks);
+        cr_assert_gt(r.released_bytes, 50ULL << 20, "madvised %lu", r.released_bytes);
+        cr_assert_gt(r.rss_before, r.rss_after + (50ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
+        cr_assert_eq(r.mallinfo_after.uordblks, r.mallinfo_before.uordblks, "the data in use is untouched");
+        cr_log_info("frag: RSS %lu -> %lu KiB, released %lu KiB in %u calls, call %lu us, stop %lu us",
+                    r.rss_before >> 10, r.rss_after >> 10, r.released_bytes >> 10, r.release_calls,
+                    (unsigned long) r.call_usec, (unsigned long) r.stop_usec);
+        finish(&p);
+}
+
+Test(inject_host, jemalloc_purge_lowers_rss)
+{
+        const char *je = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+        if (access(je, R_OK) < 0)
+                cr_skip_test("libjemalloc2 is not installed");
+        const char *argv[] = { TARGET, "frag", "100", NULL };
+        Proc p = spawn(argv, je);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_eq(r.allocator, INJECT_ALLOCATOR_JEMALLOC);
+        cr_assert_str_eq(r.how, "mallctl(\"arena.4096.purge\")");
+        cr_assert_gt(r.rss_before, r.rss_after + (30ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
+        finish(&p);
+}
+
+Test(inject_host, refuses_static_binary)
+{
+        if (access(TARGET_STATIC, X_OK) < 0)
+                cr_skip_test("no static libc to build the static target");
+        const char *argv[] = { TARGET_STATIC, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "static binary"), "%s", r.reason);
+        cr_assert_eq(r.allocator, INJECT_ALLOCATOR_STATIC);
+        finish(&p);
+}
+
+Test(inject_host, refuses_traced_process)
+{
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        /* A helper process traces it (a debugger already attached). */
+        pid_t tracer = fork();
+        if (tracer == 0) {
+                if (ptrace(PTRACE_SEIZE, p.pid, 0, 0) < 0)
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        bool traced = false;
+        for (int i = 0; i < 200 && !traced; i++) {
+                traced = tracer_of(p.pid) == tracer;
+                usleep(5000);
+        }
+        cr_assert(traced);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "already traced by PID"), "%s", r.reason);
+        kill(tracer, SIGKILL);
+        waitpid(tracer, NULL, 0);
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        finish(&p);
+}
+
+Test(inject_host, refuses_seccomp_filter)
+{
+        const char *argv[] = { TARGET, "seccomp", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "seccomp filter (Seccomp: 2"), "%s", r.reason);
+        finish(&p);
+}
+
+Test(inject_host, refuses_pid_reused)
+{
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r;
+        InjectOptions o = {};
+        cr_assert_eq(inject_process(p.pid, 1, &o, &r), -ESRCH, "a start time that is not the process's");
+        finish(&p);
+}
+
+/* The injector dies mid-call: the target finishes the call on its own and resumes its read(), its
+ * registers, signal mask and altstack as they were; a signal sent meanwhile is delivered after. */
+Test(inject_host, target_survives_injector_sigkill)
+{
+        const char *argv[] = { TARGET, "slow", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        unsigned long addr = 0;
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+
+        pid_t injector = fork();
+        if (injector == 0) {
+                InjectResult r;
+                InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
+                _exit(inject_process(p.pid, 0, &o, &r) == 1 ? 0 : 1);
+        }
+        /* Wait until the target runs the call (traced by the injector), then kill the injector. */
+        bool traced = false;
+        for (int i = 0; i < 200 && !traced; i++) {
+                traced = tracer_of(p.pid) == injector;
+                usleep(5000);
+        }
+        cr_assert(traced, "the injector attached");
+        usleep(300 * 1000); /* inside the 1.5 s call */
+        kill(p.pid, SIGUSR1); /* arrives during the call: blocked there, delivered after */
+        kill(injector, SIGKILL);
+        waitpid(injector, NULL, 0);
+
+        usleep(1500 * 1000); /* the call ends on its own, then rt_sigreturn */
+        cr_assert_eq(write(p.in, "after\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read after usr1 1 slow-calls 1 altstack same", "%s", line);
+        cr_assert_eq(finish(&p), 0);
+}
+
+static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
+{
+        const char *argv[] = { TARGET, "torture", "8", "4", busy, NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        unsigned done = 0, skipped = 0;
+        for (int i = 0; i < 40; i++) {
+                InjectResult r;
+                InjectOptions o = { .timeout_usec = 5 * USEC_PER_SEC };
+                int k = inject_process(p.pid, 0, &o, &r);
+                if (k == -ESRCH)
+                        break; /* its run ended */
+                cr_assert_geq(k, 0, "inject_process: %s", strerror(-k));
+                if (k == 1)
+                        done++;
+                else {
+                        cr_assert(r.reason[0], "a skip names its reason");
+                        if (skipped++ == 0)
+                                cr_log_info("torture%s: skipped: %s", busy ? " busy" : "", r.reason);
+                }
+        }
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert(strncmp(line, "torture ok", 10) == 0, "%s", line);
+        cr_log_info("torture%s: %u injected, %u skipped", busy ? " busy" : "", done, skipped);
+        cr_assert_eq(finish(&p), 0);
+        *ret_done = done;
+        *ret_skipped = skipped;
+}
+
+/* 8 threads in malloc/free/realloc, main idle in pthread_join: every injection lands. */
+Test(inject_host, torture, .timeout = 60)
+{
+        unsigned done, skipped;
+        torture(NULL, &done, &skipped);
+        cr_assert_gt(done, 0);
+}
+
+/* No idle thread: only running threads, most of the time inside malloc; those are refused by their
+ * stack, the others take the call. No crash, no deadlock, no checksum error. */
+Test(inject_host, torture_busy, .timeout = 60)
+{
+        unsigned done, skipped;
+        torture("busy", &done, &skipped);
+        cr_assert_gt(done + skipped, 0);
+}
