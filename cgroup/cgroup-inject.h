@@ -37,7 +37,8 @@ typedef struct InjectResult {
         bool have_mallinfo;
         InjectMallinfo mallinfo_before, mallinfo_after;
         unsigned release_calls;     /* madvise(DONTNEED/FREE), munmap and brk shrinks made by the call */
-        uint64_t released_bytes;    /* the lengths those calls gave back (what the allocator released) */
+        uint64_t released_bytes;    /* the lengths passed to those calls (pages already released count again:
+                                     * RSS before/after is what was really given back) */
         usec_t call_usec;           /* from resuming the thread into the call to its rt_sigreturn */
         usec_t stop_usec;           /* how long the thread was stopped by us, in total */
         unsigned threads_tried;

@@ -61,7 +61,17 @@ void trim_help(void)
                ".service, .scope, .slice, .socket, .mount or .swap is a unit; a number a PID; anything else a\n"
                "cgroup path.\n"
                "\n"
-               "      --info     ask for the allocator's view instead (0x301), which map then shows\n");
+               "      --info     ask for the allocator's view instead (0x301), which map then shows\n"
+               "\n"
+               "memwardenctl trim --inject [--report] [--no-mallinfo] [--timeout SEC] UNIT|CGROUP|PID[:START]...\n"
+               "\n"
+               "Call the allocator's own release function inside each process instead, through ptrace: glibc\n"
+               "malloc_trim(0), or jemalloc's purge of all arenas. No handler, preload or restart needed; static\n"
+               "binaries, other allocators, traced or seccomp'd processes are refused with the reason. Root.\n"
+               "      --report        one key=value line per process (what memwardend reads)\n"
+               "      --no-mallinfo   do not read glibc's mallinfo2() before the call\n"
+               "      --timeout SEC   per process (default 10); after it the thread finishes the call alone\n"
+               "      PID:START       only if the PID's start time (field 22 of /proc/PID/stat) is START\n");
 }
 
 int verb_trim(const CtlArgs *a, char **args)

@@ -20,6 +20,10 @@ typedef enum CtlOption {
         CTL_OPT_PROC_ROOT = 1U << 9,
         CTL_OPT_TRIM_DIR = 1U << 10,
         CTL_OPT_STATE_DIR = 1U << 11,
+        CTL_OPT_INJECT = 1U << 12,    /* trim --inject and its options (ctl/ctl-inject.c) */
+        CTL_OPT_REPORT = 1U << 13,
+        CTL_OPT_NO_MALLINFO = 1U << 14,
+        CTL_OPT_TIMEOUT = 1U << 15,
 } CtlOption;
 
 typedef struct CtlArgs {
@@ -30,6 +34,8 @@ typedef struct CtlArgs {
         const char *socket;   /* the daemon's control socket (status, reload) */
         long top, files;      /* map */
         const char *cgroup_root, *proc_root, *trim_dir, *state_dir; /* NULL: the system's */
+        bool inject, report, no_mallinfo; /* trim --inject */
+        double timeout_sec;               /* trim --inject --timeout; 0: the default */
 } CtlArgs;
 
 /* Each verb gets the parsed options and its operands (a NULL-terminated vector, the count already checked)

@@ -17,6 +17,7 @@
 #include "util/strv.h"
 #include "ctl.h"
 #include "ctl-map.h"
+#include "ctl-inject.h"
 #include "ctl-trim.h"
 #include "ctl-brakes.h"
 
@@ -42,6 +43,10 @@ static void help(void)
                "                    ask the processes to release free allocator memory now (SIGRTMIN+18,\n"
                "                    only to those that handle it) and print what each released; --info\n"
                "                    asks for the allocator's view instead (0x301), which map then shows\n"
+               "  trim --inject [--report] [--no-mallinfo] [--timeout SEC] UNIT|CGROUP|PID...\n"
+               "                    call malloc_trim(0) (glibc) or purge all arenas (jemalloc) inside each\n"
+               "                    process through ptrace, no preload or restart needed; prints what each\n"
+               "                    released or why it was refused (root: CAP_SYS_PTRACE)\n"
                "  enroll UNIT       preload libmemwarden-trim.so into UNIT (a drop-in; restart the unit)\n"
                "  unenroll UNIT     remove that drop-in\n"
                "  release-brakes    remove the memory.high brakes memwardend set, from its saved state,\n"
@@ -179,6 +184,12 @@ static int verb_help(const CtlArgs *a, char **operands)
         return EXIT_SUCCESS;
 }
 
+/* trim: by signal (ctl/ctl-trim.c), or with --inject by a call inside each process (ctl/ctl-inject.c). */
+static int verb_trim_or_inject(const CtlArgs *a, char **operands)
+{
+        return a->inject ? verb_trim_inject(a, operands) : verb_trim(a, operands);
+}
+
 typedef struct Verb {
         const char *name;
         const char *usage; /* operands and options, for the verb's --help and its usage errors */
@@ -198,8 +209,11 @@ static const Verb verbs[] = {
         { "map", "CGROUP|UNIT [--json] [--top N] [--files N]", 1, 1,
           CTL_OPT_JSON | CTL_OPT_TOP | CTL_OPT_FILES | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR,
           verb_map, map_help },
-        { "trim", "[--info] UNIT|CGROUP|PID...", 1, MANY,
-          CTL_OPT_INFO | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR, verb_trim, trim_help },
+        { "trim", "[--info] UNIT|CGROUP|PID... | --inject [--report] [--no-mallinfo] [--timeout SEC] UNIT|CGROUP|PID...",
+          1, MANY,
+          CTL_OPT_INFO | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR | CTL_OPT_INJECT | CTL_OPT_REPORT |
+                  CTL_OPT_NO_MALLINFO | CTL_OPT_TIMEOUT,
+          verb_trim_or_inject, trim_help },
         { "enroll", "UNIT", 1, 1, 0, verb_enroll_one, NULL },
         { "unenroll", "UNIT", 1, 1, 0, verb_unenroll_one, NULL },
         { "release-brakes", "[--state-dir DIR] [--cgroup-root DIR] [-c FILE]", 0, 0,
@@ -217,6 +231,8 @@ static const struct {
         { CTL_OPT_FILES, "--files" },         { CTL_OPT_INFO, "--info" },
         { CTL_OPT_CGROUP_ROOT, "--cgroup-root" }, { CTL_OPT_PROC_ROOT, "--proc-root" },
         { CTL_OPT_TRIM_DIR, "--trim-dir" },   { CTL_OPT_STATE_DIR, "--state-dir" },
+        { CTL_OPT_INJECT, "--inject" },       { CTL_OPT_REPORT, "--report" },
+        { CTL_OPT_NO_MALLINFO, "--no-mallinfo" }, { CTL_OPT_TIMEOUT, "--timeout" },
 };
 
 static int parse_count(const char *name, const char *s, long *ret)
@@ -244,6 +260,10 @@ int main(int argc, char *argv[])
                 ARG_PROC_ROOT,
                 ARG_TRIM_DIR,
                 ARG_STATE_DIR,
+                ARG_INJECT,
+                ARG_REPORT,
+                ARG_NO_MALLINFO,
+                ARG_TIMEOUT,
         };
         static const struct option options[] = {
                 { "json", no_argument, NULL, ARG_JSON },
@@ -258,6 +278,10 @@ int main(int argc, char *argv[])
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "trim-dir", required_argument, NULL, ARG_TRIM_DIR },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "inject", no_argument, NULL, ARG_INJECT },
+                { "report", no_argument, NULL, ARG_REPORT },
+                { "no-mallinfo", no_argument, NULL, ARG_NO_MALLINFO },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -324,6 +348,29 @@ int main(int argc, char *argv[])
                         a.state_dir = optarg;
                         a.given |= CTL_OPT_STATE_DIR;
                         break;
+                case ARG_INJECT:
+                        a.inject = true;
+                        a.given |= CTL_OPT_INJECT;
+                        break;
+                case ARG_REPORT:
+                        a.report = true;
+                        a.given |= CTL_OPT_REPORT;
+                        break;
+                case ARG_NO_MALLINFO:
+                        a.no_mallinfo = true;
+                        a.given |= CTL_OPT_NO_MALLINFO;
+                        break;
+                case ARG_TIMEOUT: {
+                        char *e = NULL;
+                        errno = 0;
+                        a.timeout_sec = strtod(optarg, &e);
+                        if (errno || !e || *e || e == optarg || !(a.timeout_sec > 0 && a.timeout_sec <= 3600)) {
+                                fprintf(stderr, "Invalid number for --timeout (seconds, 0 < s <= 3600): %s\n", optarg);
+                                goto out;
+                        }
+                        a.given |= CTL_OPT_TIMEOUT;
+                        break;
+                }
                 case 'h':
                         want_help = true;
                         break;

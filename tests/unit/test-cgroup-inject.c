@@ -599,3 +599,59 @@ Test(inject_host, torture_busy, .timeout = 60)
         torture("busy", &done, &skipped);
         cr_assert_gt(done + skipped, 0);
 }
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* memwardenctl trim --inject */
+
+static int run_ctl(const char *args, char *out, size_t size)
+{
+        char cmd[512];
+        const char *ctl = getenv("MEMWARDENCTL") ?: BUILD_ROOT "/ctl/memwardenctl";
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", ctl, args);
+        FILE *f = popen(cmd, "r");
+        cr_assert(f);
+        size_t n = fread(out, 1, size - 1, f);
+        out[n] = 0;
+        int st = pclose(f);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(inject_ctl, prints_what_each_process_released)
+{
+        const char *argv[] = { FRAG, "--mib", "60", "--threads", "1", "--stdin", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256], out[4096], args[128];
+        cr_assert(next_line(&p, line, sizeof line));
+        usleep(50000);
+
+        snprintf(args, sizeof args, "trim --inject %d", (int) p.pid);
+        cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
+        cr_assert(strstr(out, "injected malloc_trim(0) on thread"), "%s", out);
+        cr_assert(strstr(out, "glibc (mallinfo2 before the call)"), "%s", out);
+        cr_assert(strstr(out, "injected 1, refused 0, gone 0, failed 0"), "%s", out);
+
+        snprintf(args, sizeof args, "trim --inject --report --no-mallinfo %d", (int) p.pid);
+        cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
+        char expect[64];
+        snprintf(expect, sizeof expect, "inject pid=%d result=injected how=malloc_trim tid=", (int) p.pid);
+        cr_assert(strncmp(out, expect, strlen(expect)) == 0, "%s", out);
+        cr_assert(strstr(out, " held_before=0 "), "no mallinfo2 asked: %s", out);
+        finish(&p);
+}
+
+Test(inject_ctl, refusals_and_bad_input)
+{
+        char out[4096];
+        cr_assert_eq(run_ctl("trim --inject", out, sizeof out), 2);
+        cr_assert(strstr(out, "needs more operands"), "%s", out);
+        cr_assert_eq(run_ctl("trim --inject ''", out, sizeof out), 2);
+        cr_assert(strstr(out, "Not a unit, cgroup path or PID"), "%s", out);
+        cr_assert_eq(run_ctl("trim --inject --timeout -1 1", out, sizeof out), 2);
+        cr_assert(strstr(out, "Invalid number for --timeout"), "%s", out);
+        cr_assert_eq(run_ctl("status --inject", out, sizeof out), 2);
+        cr_assert(strstr(out, "--inject does not apply to status"), "%s", out);
+        cr_assert_eq(run_ctl("trim --inject 1", out, sizeof out), 1);
+        cr_assert(strstr(out, "1 (") && strstr(out, "not injected: PID 1 is never injected"), "%s", out);
+        cr_assert_eq(run_ctl("trim --inject --report 1:12345", out, sizeof out), 1);
+        cr_assert(strstr(out, "result=refused"), "%s", out);
+}
