@@ -100,6 +100,66 @@ static int ladder_position(const Policy *p, Rung r)
         return -1;
 }
 
+void engine_rung_result(EngineState *s, Rung r, int result)
+{
+        if (s->phase != ENGINE_PRESSURE || (unsigned) r >= _RUNG_MAX)
+                return;
+        s->last_result[r] = result < 0 ? result : 0;
+}
+
+bool rung_frees_memory(Rung r)
+{
+        return (unsigned) r < _RUNG_MAX && r != RUNG_ALERT;
+}
+
+bool rung_needs_process_work(Rung r)
+{
+        return r == RUNG_TRIM || r == RUNG_RESTART;
+}
+
+static const char *const brake_release_names[] = {
+        [BRAKE_RELEASE_NOTHING_FREES] = "nothing-frees",
+        [BRAKE_RELEASE_FAILED] = "last-rung-failed",
+        [BRAKE_RELEASE_SPENT] = "last-rung-spent",
+};
+
+const char *brake_release_to_string(BrakeRelease b)
+{
+        if (b <= BRAKE_RELEASE_NONE || (unsigned) b >= ELEMENTSOF(brake_release_names))
+                return NULL;
+        return brake_release_names[b];
+}
+
+void engine_policy_changed(const Policy *old, const Policy *new, EngineState *s)
+{
+        assert(old);
+        assert(new);
+        assert(s);
+
+        if (s->settle_pending && ladder_position(new, s->settle_rung) < 0)
+                s->settle_pending = false;
+        if (s->rung_pos < 0 || (size_t) s->rung_pos >= old->n_ladder || new->n_ladder == 0) {
+                s->rung_pos = s->rung_pos >= 0 && new->n_ladder > 0 ? (int) new->n_ladder - 1 : -1;
+                return;
+        }
+
+        /* Ladders go gentlest first in Rung order: the same rung, else the first harsher one, else the last. */
+        Rung cur = old->ladder[s->rung_pos];
+        int pos = (int) new->n_ladder - 1;
+        for (size_t i = 0; i < new->n_ladder; i++)
+                if (new->ladder[i] >= cur) {
+                        pos = (int) i;
+                        break;
+                }
+        if (new->ladder[pos] == RUNG_ALERT && (size_t) pos + 1 < new->n_ladder)
+                pos++; /* an alert in front is passed through (engine_enter()) */
+        if (new->ladder[pos] != cur)
+                s->rung_at_usec = s->last_run_usec[new->ladder[pos]]; /* as if entered in its cooldown */
+        s->rung_pos = pos;
+        /* MaxThrottle= brought us to the old last rung; a new ladder with more after it may escalate again. */
+        s->throttle_escalated = s->throttle_escalated && (size_t) pos == new->n_ladder - 1;
+}
+
 /* The predicted rule (policy-engine.h): the rung before restart is current, it did not stop the signals,
  * and the limit is nearer than LeadTime=. Returns the restart rung's position, or -1. */
 static int predicted_restart_due(const Policy *p, const EngineState *s)
@@ -268,9 +328,14 @@ static bool rung_in_cooldown(const Policy *p, const EngineState *s, Rung r, usec
 }
 
 /* Enters ladder position pos. Returns true when its rung is to run now; false when it is in its cooldown
- * and counts as tried at its last run. */
+ * and counts as tried at its last run. An alert that is not the last rung is passed through: the record
+ * that goes out with every step is the alert, and it must not hold the cgroup for a settle time. */
 static bool engine_enter(const Policy *p, EngineState *s, size_t pos, usec_t now)
 {
+        if (p->ladder[pos] == RUNG_ALERT && pos + 1 < p->n_ladder) {
+                s->last_run_usec[RUNG_ALERT] = now;
+                pos++;
+        }
         Rung r = p->ladder[pos];
 
         s->rung_pos = (int) pos;
@@ -296,6 +361,8 @@ static void engine_act(const Policy *p, EngineState *s, ActCause cause, usec_t n
         d->act = true;
         d->rung = r;
         d->cause = cause;
+        d->relax_brake = s->brake_active && !s->brake_released && rung_needs_process_work(r);
+        s->last_result[r] = 0;
         s->last_run_usec[r] = now;
         s->settle_pending = true;
         s->settle_rung = r;
@@ -348,6 +415,13 @@ static void engine_advance(const Policy *p, EngineState *s, usec_t now, Decision
                         continue;
                 }
 
+                /* A rung that failed cannot relieve anything by waiting: the next one at once. */
+                if (s->last_result[cur] < 0 && (size_t) s->rung_pos < last && any_signal_after) {
+                        if (engine_enter(p, s, s->rung_pos + 1, now))
+                                engine_act(p, s, ACT_CAUSE_ESCALATION, now, d);
+                        continue;
+                }
+
                 if (!pressure_after || now < usec_add(s->rung_at_usec, p->rung[cur].settle_usec))
                         break;
 
@@ -363,6 +437,38 @@ static void engine_advance(const Policy *p, EngineState *s, usec_t now, Decision
                         engine_act(p, s, ACT_CAUSE_REPEAT, now, d);
                 break;
         }
+}
+
+/* Can no rung act (policy-engine.h, "The brake")? */
+static BrakeRelease engine_stuck(const Policy *p, const EngineState *s, usec_t now)
+{
+        size_t last = p->n_ladder - 1;
+
+        if (s->rung_pos < 0 || (size_t) s->rung_pos != last)
+                return BRAKE_RELEASE_NONE; /* MaxThrottle= or escalation still brings a harsher rung */
+        Rung r = p->ladder[last];
+        if (!rung_frees_memory(r))
+                return BRAKE_RELEASE_NOTHING_FREES;
+        if (s->last_result[r] < 0)
+                return BRAKE_RELEASE_FAILED;
+        if (rung_in_cooldown(p, s, r, now) && now >= usec_add(s->rung_at_usec, p->rung[r].settle_usec))
+                return BRAKE_RELEASE_SPENT;
+        return BRAKE_RELEASE_NONE;
+}
+
+static void engine_brake(const Policy *p, EngineState *s, usec_t now, Decision *d)
+{
+        if (s->phase != ENGINE_PRESSURE || !s->brake_active || s->brake_released)
+                return;
+        if (p->max_throttle_usec > 0 && now - s->pressure_since_usec < p->max_throttle_usec)
+                return;
+        BrakeRelease why = engine_stuck(p, s, now);
+        if (why == BRAKE_RELEASE_NONE)
+                return;
+        d->release_brake = true;
+        d->release_reason = why;
+        d->relax_brake = false;
+        s->brake_released = true;
 }
 
 static usec_t engine_next_step(const Policy *p, const EngineState *s, usec_t now)
@@ -391,6 +497,17 @@ static usec_t engine_next_step(const Policy *p, const EngineState *s, usec_t now
                         t = usec_add(s->pressure_since_usec, p->max_throttle_usec);
                         if (t > now)
                                 next = MIN(next, t);
+                }
+                /* The brake's bound (engine_brake()). */
+                if (s->brake_active && !s->brake_released) {
+                        t = usec_add(s->pressure_since_usec, p->max_throttle_usec);
+                        if (t > now)
+                                next = MIN(next, t);
+                        if ((size_t) s->rung_pos == last && rung_frees_memory(cur) && rung_in_cooldown(p, s, cur, now)) {
+                                t = usec_add(s->rung_at_usec, p->rung[cur].settle_usec);
+                                if (t > now)
+                                        next = MIN(next, t);
+                        }
                 }
         }
 
@@ -421,6 +538,7 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
                 now_usec = s->last_step_usec;
 
         d.dry_run = p->dry_run;
+        s->brake_active = o->brake_active;
         d.reasons = engine_signals(p, s, o, now_usec, &d);
         if (d.reasons != 0)
                 s->last_signal_usec = now_usec;
@@ -462,6 +580,7 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
                         s->phase = ENGINE_PRESSURE;
                         s->pressure_since_usec = now_usec;
                         s->throttle_escalated = false;
+                        memset(s->last_result, 0, sizeof s->last_result);
                         if (engine_enter(p, s, 0, now_usec))
                                 engine_act(p, s, ACT_CAUSE_ONSET, now_usec, &d);
                         engine_advance(p, s, now_usec, &d);
@@ -473,8 +592,15 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
                 s->rung_pos = -1;
                 s->throttle_escalated = false;
                 s->refused = false;
+                memset(s->last_result, 0, sizeof s->last_result);
+                if (s->brake_released) {
+                        d.rearm_brake = true;
+                        s->brake_released = false;
+                }
         } else
                 engine_advance(p, s, now_usec, &d);
+
+        engine_brake(p, s, now_usec, &d);
 
         d.next_step_usec = engine_next_step(p, s, now_usec);
         *ret = d;

@@ -79,6 +79,29 @@
  *   for a reason that waiting will not change (restart over its Burst=/Interval= rate limit): at the next
  *   step in PRESSURE the last rung is entered at once (ACT_CAUSE_ESCALATION), unless the refused rung is
  *   already the last. Cleared at relief.
+ * - Failed (engine_rung_result() with a negative result): a rung that could not act (no process to ask, no
+ *   cgroup.kill, an error) cannot relieve anything by waiting: at the next step in PRESSURE the next rung
+ *   is entered at once (ACT_CAUSE_ESCALATION), without waiting for its settle time. The results are
+ *   forgotten at relief and at onset (each episode starts with every rung able to act).
+ * - Alert costs no time: an alert that is not the last rung is passed through when it is entered (the
+ *   onset record, which goes out with every rung, is the alert): the next rung is entered in the same
+ *   step, and its cause is the alert's. An alert as the last rung acts and repeats as any last rung.
+ * - The brake (Observation.brake_active: a memory.high brake of ours is in place):
+ *   - Relief: a rung that needs the processes' own work (trim: the allocator's release code; restart: the
+ *     service's stop) acts with Decision.relax_brake set: the daemon lifts the brake for that rung's settle
+ *     time, because above memory.high the kernel throttles every task that charges memory, the one that
+ *     would free it included.
+ *   - Release: "no rung can act" is: the current rung is the last one and it is an alert (frees nothing),
+ *     or its last run in this episode failed (engine_rung_result()), or it ran, its settle time is over
+ *     and its cooldown is not. When no rung can act and the episode has lasted MaxThrottle= (at once when
+ *     MaxThrottle= is off), Decision.release_brake is set with the reason, and brake_released is kept:
+ *     the daemon lifts the brake (the kernel's own OOM killer then does what it would have done without
+ *     us) and sets it again only after Decision.rearm_brake, which comes with the relief (calm again).
+ *     So a cgroup is never held in the brake longer than MaxThrottle= plus one SampleInterval= while no
+ *     rung can act (tests/unit/test-policy-engine.c checks this over generated ladders and timings).
+ * - Policy change (engine_policy_changed()): the episode goes on; the current rung is mapped by name to
+ *   its position in the new ladder, or else to the next gentler-to-harsher rung present after it, or the
+ *   last; a pending settle report of a rung the new ladder lacks is dropped.
  * - now_usec must be > 0 (last_run_usec uses 0 for "never"); a clock going backwards is treated as no time
  *   elapsed. */
 #pragma once
@@ -94,6 +117,7 @@ typedef struct Observation {
         bool has_psi;
         MemoryEvents events;      /* hierarchical memory.events counters, as read now */
         unsigned triggers_fired;  /* bit (1 << PsiKind) for each trigger fd that fired since the last step */
+        bool brake_active;        /* a memory.high brake of ours is in place */
 } Observation;
 
 /* memory.current samples under pressure, for the time-to-limit prediction. */
@@ -143,6 +167,9 @@ typedef struct EngineState {
         double growth_bytes_per_sec;  /* with a prediction: the growth rate it used */
         uint64_t limit_bytes;         /* with a prediction: the limit it aimed at */
         bool refused;                 /* engine_rung_refused(): go to the last rung at the next step */
+        int last_result[_RUNG_MAX];   /* this episode: < 0 when the rung's last run failed (engine_rung_result) */
+        bool brake_active;            /* the last observation's brake_active */
+        bool brake_released;          /* the brake was lifted because no rung could act; until calm */
 } EngineState;
 
 enum {
@@ -170,6 +197,21 @@ typedef enum ActCause {
 /* "onset", "escalation", "repeat", "max-throttle", "predicted"; NULL when out of range. */
 const char *act_cause_to_string(ActCause c);
 
+typedef enum BrakeRelease {
+        BRAKE_RELEASE_NONE,
+        BRAKE_RELEASE_NOTHING_FREES, /* the last rung is an alert: nothing in the ladder can free memory */
+        BRAKE_RELEASE_FAILED,        /* the last rung failed */
+        BRAKE_RELEASE_SPENT,         /* the last rung ran, did not relieve, and is cooling down */
+        _BRAKE_RELEASE_MAX,
+} BrakeRelease;
+/* "nothing-frees", "last-rung-failed", "last-rung-spent"; NULL for NONE or out of range. */
+const char *brake_release_to_string(BrakeRelease b);
+
+/* Does the rung free memory by itself (everything but alert)? */
+bool rung_frees_memory(Rung r);
+/* Does the rung need the processes' own work, which the brake's throttling starves (trim, restart)? */
+bool rung_needs_process_work(Rung r);
+
 typedef struct Decision {
         unsigned reasons;            /* pressure signals in this observation */
         bool onset;                  /* CALM -> PRESSURE now */
@@ -193,6 +235,11 @@ typedef struct Decision {
         MemoryEvents events_delta;   /* increments since the previous observation */
         bool events_changed;
 
+        bool relax_brake;            /* with act: lift the brake for this rung's settle time */
+        bool release_brake;          /* no rung can act: lift the brake until calm */
+        BrakeRelease release_reason; /* with release_brake */
+        bool rearm_brake;            /* calm again after a release: the brake may be set again */
+
         usec_t next_step_usec;       /* step again at this time; USEC_INFINITY: only on kernel events */
 } Decision;
 
@@ -205,3 +252,11 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
 /* The rung that acted last could not do its job and waiting will not help (e.g. restart rate-limited): the
  * next engine_step() in PRESSURE enters the last rung at once. No-op when not under pressure. */
 void engine_rung_refused(EngineState *s);
+
+/* What the rung that acted achieved: result < 0 means it could not act (see "Failed" above). 0 clears an
+ * earlier failure of that rung. No-op when not under pressure or r is out of range. */
+void engine_rung_result(EngineState *s, Rung r, int result);
+
+/* The policy of a cgroup under pressure was replaced by new (a reload): maps the episode onto the new
+ * ladder (see "Policy change" above). old may equal new. */
+void engine_policy_changed(const Policy *old, const Policy *new, EngineState *s);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for policy/policy-engine.c: a fake clock, hand-built policies (no policy.c needed) and
- * scripted observations. Every rule in policy-engine.h's top comment has a test here. */
+ * scripted observations. Every rule in policy-engine.h's top comment has a test here. The escalation
+ * mechanics use drop-cache as the first rung of multi-rung ladders: an alert in front is passed through
+ * (its own test below), so it cannot stand for "the first rung" any more. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -154,7 +156,7 @@ Test(engine, empty_ladder)
 
 Test(engine, no_signal)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
 
@@ -176,7 +178,7 @@ Test(engine, no_signal)
 
 Test(engine, first_step_is_baseline)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         Decision d;
@@ -213,7 +215,7 @@ Test(engine, first_step_is_baseline)
 
 Test(engine, first_step_avg10_signals)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         Decision d;
@@ -228,7 +230,7 @@ Test(engine, first_step_avg10_signals)
         cr_assert_eq(d.reasons, REASON_SOME_STALL);
         cr_assert(d.onset);
         cr_assert(d.act);
-        cr_assert_eq(d.rung, RUNG_ALERT);
+        cr_assert_eq(d.rung, RUNG_DROP_CACHE);
         cr_assert_eq(d.cause, ACT_CAUSE_ONSET);
         cr_assert_eq(d.next_step_usec, AT(1));
 
@@ -239,7 +241,7 @@ Test(engine, first_step_avg10_signals)
 
 Test(engine, onset_on_trigger)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM);
         EngineState s;
         Observation o = test_obs();
         Decision d;
@@ -260,7 +262,7 @@ Test(engine, onset_on_trigger)
         cr_assert_str_eq(engine_reasons_to_string(d.reasons, buf, sizeof(buf)), "trigger-some");
         cr_assert(d.onset);
         cr_assert(d.act);
-        cr_assert_eq(d.rung, RUNG_ALERT);
+        cr_assert_eq(d.rung, RUNG_DROP_CACHE);
         cr_assert_eq(d.cause, ACT_CAUSE_ONSET);
         cr_assert_not(d.settled);
         cr_assert_eq(s.phase, ENGINE_PRESSURE);
@@ -268,7 +270,7 @@ Test(engine, onset_on_trigger)
         cr_assert_eq(s.rung_pos, 0);
         cr_assert_eq(s.rung_at_usec, AT(2));
         cr_assert(s.settle_pending);
-        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(2));
+        cr_assert_eq(s.last_run_usec[RUNG_DROP_CACHE], AT(2));
         cr_assert_eq(d.next_step_usec, AT(3));
 
         p.trigger[PSI_FULL].enabled = true;
@@ -497,10 +499,10 @@ Test(engine, usage_threshold)
 /* alert -> reclaim -> kill while the trigger keeps firing every second. Settle 5s, cooldown 60s. */
 static const Row escalation_rows[] = {
         /* at  fire high act          cause  settled  s_at onset  relieved phase next */
-        { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+        { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
         { 1, true, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
         { 4, true, 0, NONE, 0, NONE, 0, false, false, PRES, 5 },
-        { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+        { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
         { 6, false, 1, NONE, 0, NONE, 0, false, false, PRES, 7 },
         { 10, true, 0, RUNG_KILL, ESC, RUNG_RECLAIM, 5, false, false, PRES, 11 },
         { 11, true, 0, NONE, 0, NONE, 0, false, false, PRES, 12 },
@@ -512,14 +514,14 @@ static const Row escalation_rows[] = {
 
 Test(engine, escalation)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
 
         engine_state_init(&s);
         RUN(&p, &s, &o, escalation_rows);
         cr_assert_eq(s.rung_pos, -1);
-        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(0));
+        cr_assert_eq(s.last_run_usec[RUNG_DROP_CACHE], AT(0));
         cr_assert_eq(s.last_run_usec[RUNG_RECLAIM], AT(5));
         cr_assert_eq(s.last_run_usec[RUNG_KILL], AT(10));
 }
@@ -537,7 +539,7 @@ static bool decision_eq_but_dry_run(const Decision *a, const Decision *b)
 
 Test(engine, dry_run_advances_identically)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s1, s2;
         Observation o1 = test_obs(), o2 = test_obs();
         Decision real[ELEMENTSOF(escalation_rows)], dry[ELEMENTSOF(escalation_rows)];
@@ -562,14 +564,14 @@ Test(engine, dry_run_advances_identically)
 
 Test(engine, no_escalation_when_pressure_stopped)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
                 { 1, false, 0, NONE, 0, NONE, 0, false, false, PRES, 2 },
                 /* settle time over, no signal since the alert: report it, do not escalate */
-                { 5, false, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 5, false, 0, NONE, 0, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
                 { 9, false, 0, NONE, 0, NONE, 0, false, false, PRES, 10 },
                 { 10, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
         };
@@ -580,18 +582,18 @@ Test(engine, no_escalation_when_pressure_stopped)
 
 Test(engine, hysteresis_and_duration)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         Decision d;
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
                 { 3, true, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
                 { 4, false, 0, NONE, 0, NONE, 0, false, false, PRES, 5 },
                 { 12.9, false, 0, NONE, 0, NONE, 0, false, false, PRES, 13 },
         };
 
-        p.rung[RUNG_ALERT].settle_usec = 30 * SEC; /* no escalation in the way */
+        p.rung[RUNG_DROP_CACHE].settle_usec = 30 * SEC; /* no escalation in the way */
         engine_state_init(&s);
         RUN(&p, &s, &o, rows);
 
@@ -606,7 +608,7 @@ Test(engine, hysteresis_and_duration)
 
         d = step(&p, &s, &o, AT(30));
         cr_assert(d.settled);
-        cr_assert_eq(d.settled_rung, RUNG_ALERT);
+        cr_assert_eq(d.settled_rung, RUNG_DROP_CACHE);
         cr_assert_eq(d.settled_at_usec, AT(0));
         cr_assert_not(d.relieved);
         cr_assert_eq(d.next_step_usec, INF);
@@ -633,12 +635,12 @@ Test(engine, settle_report_after_relief)
 
 Test(engine, cooldown_second_episode_escalates_at_once)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
-                { 5, false, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, false, 0, NONE, 0, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
                 { 10, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
                 /* alert is in cooldown until t=60: tried at t=0, settled since t=5: reclaim at once */
                 { 20, true, 0, RUNG_RECLAIM, ESC, NONE, 0, true, false, PRES, 21 },
@@ -651,33 +653,33 @@ Test(engine, cooldown_second_episode_escalates_at_once)
 
 Test(engine, cooldown_second_episode_waits_settle)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
                 { 1, false, 0, NONE, 0, NONE, 0, false, true, CALM, 5 },
                 /* alert in cooldown, tried at t=0, its settle ends at t=5: nothing yet */
                 { 2, true, 0, NONE, 0, NONE, 0, true, false, PRES, 3 },
                 { 3, true, 0, NONE, 0, NONE, 0, false, false, PRES, 4 },
-                { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 5, true, 0, RUNG_RECLAIM, ESC, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
         };
 
         p.hysteresis_usec = 1 * SEC;
         engine_state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert_eq(s.rung_pos, 1);
-        cr_assert_eq(s.last_run_usec[RUNG_ALERT], AT(0)); /* not rerun at t=2 */
+        cr_assert_eq(s.last_run_usec[RUNG_DROP_CACHE], AT(0)); /* not rerun at t=2 */
 }
 
 Test(engine, cooldown_cascades_to_last_rung_in_cooldown)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
-                { 5, true, 0, RUNG_KILL, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, true, 0, RUNG_KILL, ESC, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
                 { 10, false, 0, NONE, 0, RUNG_KILL, 5, false, false, PRES, 11 },
                 { 15, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
                 /* both in cooldown: nothing runs; kill repeats once its cooldown ends (t=65) */
@@ -692,12 +694,12 @@ Test(engine, cooldown_cascades_to_last_rung_in_cooldown)
 
 Test(engine, last_rung_repeats_after_cooldown)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
-                { 5, true, 0, RUNG_KILL, ESC, RUNG_ALERT, 0, false, false, PRES, 6 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 5, true, 0, RUNG_KILL, ESC, RUNG_DROP_CACHE, 0, false, false, PRES, 6 },
                 { 6, true, 0, NONE, 0, NONE, 0, false, false, PRES, 7 },
                 { 10, true, 0, NONE, 0, RUNG_KILL, 5, false, false, PRES, 11 },
                 { 34, true, 0, NONE, 0, NONE, 0, false, false, PRES, 35 },
@@ -735,15 +737,15 @@ Test(engine, single_rung_alert_repeats)
 
 Test(engine, max_throttle)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
                 /* next: min(onset + 5s sample, max throttle at 8s) */
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 5 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 5 },
                 { 4, true, 0, NONE, 0, NONE, 0, false, false, PRES, 8 },
                 /* the alert's report comes early, with the kill */
-                { 8, true, 0, RUNG_KILL, MAXT, RUNG_ALERT, 0, false, false, PRES, 13 },
+                { 8, true, 0, RUNG_KILL, MAXT, RUNG_DROP_CACHE, 0, false, false, PRES, 13 },
                 { 13, true, 0, NONE, 0, NONE, 0, false, false, PRES, 18 },
                 { 38, false, 0, NONE, 0, RUNG_KILL, 8, false, false, PRES, 43 },
         };
@@ -762,11 +764,11 @@ Test(engine, max_throttle)
 
 Test(engine, max_throttle_not_after_relief_by_rung)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
                 /* the alert stopped the signals: MaxThrottle does not override it */
                 { 8, false, 0, NONE, 0, NONE, 0, false, false, PRES, 9 },
                 { 19, false, 0, NONE, 0, NONE, 0, false, false, PRES, 20 },
@@ -775,7 +777,7 @@ Test(engine, max_throttle_not_after_relief_by_rung)
 
         p.hysteresis_usec = 20 * SEC;
         p.max_throttle_usec = 8 * SEC;
-        p.rung[RUNG_ALERT].settle_usec = 30 * SEC;
+        p.rung[RUNG_DROP_CACHE].settle_usec = 30 * SEC;
         engine_state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert_not(s.throttle_escalated);
@@ -783,14 +785,14 @@ Test(engine, max_throttle_not_after_relief_by_rung)
 
 Test(engine, max_throttle_last_rung_in_cooldown)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
-                { 0, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 1 },
+                { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
                 /* kill is in cooldown (ran at t=-10 s): entered without acting, repeats at t=50 */
                 { 8, true, 0, NONE, 0, NONE, 0, false, false, PRES, 9 },
-                { 30, true, 0, NONE, 0, RUNG_ALERT, 0, false, false, PRES, 31 },
+                { 30, true, 0, NONE, 0, RUNG_DROP_CACHE, 0, false, false, PRES, 31 },
                 { 49, true, 0, NONE, 0, NONE, 0, false, false, PRES, 50 },
                 { 50, true, 0, RUNG_KILL, REP, NONE, 0, false, false, PRES, 51 },
         };
@@ -807,17 +809,17 @@ Test(engine, max_throttle_last_rung_in_cooldown)
 
 Test(engine, next_step_values)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, false, 0, NONE, 0, NONE, 0, false, false, CALM, -1 },
                 /* min(sample t=12, hysteresis t=13, settle t=15) */
-                { 10, true, 0, RUNG_ALERT, ONSET, NONE, 0, true, false, PRES, 12 },
+                { 10, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 12 },
                 { 12, false, 0, NONE, 0, NONE, 0, false, false, PRES, 13 },
                 /* calm, but the settle report is due at t=15 */
                 { 13, false, 0, NONE, 0, NONE, 0, false, true, CALM, 15 },
-                { 15, false, 0, NONE, 0, RUNG_ALERT, 10, false, false, CALM, -1 },
+                { 15, false, 0, NONE, 0, RUNG_DROP_CACHE, 10, false, false, CALM, -1 },
         };
 
         p.sample_interval_usec = 2 * SEC;
@@ -992,38 +994,38 @@ typedef struct PredictCase {
 #define PRED ACT_CAUSE_PREDICTED
 
 static const PredictCase predict_cases[] = {
-        { "fast leak: restart as soon as the rate is known (3 samples)", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+        { "fast leak: restart as soon as the rate is known (3 samples)", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL),
           30 * SEC, {}, M128, NOLIM, 60, 4, -1, 10,
-          { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
-        { "slow leak: restart once the limit is nearer than LeadTime=", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+          { { 0, RUNG_DROP_CACHE, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "slow leak: restart once the limit is nearer than LeadTime=", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL),
           30 * SEC, {}, M128, NOLIM, 60.5, 1, -1, 45,
           /* t=38: 98.5 MiB, 29.5 s to 128 MiB; t=37: 30.5 s */
-          { { 0, RUNG_ALERT, ONSET }, { 38, RUNG_RESTART, PRED }, { -1 } } },
-        { "flat: no prediction, ordinary escalation after Settle=", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
-          30 * SEC, { [RUNG_ALERT] = 20 * SEC }, M128, NOLIM, 100, 0, -1, 25,
-          { { 0, RUNG_ALERT, ONSET }, { 20, RUNG_RESTART, ESC }, { -1 } } },
-        { "shrinking: no prediction", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 120, -1,
-          -1, 20, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
-        { "LeadTime=off", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 0, {}, M128, NOLIM, 60, 4, -1, 10,
-          { { 0, RUNG_ALERT, ONSET }, { -1 } } },
-        { "no restart in the ladder", L(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 60, 4,
-          -1, 10, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
-        { "unlimited: nothing to predict", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, NOLIM, NOLIM,
-          60, 4, -1, 10, { { 0, RUNG_ALERT, ONSET }, { -1 } } },
-        { "memory.high when memory.max is unlimited", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL), 30 * SEC, {},
-          NOLIM, M128, 60, 4, -1, 10, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
-        { "already above memory.high: 0 s left", L(RUNG_ALERT, RUNG_RESTART), 30 * SEC, {}, NOLIM, 64 << 20,
-          100, 0.5, -1, 5, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
-        { "gentler rungs are still climbed one by one", L(RUNG_ALERT, RUNG_TRIM, RUNG_RESTART, RUNG_KILL),
-          30 * SEC, { [RUNG_ALERT] = 5 * SEC }, M128, NOLIM, 60, 4, -1, 10,
-          { { 0, RUNG_ALERT, ONSET }, { 5, RUNG_TRIM, ESC }, { 6, RUNG_RESTART, PRED }, { -1 } } },
+          { { 0, RUNG_DROP_CACHE, ONSET }, { 38, RUNG_RESTART, PRED }, { -1 } } },
+        { "flat: no prediction, ordinary escalation after Settle=", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, { [RUNG_DROP_CACHE] = 20 * SEC }, M128, NOLIM, 100, 0, -1, 25,
+          { { 0, RUNG_DROP_CACHE, ONSET }, { 20, RUNG_RESTART, ESC }, { -1 } } },
+        { "shrinking: no prediction", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 120, -1,
+          -1, 20, { { 0, RUNG_DROP_CACHE, ONSET }, { -1 } } },
+        { "LeadTime=off", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL), 0, {}, M128, NOLIM, 60, 4, -1, 10,
+          { { 0, RUNG_DROP_CACHE, ONSET }, { -1 } } },
+        { "no restart in the ladder", L(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 60, 4,
+          -1, 10, { { 0, RUNG_DROP_CACHE, ONSET }, { -1 } } },
+        { "unlimited: nothing to predict", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, NOLIM, NOLIM,
+          60, 4, -1, 10, { { 0, RUNG_DROP_CACHE, ONSET }, { -1 } } },
+        { "memory.high when memory.max is unlimited", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL), 30 * SEC, {},
+          NOLIM, M128, 60, 4, -1, 10, { { 0, RUNG_DROP_CACHE, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "already above memory.high: 0 s left", L(RUNG_DROP_CACHE, RUNG_RESTART), 30 * SEC, {}, NOLIM, 64 << 20,
+          100, 0.5, -1, 5, { { 0, RUNG_DROP_CACHE, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+        { "gentler rungs are still climbed one by one", L(RUNG_DROP_CACHE, RUNG_TRIM, RUNG_RESTART, RUNG_KILL),
+          30 * SEC, { [RUNG_DROP_CACHE] = 5 * SEC }, M128, NOLIM, 60, 4, -1, 10,
+          { { 0, RUNG_DROP_CACHE, ONSET }, { 5, RUNG_TRIM, ESC }, { 6, RUNG_RESTART, PRED }, { -1 } } },
         { "restart first: the onset takes it", L(RUNG_RESTART, RUNG_KILL), 30 * SEC, {}, M128, NOLIM, 60, 4, -1,
           10, { { 0, RUNG_RESTART, ONSET }, { -1 } } },
-        { "refused (rate-limited): the last rung at the next step", L(RUNG_ALERT, RUNG_RESTART, RUNG_KILL),
+        { "refused (rate-limited): the last rung at the next step", L(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL),
           30 * SEC, {}, M128, NOLIM, 60, 4, 2, 10,
-          { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { 3, RUNG_KILL, ESC }, { -1 } } },
-        { "refused at the last rung: nothing more", L(RUNG_ALERT, RUNG_RESTART), 30 * SEC, {}, M128, NOLIM, 60, 4,
-          2, 10, { { 0, RUNG_ALERT, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
+          { { 0, RUNG_DROP_CACHE, ONSET }, { 2, RUNG_RESTART, PRED }, { 3, RUNG_KILL, ESC }, { -1 } } },
+        { "refused at the last rung: nothing more", L(RUNG_DROP_CACHE, RUNG_RESTART), 30 * SEC, {}, M128, NOLIM, 60, 4,
+          2, 10, { { 0, RUNG_DROP_CACHE, ONSET }, { 2, RUNG_RESTART, PRED }, { -1 } } },
 };
 
 Test(engine, predicted_restart_table)
@@ -1076,7 +1078,7 @@ Test(engine, predicted_restart_table)
 
 Test(engine, prediction_reset_at_onset_and_calm)
 {
-        Policy p = test_policy(RUNG_ALERT, RUNG_RESTART, RUNG_KILL);
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL);
         EngineState s;
         Observation o = test_obs();
         Decision d;
@@ -1172,4 +1174,367 @@ Test(engine, grace_over_signal_in_second_half_escalates)
         p.rung[RUNG_TRIM].settle_usec = 4 * SEC;
         engine_state_init(&s);
         RUN(&p, &s, &o, rows);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The brake and the ladder's ability to act (policy-engine.h, "Alert costs no time", "Failed", "The brake") */
+
+Test(engine, alert_in_front_costs_no_time)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_TRIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        engine_state_init(&s);
+
+        o.triggers_fired = 1u << PSI_SOME;
+        Decision d = step(&p, &s, &o, AT(0));
+        cr_assert(d.onset);
+        cr_assert(d.act, "the onset acts");
+        cr_assert_eq(d.rung, RUNG_TRIM, "the first rung that can free memory acts at onset, not the alert");
+        cr_assert_eq(d.cause, ACT_CAUSE_ONSET);
+        cr_assert_eq(s.rung_pos, 1);
+        /* Its settle time is trim's, not alert's. */
+        cr_assert_eq(d.next_step_usec, AT(1), "SampleInterval=1s");
+
+        /* An alert that is the whole ladder still acts. */
+        Policy q = test_policy(RUNG_ALERT);
+        engine_state_init(&s);
+        d = step(&q, &s, &o, AT(0));
+        cr_assert(d.act);
+        cr_assert_eq(d.rung, RUNG_ALERT);
+}
+
+Test(engine, failed_rung_escalates_at_once)
+{
+        Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        engine_state_init(&s);
+
+        o.triggers_fired = 1u << PSI_SOME;
+        Decision d = step(&p, &s, &o, AT(0));
+        cr_assert(d.act && d.rung == RUNG_DROP_CACHE);
+        engine_rung_result(&s, RUNG_DROP_CACHE, -ESRCH);
+
+        /* Settle= is 5 s, but a failed rung cannot relieve: the next one at the next step with a signal. */
+        d = step(&p, &s, &o, AT(1));
+        cr_assert(d.act, "escalated after a failure without waiting 5 s");
+        cr_assert_eq(d.rung, RUNG_RECLAIM);
+        cr_assert_eq(d.cause, ACT_CAUSE_ESCALATION);
+
+        /* A success waits for its settle time as before. */
+        engine_rung_result(&s, RUNG_RECLAIM, 0);
+        d = step(&p, &s, &o, AT(2));
+        cr_assert_not(d.act);
+        d = step(&p, &s, &o, AT(6));
+        cr_assert(d.act && d.rung == RUNG_KILL);
+
+        /* A new episode forgets the failures. */
+        engine_rung_result(&s, RUNG_KILL, -EIO);
+        o.triggers_fired = 0;
+        bool relieved = false;
+        for (int t = 7; t <= 17 && !relieved; t++)
+                relieved = step(&p, &s, &o, AT(t)).relieved;
+        cr_assert(relieved);
+        cr_assert_eq(s.last_result[RUNG_KILL], 0, "results are per episode");
+}
+
+Test(engine, relax_brake_only_for_process_work)
+{
+        Policy p = test_policy(RUNG_TRIM, RUNG_RECLAIM, RUNG_RESTART, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        engine_state_init(&s);
+
+        o.brake_active = true;
+        o.triggers_fired = 1u << PSI_SOME;
+        Decision d = step(&p, &s, &o, AT(0));
+        cr_assert(d.act && d.rung == RUNG_TRIM);
+        cr_assert(d.relax_brake, "trim runs the allocator's own code: lift the brake for it");
+        d = step(&p, &s, &o, AT(5));
+        cr_assert(d.act && d.rung == RUNG_RECLAIM);
+        cr_assert_not(d.relax_brake, "the kernel reclaims for memory.reclaim's writer: no relief needed");
+        d = step(&p, &s, &o, AT(10));
+        cr_assert(d.act && d.rung == RUNG_RESTART);
+        cr_assert(d.relax_brake, "a graceful stop runs the service's own code");
+        d = step(&p, &s, &o, AT(15));
+        cr_assert(d.act && d.rung == RUNG_KILL);
+        cr_assert_not(d.relax_brake);
+
+        /* No brake, no relief. */
+        engine_state_init(&s);
+        o.brake_active = false;
+        d = step(&p, &s, &o, AT(100));
+        cr_assert(d.act && d.rung == RUNG_TRIM);
+        cr_assert_not(d.relax_brake);
+}
+
+/* Steps every second with a signal until t_end; returns the time of the release, or -1. */
+static double run_until_release(const Policy *p, EngineState *s, Observation *o, double t0, double t_end,
+                                BrakeRelease *ret_why)
+{
+        for (double t = t0; t <= t_end; t += 1) {
+                o->triggers_fired = 1u << PSI_SOME;
+                Decision d = step(p, s, o, AT(t));
+                if (d.release_brake) {
+                        o->brake_active = false;
+                        *ret_why = d.release_reason;
+                        return t;
+                }
+        }
+        return -1;
+}
+
+Test(engine, brake_released_when_nothing_can_free)
+{
+        Policy p = test_policy(RUNG_ALERT);
+        EngineState s;
+        Observation o = test_obs();
+        BrakeRelease why = BRAKE_RELEASE_NONE;
+        engine_state_init(&s);
+        p.max_throttle_usec = 10 * SEC;
+        o.brake_active = true;
+
+        double t = run_until_release(&p, &s, &o, 0, 60, &why);
+        cr_assert_eq(t, 10, "released at MaxThrottle=10s, not before and not later (got %g)", t);
+        cr_assert_eq(why, BRAKE_RELEASE_NOTHING_FREES);
+        cr_assert_str_eq(brake_release_to_string(why), "nothing-frees");
+        cr_assert(s.brake_released);
+
+        /* Not again while released; re-armed with the relief. */
+        Decision d = step(&p, &s, &o, AT(11));
+        cr_assert_not(d.release_brake);
+        o.triggers_fired = 0;
+        bool rearmed = false;
+        for (int k = 12; k <= 30 && !rearmed; k++) {
+                d = step(&p, &s, &o, AT(k));
+                rearmed = d.rearm_brake;
+                if (rearmed)
+                        cr_assert(d.relieved, "re-armed only when calm again");
+        }
+        cr_assert(rearmed);
+        cr_assert_not(s.brake_released);
+
+        /* MaxThrottle=off: at once. */
+        engine_state_init(&s);
+        p.max_throttle_usec = 0;
+        o.brake_active = true;
+        t = run_until_release(&p, &s, &o, 100, 160, &why);
+        cr_assert_eq(t, 100, "MaxThrottle=off: the brake goes as soon as nothing can act");
+}
+
+Test(engine, brake_released_when_last_rung_fails)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        BrakeRelease why = BRAKE_RELEASE_NONE;
+        engine_state_init(&s);
+        p.max_throttle_usec = 10 * SEC;
+        o.brake_active = true;
+
+        o.triggers_fired = 1u << PSI_SOME;
+        Decision d = step(&p, &s, &o, AT(0));
+        cr_assert(d.act && d.rung == RUNG_KILL);
+        engine_rung_result(&s, RUNG_KILL, -ESRCH); /* e.g. no process to kill */
+        double t = run_until_release(&p, &s, &o, 1, 60, &why);
+        cr_assert_eq(t, 10);
+        cr_assert_eq(why, BRAKE_RELEASE_FAILED);
+}
+
+Test(engine, brake_released_when_last_rung_spent)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        BrakeRelease why = BRAKE_RELEASE_NONE;
+        engine_state_init(&s);
+        p.max_throttle_usec = 3 * SEC;
+        o.brake_active = true;
+
+        /* kill succeeded but the pressure goes on: after its settle time (5 s) it is cooling down (60 s). */
+        double t = run_until_release(&p, &s, &o, 0, 60, &why);
+        cr_assert_eq(t, 5, "the last rung's settle time is over at t=5 (got %g)", t);
+        cr_assert_eq(why, BRAKE_RELEASE_SPENT);
+}
+
+Test(engine, brake_kept_while_a_rung_can_act)
+{
+        Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        BrakeRelease why = BRAKE_RELEASE_NONE;
+        engine_state_init(&s);
+        p.max_throttle_usec = 30 * SEC;
+        p.rung[RUNG_KILL].settle_usec = 5 * SEC;
+        o.brake_active = true;
+
+        /* reclaim at 0, kill at 5 (escalation), kill settles at 10: spent, but MaxThrottle= is 30 s. */
+        double t = run_until_release(&p, &s, &o, 0, 120, &why);
+        cr_assert_eq(t, 30, "held until MaxThrottle=30s, then released (got %g)", t);
+        cr_assert_eq(why, BRAKE_RELEASE_SPENT);
+}
+
+/* The engine property the safety promise rests on, over generated ladders, action results and timings: a
+ * cgroup is never held in the brake longer than MaxThrottle= plus one SampleInterval= while no rung can
+ * act, and an episode in which every rung fails releases the brake within
+ * max(MaxThrottle=, one step per rung) plus one SampleInterval=. "No rung can act" is judged here from what
+ * the simulated daemon saw (the rungs that acted, their results and times), not from the engine's state. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        return rng_state;
+}
+static double rnd_range(double lo, double hi)
+{
+        return lo + (hi - lo) * (double) (rnd() % 1000000) / 1e6;
+}
+
+Test(engine, brake_never_outlives_the_ability_to_act)
+{
+        unsigned releases = 0, cases_stuck = 0;
+
+        for (int c = 0; c < 3000; c++) {
+                Rung ladder[_RUNG_MAX];
+                size_t n = 0;
+                if (rnd() % 2)
+                        ladder[n++] = RUNG_ALERT;
+                for (Rung r = RUNG_TRIM; r < _RUNG_MAX; r++)
+                        if (rnd() % 3 == 0)
+                                ladder[n++] = r;
+                if (n == 0)
+                        ladder[n++] = (Rung) (rnd() % _RUNG_MAX);
+                Policy p = test_policy_n(ladder, n);
+                for (size_t r = 0; r < _RUNG_MAX; r++) {
+                        p.rung[r].settle_usec = (usec_t) (rnd_range(0.5, 10) * SEC);
+                        p.rung[r].cooldown_usec = p.rung[r].settle_usec + (usec_t) (rnd_range(0, 60) * SEC);
+                }
+                p.max_throttle_usec = rnd() % 4 == 0 ? 0 : (usec_t) (rnd_range(1, 30) * SEC);
+                p.sample_interval_usec = (usec_t) (rnd_range(0.2, 2) * SEC);
+                p.hysteresis_usec = (usec_t) (rnd_range(1, 10) * SEC);
+                int fail_mode = (int) (rnd() % 3); /* 0: results random, 1: every rung fails, 2: every rung ok */
+                double signal_p = rnd() % 4 == 0 ? 0.7 : 1.0;
+
+                EngineState s;
+                Observation o = test_obs();
+                engine_state_init(&s);
+                o.brake_active = true;
+
+                usec_t now = AT(0), pressure_since = 0, stuck_since = 0;
+                usec_t last_act[_RUNG_MAX] = {};
+                int last_res[_RUNG_MAX] = {};
+                int last_acted = -1;
+                bool episode_all_failed = false;
+                usec_t si = p.sample_interval_usec;
+
+                for (int k = 0; k < 400; k++) {
+                        o.triggers_fired = (double) (rnd() % 1000) / 1000.0 < signal_p ? 1u << PSI_SOME : 0;
+                        bool was_pressure = s.phase == ENGINE_PRESSURE;
+                        Decision d = step(&p, &s, &o, now);
+                        if (d.onset) {
+                                pressure_since = now;
+                                stuck_since = 0;
+                                last_acted = -1;
+                                memset(last_res, 0, sizeof last_res);
+                                episode_all_failed = fail_mode == 1;
+                        }
+                        if (d.act) {
+                                int res = fail_mode == 1 ? -EIO : fail_mode == 2 ? 0 : (rnd() % 2 ? -EIO : 0);
+                                if (d.rung == RUNG_ALERT)
+                                        res = 0;
+                                engine_rung_result(&s, d.rung, res);
+                                last_act[d.rung] = now;
+                                last_res[d.rung] = res;
+                                last_acted = d.rung;
+                        }
+                        if (d.release_brake) {
+                                cr_assert(o.brake_active, "case %d: released twice", c);
+                                o.brake_active = false;
+                                releases++;
+                        }
+                        if (d.rearm_brake) {
+                                cr_assert(d.relieved, "case %d: re-armed without calm", c);
+                                o.brake_active = true;
+                        }
+
+                        /* The oracle: the last rung of the ladder acted in this episode and since then it
+                         * failed, or it frees nothing, or its settle time is over and its cooldown is not. */
+                        Rung lr = p.ladder[n - 1];
+                        bool stuck = s.phase == ENGINE_PRESSURE && was_pressure && last_acted == (int) lr &&
+                                (!rung_frees_memory(lr) || last_res[lr] < 0 ||
+                                 (now >= last_act[lr] + p.rung[lr].settle_usec &&
+                                  now < last_act[lr] + p.rung[lr].cooldown_usec));
+                        if (stuck && o.brake_active) {
+                                if (!stuck_since)
+                                        stuck_since = now;
+                                usec_t bound = MAX(stuck_since, pressure_since + p.max_throttle_usec) + si;
+                                cr_assert(now <= bound,
+                                          "case %d: held in the brake %.2fs past the bound (MaxThrottle=%.1fs, "
+                                          "SampleInterval=%.2fs, ladder of %zu ending in %s)",
+                                          c, (double) (now - bound) / SEC, (double) p.max_throttle_usec / SEC,
+                                          (double) si / SEC, n, rung_name(lr));
+                                cases_stuck++;
+                        } else
+                                stuck_since = 0;
+                        if (episode_all_failed && o.brake_active && s.phase == ENGINE_PRESSURE) {
+                                usec_t bound = pressure_since + MAX(p.max_throttle_usec, (usec_t) n * si) + 2 * si;
+                                cr_assert(now <= bound || (double) signal_p < 1.0,
+                                          "case %d: every rung failed, brake still held %.2fs past the bound", c,
+                                          (double) (now - bound) / SEC);
+                        }
+
+                        /* The daemon steps at the engine's time, or earlier on a kernel event. */
+                        usec_t next = d.next_step_usec == INF ? now + 5 * SEC : d.next_step_usec;
+                        cr_assert(s.phase != ENGINE_PRESSURE || next <= now + si, "case %d: no step within SampleInterval=", c);
+                        if (rnd() % 5 == 0)
+                                next = MIN(next, now + (usec_t) (rnd_range(0.01, 0.5) * SEC));
+                        now = MAX(next, now + 1);
+                }
+        }
+        cr_assert_gt(releases, 100, "the generator must exercise releases (got %u)", releases);
+        cr_assert_gt(cases_stuck, 100, "the generator must exercise stuck ladders (got %u)", cases_stuck);
+}
+
+Test(engine, policy_change_maps_the_rung_by_name)
+{
+        Policy old = test_policy(RUNG_ALERT, RUNG_TRIM, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        engine_state_init(&s);
+        o.triggers_fired = 1u << PSI_SOME;
+        Decision d = step(&old, &s, &o, AT(0));
+        cr_assert(d.act && d.rung == RUNG_TRIM);
+        d = step(&old, &s, &o, AT(5));
+        cr_assert(d.act && d.rung == RUNG_RECLAIM && s.rung_pos == 2);
+
+        /* Reordered/shorter: reclaim is now at position 0. */
+        Policy a = test_policy(RUNG_RECLAIM, RUNG_KILL);
+        engine_policy_changed(&old, &a, &s);
+        cr_assert_eq(s.rung_pos, 0);
+        cr_assert_eq(a.ladder[s.rung_pos], RUNG_RECLAIM);
+        cr_assert(s.settle_pending, "reclaim's settle report is kept: the rung still exists");
+
+        /* reclaim removed: the next harsher rung present (restart), entered as in its cooldown. */
+        Policy b = test_policy(RUNG_TRIM, RUNG_RESTART, RUNG_KILL);
+        engine_policy_changed(&a, &b, &s);
+        cr_assert_eq(b.ladder[s.rung_pos], RUNG_RESTART);
+        cr_assert_not(s.settle_pending, "the settle report of a rung that is gone is dropped");
+
+        /* Nothing harsher: the last. */
+        Policy c = test_policy(RUNG_ALERT, RUNG_TRIM);
+        engine_policy_changed(&b, &c, &s);
+        cr_assert_eq(c.ladder[s.rung_pos], RUNG_TRIM);
+
+        /* The next step goes on from there, with the new ladder. */
+        d = step(&c, &s, &o, AT(20));
+        cr_assert(!d.act || d.rung == RUNG_TRIM, "only rungs of the new ladder act");
+
+        /* Calm: nothing to map. */
+        EngineState calm;
+        engine_state_init(&calm);
+        engine_policy_changed(&old, &a, &calm);
+        cr_assert_eq(calm.rung_pos, -1);
 }
