@@ -28,8 +28,3 @@ int pidfd_open_in_cgroup(const CgroupRoot *r, pid_t pid, const char *cgpath);
  * info_value (systemd's common-signal protocol uses this). Returns 0, -ESRCH if the process exited (was
  * reaped; a zombie still accepts signals), -EINVAL for a bad signal number, other -errno (-EPERM). */
 int pidfd_signal(int pidfd, int sig, int info_value);
-
-/* Picks the process directly in cgroup cgpath with the largest RSS (/proc/PID/status VmRSS), skipping
- * kernel threads and vanished PIDs, and returns a pidfd for it (via pidfd_open_in_cgroup()).
- * Returns the pidfd; -ESRCH if the cgroup has no candidate. ret_pid/ret_rss_bytes may be NULL. */
-int cgroup_open_largest(const CgroupRoot *r, const char *cgpath, pid_t *ret_pid, uint64_t *ret_rss_bytes);

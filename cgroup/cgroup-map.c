@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cgroup-map.h"
+#include "cgroup-procs.h"
 #include "cgroup-pagecache.h"
 #include "cgroup-trim.h"
 #include "util/fileio.h"
@@ -294,48 +295,6 @@ typedef struct Scan {
         int error;
 } Scan;
 
-static int collect_cb(const CgroupRoot *r, const char *cgpath, void *userdata)
-{
-        Scan *s = userdata;
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t idx = strv_length(s->map->cgroups);
-        int skip_children = s->opt->no_subtree ? 1 : 0;
-        int n;
-
-        if (idx >= MAP_CGROUPS_MAX) {
-                s->map->truncated = true;
-                return 1;
-        }
-        fd = cgroup_open(r, cgpath);
-        if (ERRNO_IS_GONE(fd))
-                return 1;
-        if (fd < 0)
-                return fd;
-        if (strv_extend(&s->map->cgroups, cgpath) < 0)
-                return -ENOMEM;
-        n = cgroup_read_procs(fd, &pids);
-        if (n == -ENOMEM)
-                return n;
-        if (n < 0) {
-                if (!ERRNO_IS_GONE(n))
-                        log_debug_errno(n, "cgroup.procs of %s unreadable, ignoring", cgpath);
-                return skip_children;
-        }
-        if (s->n_pids + (size_t) n > s->n_alloc) {
-                size_t na = MAX(s->n_alloc * 2, s->n_pids + (size_t) n + 64);
-                PidEntry *e = realloc(s->pids, na * sizeof *e);
-                if (!e)
-                        return -ENOMEM;
-                s->pids = e;
-                s->n_alloc = na;
-        }
-        for (int i = 0; i < n; i++)
-                s->pids[s->n_pids++] = (PidEntry){ .pid = pids[i], .cgroup = idx };
-        s->map->n_listed += (size_t) n;
-        return skip_children;
-}
-
 /* Counts /proc/PID/fd entries. Returns the count or -errno. */
 static int scan_fds(Scan *s, pid_t pid)
 {
@@ -523,12 +482,6 @@ static int file_cmp(const void *a, const void *b)
         return strcmp(x->path, y->path);
 }
 
-static int pid_entry_cmp(const void *a, const void *b)
-{
-        const PidEntry *x = a, *y = b;
-        return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
 static void smaps_add(SmapsRollup *t, const SmapsRollup *s)
 {
         t->rss += s->rss;
@@ -665,14 +618,23 @@ int cgroup_map_build(const CgroupRoot *r, const char *cgpath, const MapOptions *
         k = cgroup_read_events(fd, /* local= */ false, &m->events);
         m->has_events = k >= 0;
 
-        /* Every PID of the subtree, then read them in PID order (locality in /proc; deterministic). */
+        /* Every PID of the subtree (the one process picker, cgroup/cgroup-procs.h), read in PID order
+         * (locality in /proc; deterministic). */
         Scan s = { .root = r, .opt = opt, .map = m };
-        k = cgroup_walk(r, cgpath, collect_cb, &s);
-        pids = s.pids;
+        _cleanup_(proc_list_freep) ProcList *list = NULL;
+        k = proc_list_collect(r, cgpath, opt->no_subtree ? 1 : MAP_CGROUPS_MAX, &list);
         if (k < 0)
                 return k;
-        if (s.n_pids > 1)
-                qsort(pids, s.n_pids, sizeof *pids, pid_entry_cmp);
+        m->cgroups = TAKE_PTR(list->cgroups);
+        m->n_listed = list->n_listed;
+        m->truncated = m->truncated || list->truncated;
+        pids = calloc(MAX(list->n_procs, (size_t) 1), sizeof *pids);
+        if (!pids)
+                return -ENOMEM;
+        for (size_t i = 0; i < list->n_procs; i++)
+                pids[i] = (PidEntry) { .pid = list->procs[i].pid, .cgroup = list->procs[i].cgroup_index };
+        s.pids = pids;
+        s.n_pids = list->n_procs;
 
         size_t max_procs = opt->max_procs ?: MAP_PROCS_MAX_DEFAULT;
         m->procs = calloc(MAX(MIN(s.n_pids, max_procs), (size_t) 1), sizeof *m->procs);

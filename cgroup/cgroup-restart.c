@@ -11,7 +11,6 @@
 #include "util/log.h"
 #include "util/strv.h"
 
-#define PROC_STAT_MAX (64 * 1024)
 
 static bool is_blank(char c)
 {
@@ -147,73 +146,6 @@ int proc_stat_parse_starttime(const char *buf, uint64_t *ret)
                 return -EINVAL;
         *ret = v;
         return 0;
-}
-
-int cgroup_open_oldest(const CgroupRoot *r, const char *cgpath, pid_t *ret_pid)
-{
-        _cleanup_close_ int cgfd = -EBADF;
-        _cleanup_free_ pid_t *pids = NULL;
-        int n;
-
-        if (!r || !cgpath)
-                return -EINVAL;
-        cgfd = cgroup_open(r, cgpath);
-        if (cgfd < 0)
-                return ERRNO_IS_GONE(cgfd) ? -ESRCH : cgfd;
-        n = cgroup_read_procs(cgfd, &pids);
-        if (n < 0)
-                return ERRNO_IS_GONE(n) ? -ESRCH : n;
-
-        /* Try the oldest first; if it exits before we hold it, the next oldest. */
-        for (;;) {
-                pid_t best = 0;
-                uint64_t best_start = UINT64_MAX;
-                int best_i = -1;
-
-                for (int i = 0; i < n; i++) {
-                        char path[64];
-                        _cleanup_free_ char *buf = NULL;
-                        uint64_t start;
-                        ProcStatus st;
-
-                        if (pids[i] <= 0)
-                                continue;
-                        snprintf(path, sizeof path, "%d/stat", (int) pids[i]);
-                        int k = read_full_file_at(r->proc_fd, path, PROC_STAT_MAX, &buf, NULL);
-                        if (k == -ENOMEM)
-                                return k;
-                        if (k < 0 || proc_stat_parse_starttime(buf, &start) < 0) {
-                                pids[i] = 0;
-                                continue;
-                        }
-                        k = proc_read_status(r, pids[i], &st);
-                        if (k == -ENOMEM)
-                                return k;
-                        if (k < 0 || st.is_kernel_thread || st.state == 'Z' || st.state == 'X') {
-                                pids[i] = 0;
-                                continue;
-                        }
-                        if (start < best_start || (start == best_start && pids[i] < best)) {
-                                best_start = start;
-                                best = pids[i];
-                                best_i = i;
-                        }
-                }
-                if (best_i < 0)
-                        return -ESRCH;
-
-                int fd = pidfd_open_in_cgroup(r, best, cgpath);
-                if (fd >= 0) {
-                        if (ret_pid)
-                                *ret_pid = best;
-                        return fd;
-                }
-                if (fd == -ENOMEM)
-                        return fd;
-                log_debug_errno(fd, "Cannot hold process %d of %s: %m, trying the next oldest", (int) best,
-                        cgpath);
-                pids[best_i] = 0;
-        }
 }
 
 bool restart_limit_take(RestartLimit *l, uint64_t now_usec, unsigned burst, uint64_t interval_usec)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cgroup/cgroup-restart.h: what the restart rung needs besides D-Bus: a [Restart] Command= template and its
- * expansion (pure), the main process of a cgroup without a restartable unit (the oldest one), and a
+ * expansion (pure), and a
  * StartLimit-style counter (pure). No logging above debug. */
 #pragma once
 
@@ -29,11 +29,6 @@ int restart_command_expand(const char *tmpl, const RestartCommandVars *v, char *
 /* The start time (field 22, clock ticks since boot) from the contents of /proc/PID/stat. The comm field
  * may hold anything, ") " included: the fields are counted after the last ')'. Returns 0, -EINVAL. */
 int proc_stat_parse_starttime(const char *buf, uint64_t *ret);
-
-/* The process directly in cgroup cgpath that started first (lowest start time; PID breaks a tie), skipping
- * kernel threads and vanished PIDs, as a pidfd (pidfd_open_in_cgroup()). Returns the pidfd; -ESRCH when the
- * cgroup has no process. ret_pid may be NULL. */
-int cgroup_open_oldest(const CgroupRoot *r, const char *cgpath, pid_t *ret_pid);
 
 /* At most burst restarts per interval (systemd's StartLimitBurst=/StartLimitIntervalSec=). burst or interval
  * 0: no limit. */

@@ -5,7 +5,9 @@
  * How:
  * - [Restart] Command= set: run it (posix_spawn, no shell; %c container id, %u unit, %p cgroup path), reaped
  *   through sd_event_add_child(); its exit status is logged.
- * - else a systemd service (the unit's own cgroup): org.freedesktop.systemd1.Manager.RestartUnit(unit,
+ * - What (restart_target()): the guarded service; on a slice or pod whose processes sit in child cgroups, the
+ *   child with the largest memory.current (named in RESTART_CGROUP= and, for a service, RESTART_UNIT=).
+ * - a systemd service: org.freedesktop.systemd1.Manager.RestartUnit(unit,
  *   "replace") on the daemon's bus (the system bus, or /run/systemd/private without dbus-daemon), called
  *   asynchronously: the loop never waits for systemd; the job path or the error is logged when it answers.
  *   The service gets its SIGTERM and its stop timeout, unlike an OOM kill.
@@ -28,6 +30,7 @@
 #include "action.h"
 #include "alert.h"
 #include "cgroup/cgroup-act.h"
+#include "cgroup/cgroup-procs.h"
 #include "cgroup/cgroup-restart.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -93,10 +96,9 @@ static int on_restart_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
         return 0;
 }
 
-static int restart_unit(Guard *g, ActionOutcome *out)
+static int restart_unit(Guard *g, const char *unit, ActionOutcome *out)
 {
         Manager *m = g->manager;
-        const char *unit = g->id.unit;
 
         action_add_field(out, "RESTART_VIA=systemd");
         if (!m->bus) {
@@ -249,13 +251,21 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static int restart_sigterm(Guard *g, ActionOutcome *out)
+static int restart_sigterm(Guard *g, const char *cgpath, ActionOutcome *out)
 {
         pid_t pid = 0;
         action_add_field(out, "RESTART_VIA=sigterm");
-        int pidfd = cgroup_open_oldest(g->manager->root, g->path, &pid);
+        int pidfd = proc_open_oldest(g->manager->root, cgpath, &pid);
         if (pidfd < 0) {
-                snprintf(out->summary, sizeof out->summary, "no process to stop");
+                if (pidfd == -ESRCH) {
+                        _cleanup_(proc_list_freep) ProcList *l = NULL;
+                        char why[256];
+                        if (proc_list_collect(g->manager->root, cgpath, 0, &l) >= 0)
+                                (void) proc_list_rank(g->manager->root, l);
+                        snprintf(out->summary, sizeof out->summary, "%s",
+                                 proc_list_explain_empty(l, cgpath, why, sizeof why));
+                } else
+                        snprintf(out->summary, sizeof out->summary, "cannot pick the main process of %s", cgpath);
                 return pidfd;
         }
         int r = pidfd_signal(pidfd, SIGTERM, -1);
@@ -296,12 +306,52 @@ static int restart_sigterm(Guard *g, ActionOutcome *out)
 
 /* ---------------------------------------------------------------------------------------------------- */
 
+/* What to restart, on every shape: the guarded unit itself when it is a service; else, when the guarded
+ * cgroup holds no process of its own but child cgroups do (a slice of services, a pod), the child with the
+ * largest memory.current (its unit when that is a service); else the main process of the subtree. Returns 0
+ * with *ret_cgroup (malloc'd) and *ret_unit (malloc'd service name or NULL), or -errno. */
+static int restart_target(Guard *g, char **ret_cgroup, char **ret_unit)
+{
+        const CgroupRoot *root = g->manager->root;
+        _cleanup_free_ char *cg = NULL, *unit = NULL;
+
+        if (g->id.is_unit_cgroup && g->id.unit && string_endswith(g->id.unit, ".service")) {
+                if (!(cg = strdup(g->path)) || !(unit = strdup(g->id.unit)))
+                        return -ENOMEM;
+        } else {
+                _cleanup_(proc_list_freep) ProcList *l = NULL;
+                int r = proc_list_collect(root, g->path, 0, &l);
+                if (r < 0)
+                        return r;
+                if (l->n_own == 0 && l->n_child_cgroups > 0 && cgroup_largest_child(root, g->path, &cg, NULL) >= 0) {
+                        const char *base = strrchr(cg, '/');
+                        base = base ? base + 1 : cg;
+                        if (string_endswith(base, ".service") && !(unit = strdup(base)))
+                                return -ENOMEM;
+                } else if (!(cg = strdup(g->path)))
+                        return -ENOMEM;
+        }
+        *ret_cgroup = TAKE_PTR(cg);
+        *ret_unit = TAKE_PTR(unit);
+        return 0;
+}
+
 int action_restart(Guard *g, const Observation *o, ActionOutcome *out)
 {
         const Policy *p = g->policy;
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        const char *key = g->id.unit && g->id.is_unit_cgroup ? g->id.unit : g->path;
+        _cleanup_free_ char *target = NULL, *unit = NULL;
         int r;
+
+        if (!p->restart_command) {
+                r = restart_target(g, &target, &unit);
+                if (r < 0) {
+                        snprintf(out->summary, sizeof out->summary, "cannot find what to restart in %s", g->path);
+                        engine_rung_refused(&g->engine);
+                        return out->result = r;
+                }
+        }
+        const char *key = unit ?: target ?: (g->id.unit && g->id.is_unit_cgroup ? g->id.unit : g->path);
 
         if (g->engine.time_to_limit_usec != USEC_INFINITY) {
                 action_add_field(out, "PREDICTED_LIMIT_USEC=%" PRIu64, g->engine.time_to_limit_usec);
@@ -324,11 +374,15 @@ int action_restart(Guard *g, const Observation *o, ActionOutcome *out)
 
         if (p->restart_command)
                 r = restart_command(g, out);
-        else if (g->id.is_unit_cgroup && g->id.unit && string_endswith(g->id.unit, ".service")) {
-                action_add_field(out, "RESTART_UNIT=%s", g->id.unit);
-                r = restart_unit(g, out);
-        } else
-                r = restart_sigterm(g, out);
+        else {
+                if (!streq(target, g->path))
+                        action_add_field(out, "RESTART_CGROUP=%s", target);
+                if (unit) {
+                        action_add_field(out, "RESTART_UNIT=%s", unit);
+                        r = restart_unit(g, unit, out);
+                } else
+                        r = restart_sigterm(g, target, out);
+        }
 
         if (r < 0)
                 engine_rung_refused(&g->engine);

@@ -407,11 +407,14 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
                 snprintf(out->summary, sizeof out->summary, "could not ask any process to trim");
                 return out->result = t.last_error;
         }
-        if (asked == 0)
+        if (asked == 0) {
+                /* Nothing was asked: the rung could not act, and the engine must not wait for it. */
                 snprintf(out->summary, sizeof out->summary,
-                         "no process handles the trim request (%u without a SIGRTMIN+18 handler, left alone)",
-                         t.skipped_no_handler);
-        else
+                         "no process in %s or below it handles the trim request (%u without a SIGRTMIN+18 "
+                         "handler, left alone%s)",
+                         g->path, t.skipped_no_handler, t.gone ? ", some exited" : "");
+                return out->result = -ESRCH;
+        } else
                 snprintf(out->summary, sizeof out->summary, "asked %u process(es) to trim%s (%u without a handler "
                          "left alone)",
                          asked, t.commands ? ", some through Command=" : "", t.skipped_no_handler);

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "state.h"
 #include "util/log.h"
+#include "util/time-util.h"
 
 #define PAGE_ALIGN_DOWN(x) ((x) & ~(uint64_t) 4095)
 
@@ -118,6 +119,7 @@ int brake_restore(Guard *g)
         } else
                 r = cgroup_write_high(g->cgfd, g->brake_original);
         g->brake_active = false;
+        g->relief_active = false;
         state_changed(g->manager);
 
         Record *rec = record_new(MW_MESSAGE_BRAKE, r < 0 && !ERRNO_IS_GONE(r) ? LOG_WARNING : LOG_INFO);
@@ -131,5 +133,112 @@ int brake_restore(Guard *g)
                 record_add(rec, "ERRNO=%i", -r);
         record_send(rec, "%s: memory.high brake %s", g->path,
                 r < 0 ? (ERRNO_IS_GONE(r) ? "gone with the cgroup" : "could not be restored") : "removed");
+        return r;
+}
+
+int brake_relieve(Guard *g, const CgroupMemory *mem, Rung rung, usec_t until_usec)
+{
+        if (!g->brake_active || g->relief_active || g->policy->brake_relief_percent <= 0)
+                return 0;
+        if (mem->max == CGROUP_LIMIT_MAX || mem->current < g->brake_bytes)
+                return 0; /* not above the brake: nobody is throttled */
+
+        /* Above memory.high the kernel makes every task that charges memory sleep on its way back to user
+         * space, the one that would free memory included (seen in the VM: a jemalloc purge that took 145 ms
+         * at the brake did nothing within 5 s 12-24 MiB above it). Raise memory.high by a share of the
+         * headroom to memory.max for the rung's settle time, so that the release runs at full speed while
+         * the grower still meets a limit below memory.max. cgroupfs directly: for seconds, systemd's view
+         * (the brake) is put back after. */
+        uint64_t headroom = mem->max > mem->current ? mem->max - mem->current : 0;
+        uint64_t v = PAGE_ALIGN_DOWN(mem->current + (uint64_t) ((double) headroom * g->policy->brake_relief_percent / 100.0));
+        if (v <= g->brake_bytes)
+                return 0;
+        v = MIN(v, mem->max);
+        int r = cgroup_write_high(g->cgfd, v);
+
+        char vb[FORMAT_BYTES_MAX], bb[FORMAT_BYTES_MAX];
+        Record *rec = record_new(MW_MESSAGE_BRAKE, r < 0 ? LOG_WARNING : LOG_INFO);
+        record_add_guard(rec, g);
+        record_add(rec, "BRAKE=relieved");
+        record_add(rec, "ACTION=%s", rung_to_string(rung));
+        record_add(rec, "BRAKE_BYTES=%" PRIu64, g->brake_bytes);
+        record_add(rec, "BRAKE_RELIEF_BYTES=%" PRIu64, v);
+        record_add(rec, "MEMORY_CURRENT=%" PRIu64, mem->current);
+        record_add(rec, "MEMORY_MAX=%" PRIu64, mem->max);
+        if (r < 0)
+                record_add(rec, "ERRNO=%i", -r);
+        record_send(rec, "%s: %s the brake to %s while %s runs (it needs the processes' own work; brake %s)%s",
+                    g->path, r < 0 ? "could not raise" : "raised", format_bytes(vb, sizeof vb, v),
+                    rung_to_string(rung), format_bytes(bb, sizeof bb, g->brake_bytes), r < 0 ? ", ignoring" : "");
+        if (r < 0)
+                return r;
+        g->relief_active = true;
+        g->relief_bytes = v;
+        g->relief_until_usec = until_usec;
+        return 1;
+}
+
+int brake_tighten(Guard *g)
+{
+        if (!g->relief_active)
+                return 0;
+        g->relief_active = false;
+        if (!g->brake_active)
+                return 0;
+        int r = cgroup_write_high(g->cgfd, g->brake_bytes);
+        if (ERRNO_IS_GONE(r))
+                return 0;
+
+        char bb[FORMAT_BYTES_MAX];
+        Record *rec = record_new(MW_MESSAGE_BRAKE, r < 0 ? LOG_WARNING : LOG_INFO);
+        record_add_guard(rec, g);
+        record_add(rec, "BRAKE=set");
+        record_add(rec, "BRAKE_AFTER_RELIEF=yes");
+        record_add(rec, "BRAKE_BYTES=%" PRIu64, g->brake_bytes);
+        if (r < 0)
+                record_add(rec, "ERRNO=%i", -r);
+        record_send(rec, "%s: %s the memory.high brake at %s after the relief%s", g->path,
+                    r < 0 ? "could not put back" : "put back", format_bytes(bb, sizeof bb, g->brake_bytes),
+                    r < 0 ? ", ignoring" : "");
+        return r;
+}
+
+int brake_release(Guard *g, BrakeRelease why)
+{
+        if (!g->brake_active)
+                return 0;
+        g->relief_active = false;
+        int r;
+        if (g->brake_via_dbus) {
+                r = set_memory_high_dbus(g->manager, g->id.unit, g->brake_original);
+                if (r < 0)
+                        r = cgroup_write_high(g->cgfd, g->brake_original);
+        } else
+                r = cgroup_write_high(g->cgfd, g->brake_original);
+        g->brake_active = false;
+        state_changed(g->manager);
+
+        static const char *const words[_BRAKE_RELEASE_MAX] = {
+                [BRAKE_RELEASE_NOTHING_FREES] = "the ladder has no rung that frees memory",
+                [BRAKE_RELEASE_FAILED] = "the last rung failed",
+                [BRAKE_RELEASE_SPENT] = "the last rung ran, did not relieve the pressure, and is cooling down",
+        };
+        const char *w = (unsigned) why < _BRAKE_RELEASE_MAX && words[why] ? words[why] : "no rung can act";
+        char t[FORMAT_TIME_MAX];
+        Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_WARNING);
+        record_add_guard(rec, g);
+        record_add(rec, "BRAKE=released");
+        record_add(rec, "BRAKE_REASON=%s", brake_release_to_string(why) ?: "unknown");
+        record_add(rec, "BRAKE_REASON_TEXT=%s", w);
+        record_add(rec, "PRESSURE_FOR_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC) - g->engine.pressure_since_usec);
+        if (g->brake_original == CGROUP_LIMIT_MAX)
+                record_add(rec, "MEMORY_HIGH=max");
+        else
+                record_add(rec, "MEMORY_HIGH=%" PRIu64, g->brake_original);
+        if (r < 0)
+                record_add(rec, "ERRNO=%i", -r);
+        record_send(rec, "%s: lifted the memory.high brake: %s and the pressure lasted past MaxThrottle=%s; the kernel "
+                    "decides from here (a brake nobody can use is worse than none); set again once calm",
+                    g->path, w, format_time(t, sizeof t, g->policy->max_throttle_usec));
         return r;
 }

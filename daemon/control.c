@@ -111,6 +111,13 @@ static void status_text(Manager *m, FILE *f)
                         have ? format_bytes(h, sizeof h, mem.high) : "?",
                         have ? format_bytes(x, sizeof x, mem.max) : "?",
                         g->n_actions);
+                if (g->last_reason[0])
+                        fprintf(f, "    last %s failed: %s\n", rung_to_string(g->action_rung), g->last_reason);
+                if (g->engine.brake_released)
+                        fprintf(f, "    brake lifted: no rung could act; it is set again once the cgroup is calm\n");
+                else if (g->relief_active)
+                        fprintf(f, "    brake raised to %s while the last rung settles\n",
+                                format_bytes(c, sizeof c, g->relief_bytes));
         }
         free(gs);
 }

@@ -207,6 +207,9 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
 int guard_set_policy(Guard *g, const Policy *p)
 {
         bool rearm = memcmp(g->policy->trigger, p->trigger, sizeof p->trigger) != 0;
+        /* An episode goes on under the new ladder, mapped by rung name (policy-engine.h). */
+        if (g->engine.phase == ENGINE_PRESSURE)
+                engine_policy_changed(g->policy, p, &g->engine);
         /* The old policy is freed by the caller after this: no pointer into it may survive. */
         g->policy = p;
         if (g->brake_active && !p->has_brake)
@@ -406,8 +409,10 @@ int guard_step(Guard *g)
         }
         o.has_psi = cgroup_read_pressure(g->cgfd, &o.psi) >= 0;
 
-        if (g->policy->has_brake && !g->brake_active)
+        /* Not while released: the brake comes back only once the cgroup was calm (the engine says). */
+        if (g->policy->has_brake && !g->brake_active && !g->engine.brake_released)
                 (void) brake_apply(g, &o.mem);
+        o.brake_active = g->brake_active;
 
         Decision d;
         bool was_pressure = guard_under_pressure(g);
@@ -432,9 +437,30 @@ int guard_step(Guard *g)
                 state_save_now(m); /* before acting: a crash in the action must not make a restart redo it */
         if (d.act || d.onset || d.relieved)
                 state_changed(m);  /* and again once idle, with the counters of this step */
+        /* A relief ends before another rung acts, when calm, or at its rung's settle time; a release puts
+         * the original memory.high back itself. */
+        if (g->relief_active && !d.release_brake &&
+            (d.act || d.relieved || now >= g->relief_until_usec || !g->brake_active))
+                (void) brake_tighten(g);
+        if (d.release_brake && !d.dry_run)
+                (void) brake_release(g, d.release_reason);
         if (d.act) {
                 ActionOutcome out;
+                bool relieved = false;
+                if (d.relax_brake && !d.dry_run && g->brake_active)
+                        relieved = brake_relieve(g, &o.mem, d.rung,
+                                                 now + g->policy->rung[d.rung].settle_usec) > 0;
                 guard_act(g, &d, &o, &out);
+                if (relieved)
+                        action_add_field(&out, "BRAKE_RELIEF_BYTES=%" PRIu64, g->relief_bytes);
+                if (!d.dry_run)
+                        engine_rung_result(&g->engine, d.rung, out.result);
+                if (out.result < 0 && !d.dry_run) {
+                        snprintf(g->last_reason, sizeof g->last_reason, "%s",
+                                 out.summary[0] ? out.summary : strerror(-out.result));
+                        action_add_field(&out, "REASON_TEXT=%s", g->last_reason);
+                } else
+                        g->last_reason[0] = 0;
                 g->n_actions++;
                 g->action_rung = d.rung;
                 g->action_before = o.mem.current;
@@ -453,6 +479,8 @@ int guard_step(Guard *g)
         }
         if (d.relieved)
                 report_relieved(g, &d, &o, now);
+        if (d.rearm_brake && g->policy->has_brake && !g->brake_active)
+                (void) brake_apply(g, &o.mem);
 
         bool is_pressure = guard_under_pressure(g);
         if (is_pressure != was_pressure) {
@@ -464,6 +492,8 @@ int guard_step(Guard *g)
         }
 
         usec_t next = d.next_step_usec;
+        if (g->relief_active)
+                next = MIN(next, MAX(g->relief_until_usec, now));
         if (g->policy->has_brake && !g->brake_active && o.mem.max == CGROUP_LIMIT_MAX && !g->have_last)
                 next = MIN(next, now + BRAKE_RECHECK_USEC);
         guard_schedule(g, next);
@@ -517,7 +547,18 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
         fprintf(f, ",\"triggers\":%i", (g->trigger_fd[PSI_SOME] >= 0) + (g->trigger_fd[PSI_FULL] >= 0));
         fprintf(f, ",\"onsets\":%" PRIu64 ",\"actions\":%" PRIu64 ",\"oom_kills\":%" PRIu64, g->n_onsets,
                 g->n_actions, g->n_oom_kills);
-        if (g->n_actions > 0)
+        if (g->n_actions > 0) {
                 fprintf(f, ",\"last_action\":\"%s\"", rung_to_string(g->action_rung));
+                fprintf(f, ",\"last_result\":\"%s\"", g->action_dry_run ? "dry-run" :
+                        g->action_result < 0 ? "failed" : "ok");
+                if (g->last_reason[0]) {
+                        fputs(",\"last_reason\":", f);
+                        json_write_string(f, g->last_reason);
+                }
+        }
+        if (g->engine.brake_released)
+                fputs(",\"brake_released\":true", f);
+        if (g->relief_active)
+                fprintf(f, ",\"brake_relief\":%" PRIu64, g->relief_bytes);
         fputc('}', f);
 }

@@ -51,6 +51,12 @@ typedef struct Guard {
         uint64_t brake_bytes;
         uint64_t brake_original;         /* CGROUP_LIMIT_MAX when it was "max" */
         bool brake_via_dbus;
+        /* Relief (brake_relieve()): memory.high raised above the brake while a rung that needs the
+         * processes' own work settles. */
+        bool relief_active;
+        uint64_t relief_bytes;
+        usec_t relief_until_usec;
+        char last_reason[256];           /* why the last action failed, in words ("" when it did not) */
 
         bool unreadable;                 /* the last sample could not be parsed: state unknown */
         uint64_t n_actions, n_onsets, n_oom_kills;
@@ -138,6 +144,14 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now);
 /* Brake (daemon/brake.c). */
 int brake_apply(Guard *g, const CgroupMemory *mem);
 int brake_restore(Guard *g);
+/* Raises memory.high above the brake (BrakeRelief= of the headroom to memory.max) until until_usec, while
+ * rung runs. Returns 1 when raised, 0 when not needed (no brake, not above it, BrakeRelief=off), -errno. */
+int brake_relieve(Guard *g, const CgroupMemory *mem, Rung rung, usec_t until_usec);
+/* Puts the brake back after a relief. Returns 0 or -errno. */
+int brake_tighten(Guard *g);
+/* Lifts the brake because no rung can act (the engine's release_brake): memory.high back to what it was,
+ * one record with the reason. Returns 0 or -errno. */
+int brake_release(Guard *g, BrakeRelease why);
 
 /* Control socket (daemon/control.c). */
 int control_open(Manager *m);

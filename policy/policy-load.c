@@ -378,7 +378,7 @@ static int config_parse_kill_mode(ParseContext *c, const ConfigItem *item, const
 {
         KillMode m = kill_mode_from_string(value);
         if (m < 0)
-                return parse_error(c, "%s=%s: unknown kill mode (expected cgroup or largest)", item->key, value);
+                return parse_error(c, "%s=%s: unknown kill mode (expected cgroup, largest or largest-child)", item->key, value);
         *(KillMode *) data = m;
         return 0;
 }
@@ -725,6 +725,7 @@ static const ConfigItem policy_items[] = {
           (int) SAMPLE_INTERVAL_MIN_USEC },
         { "Pressure", "Hysteresis", config_parse_time, P(hysteresis_usec), 0 },
         { "Pressure", "MaxThrottle", config_parse_time_or_off, P(max_throttle_usec), 0 },
+        { "Pressure", "BrakeRelief", config_parse_percent_or_off, P(brake_relief_percent), 0 },
 
         { "Actions", "Ladder", config_parse_ladder, offsetof(Policy, ladder), 0, 0 },
         { "Actions", "DryRun", config_parse_bool, P(dry_run), 0 },

@@ -44,6 +44,7 @@ const char *rung_to_section(Rung r)
 static const char *const kill_mode_table[_KILL_MODE_MAX] = {
         [KILL_MODE_CGROUP] = "cgroup",
         [KILL_MODE_LARGEST] = "largest",
+        [KILL_MODE_LARGEST_CHILD] = "largest-child",
 };
 
 const char *kill_mode_to_string(KillMode m)
@@ -81,6 +82,7 @@ void policy_init_defaults(Policy *p)
                 .sample_interval_usec = USEC_PER_SEC,
                 .hysteresis_usec = 10 * USEC_PER_SEC,
                 .max_throttle_usec = 60 * USEC_PER_SEC,
+                .brake_relief_percent = 50,
                 .ladder = { RUNG_ALERT },
                 .n_ladder = 1,
                 .dry_run = false,
@@ -280,6 +282,7 @@ void policy_dump(const Policy *p, FILE *f)
         fprintf(f, "SampleInterval=%s\n", format_time(a, sizeof a, p->sample_interval_usec));
         fprintf(f, "Hysteresis=%s\n", format_time(a, sizeof a, p->hysteresis_usec));
         dump_time_or_off(f, "MaxThrottle", p->max_throttle_usec);
+        dump_percent_or_off(f, "BrakeRelief", p->brake_relief_percent);
 
         fputs("\n[Actions]\nLadder=", f);
         for (size_t i = 0; i < p->n_ladder; i++)

@@ -35,8 +35,9 @@ Rung rung_from_string(const char *s);
 const char *rung_to_section(Rung r);
 
 typedef enum KillMode {
-        KILL_MODE_CGROUP,  /* cgroup.kill: the whole group (also forced when memory.oom.group=1) */
-        KILL_MODE_LARGEST, /* the process with the largest RSS, through a pidfd */
+        KILL_MODE_CGROUP,        /* cgroup.kill: the whole subtree (also forced when memory.oom.group=1) */
+        KILL_MODE_LARGEST,       /* the largest process of the subtree (cgroup/cgroup-procs.h), via a pidfd */
+        KILL_MODE_LARGEST_CHILD, /* the direct child cgroup with the largest memory.current, whole */
         _KILL_MODE_MAX,
         _KILL_MODE_INVALID = -EINVAL,
 } KillMode;
@@ -88,7 +89,11 @@ typedef struct Policy {
         bool has_brake;
         usec_t sample_interval_usec;   /* SampleInterval= while under pressure */
         usec_t hysteresis_usec;        /* Hysteresis=: calm only after this long with no pressure */
-        usec_t max_throttle_usec;      /* MaxThrottle=: under pressure this long -> last rung */
+        usec_t max_throttle_usec;      /* MaxThrottle=: under pressure this long -> last rung; and the longest
+                                          the brake is held while no rung can act (policy-engine.h) */
+        double brake_relief_percent;   /* BrakeRelief=: while a rung that needs the processes' own work
+                                          settles, memory.high is raised by this share of the headroom
+                                          between memory.current and memory.max */
 
         /* [Actions] */
         Rung ladder[_RUNG_MAX];        /* Ladder=alert reclaim kill */

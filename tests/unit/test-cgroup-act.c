@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "cgroup/cgroup-act.h"
+#include "cgroup/cgroup-procs.h"
 #include "cgroup/cgroup-psi.h"
 #include "util/fileio.h"
 
@@ -283,27 +284,26 @@ Test(act, open_largest)
         else
                 cr_skip_test("not on the hybrid host: our cgroup is %s", cg);
 
-        pid_t got = 0;
-        uint64_t rss = 0;
-        int fd = cgroup_open_largest(r, cg, &got, &rss);
+        ProcPick pk = {};
+        int fd = proc_open_largest(r, cg, &pk, NULL);
         cr_assert_geq(fd, 0, "%d", fd);
-        cr_assert_eq(got, big);
-        cr_assert_geq(rss, 32ULL << 20);
+        cr_assert_eq(pk.pid, big);
+        cr_assert_geq(pk.anon_bytes, 32ULL << 20, "ranked by anonymous memory");
         close(fd);
 
         /* The big one gone: the small one. */
         kill(big, SIGKILL);
         waitpid(big, NULL, 0);
-        fd = cgroup_open_largest(r, cg, &got, NULL);
+        fd = proc_open_largest(r, cg, &pk, NULL);
         cr_assert_geq(fd, 0);
-        cr_assert_eq(got, small);
+        cr_assert_eq(pk.pid, small);
         close(fd);
 
         kill(small, SIGKILL);
         waitpid(small, NULL, 0);
-        cr_assert_eq(cgroup_open_largest(r, cg, &got, &rss), -ESRCH);
+        cr_assert_eq(proc_open_largest(r, cg, &pk, NULL), -ESRCH);
 
         truncate_file("cgroup.procs");
-        cr_assert_eq(cgroup_open_largest(r, cg, NULL, NULL), -ESRCH, "empty cgroup");
+        cr_assert_eq(proc_open_largest(r, cg, NULL, NULL), -ESRCH, "empty cgroup");
         cgroup_root_free(r);
 }

@@ -74,6 +74,9 @@ static void fake_proc(pid_t pid, unsigned rss_kb, const char *cgpath)
                 (int) pid, (int) pid, rss_kb * 2, rss_kb);
         snprintf(p, sizeof p, "proc/%d/cgroup", (int) pid);
         fx_putf(p, "0::%s\n", cgpath);
+        /* The process picker ranks by statm (pages): resident = rss, nothing shared. */
+        snprintf(p, sizeof p, "proc/%d/statm", (int) pid);
+        fx_putf(p, "%u %u 0 1 0 %u 0\n", rss_kb / 2, rss_kb / 4, rss_kb / 4);
 }
 
 static const char *KILL_POLICY = "[Match]\nUnit=web.service\n"

@@ -46,10 +46,8 @@ Test(daemon, high_event_climbs_the_ladder_and_reclaims)
         cr_assert(strstr(log, "UNIT=web.service"), "%s", log);
         cr_assert(strstr(log, "STAT_ANON=30000000"), "where the memory went: %s", log);
 
-        /* Pressure persists (another high event after the alert's settle time): reclaim comes next. */
-        usleep(600 * 1000 * fx_scale());
-        fx_put("cg/system.slice/web.service/memory.events",
-                "low 0\nhigh 9\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+        /* The alert in front costs no time: the onset record is the alert, and reclaim runs with it. */
+        cr_assert(strstr(log, "ACTION=reclaim"), "the onset did not reclaim: %s", log);
         log = fx_wait_log("ACTION=reclaim", 3000);
         cr_assert_not_null(log, "no reclaim");
         /* 10% of memory.current = 5000000 bytes written to memory.reclaim. */
