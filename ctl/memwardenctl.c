@@ -93,6 +93,12 @@ static int verb_check(const CtlArgs *a, char **files)
                 print_error(&err);
                 return EXIT_FAILURE;
         }
+        /* Warnings do not fail the check (exit 0); they go to stderr, also with --quiet. */
+        for (size_t i = 0; i < c->n_policies; i++) {
+                char w[512];
+                if (policy_lint(c->policies[i], w, sizeof w) > 0)
+                        fprintf(stderr, "%s: warning: %s\n", c->policies[i]->path, w);
+        }
         if (!a->quiet) {
                 if (strv_length(files) > 0)
                         for (size_t i = 0; i < c->n_policies; i++)

@@ -341,3 +341,24 @@ void config_dump(const Config *c, FILE *f)
         for (char **m = c->masked; m && *m; m++)
                 fprintf(f, "%s# masked: %s\n", m == c->masked ? "\n" : "", *m);
 }
+
+unsigned policy_lint(const Policy *p, char *buf, size_t size)
+{
+        bool frees = false;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < p->n_ladder; i++)
+                if (p->ladder[i] != RUNG_ALERT)
+                        frees = true;
+        if (p->has_brake && !frees) {
+                char t[FORMAT_TIME_MAX];
+                snprintf(buf, size,
+                         "Brake= is set but Ladder= has no rung that frees memory: the brake throttles the "
+                         "cgroup and nothing relieves it, so memwardend lifts it after %s%s and the kernel OOM "
+                         "killer decides as without memwarden; add trim, reclaim, restart or kill, or drop Brake=",
+                         p->max_throttle_usec > 0 ? "MaxThrottle=" : "the first step (MaxThrottle=off)",
+                         p->max_throttle_usec > 0 ? format_time(t, sizeof t, p->max_throttle_usec) : "");
+                return 1;
+        }
+        return 0;
+}

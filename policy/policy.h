@@ -201,6 +201,12 @@ Policy *policy_free(Policy *p);
 /* Overwrites *p entirely with the defaults (no allocation: name, path and the match lists are NULL). */
 void policy_init_defaults(Policy *p);
 
+/* Lint: a configuration that loads but cannot do what it seems to promise. Writes at most one warning per
+ * call into buf (a full sentence naming the keys) and returns the number of warnings found (0: buf is
+ * ""). Today: a Brake= whose Ladder= has no rung that frees memory (the brake only delays the kernel's OOM
+ * kill, and is lifted after MaxThrottle=). Pure. */
+unsigned policy_lint(const Policy *p, char *buf, size_t size);
+
 /* Does p match this cgroup? unit/slice may be NULL; is_unit_cgroup: cgpath is the unit's own cgroup. */
 bool policy_matches(const Policy *p, const char *cgpath, const char *unit, const char *slice,
                     bool is_unit_cgroup);

@@ -868,3 +868,34 @@ Test(policy_load, shipped_files_load)
         closedir(d);
         cr_assert_geq(n, 2, "the default policy and at least one example");
 }
+
+Test(policy_load, lint_warns_about_a_brake_nothing_can_relieve)
+{
+        static const char base[] = "[Match]\nUnit=a.service\n[Pressure]\nSomeTrigger=100ms/1s\nBrake=90%%\n"
+                                   "MaxThrottle=10s\n[Actions]\nLadder=%s\n";
+        static const struct {
+                const char *ladder;
+                unsigned warnings;
+        } cases[] = { { "alert", 1 }, { "alert kill", 0 }, { "trim", 0 }, { "alert reclaim", 0 } };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char buf[512], w[512];
+                snprintf(buf, sizeof buf, base, cases[i].ladder);
+                Policy *p = NULL;
+                ConfigError err = {};
+                cr_assert_eq(policy_load_buffer("/x/lint.conf", buf, strlen(buf), &p, &err), 0, "%s", err.message);
+                cr_assert_eq(policy_lint(p, w, sizeof w), cases[i].warnings, "Ladder=%s: %s", cases[i].ladder, w);
+                if (cases[i].warnings)
+                        cr_assert(strstr(w, "Brake=") && strstr(w, "MaxThrottle=10s"), "%s", w);
+                else
+                        cr_assert_str_eq(w, "");
+                policy_free(p);
+        }
+        /* No brake, no warning, whatever the ladder. */
+        const char *nb = "[Match]\nUnit=a.service\n[Actions]\nLadder=alert\n";
+        Policy *p = NULL;
+        ConfigError err = {};
+        char w[512];
+        cr_assert_eq(policy_load_buffer("/x/nb.conf", nb, strlen(nb), &p, &err), 0, "%s", err.message);
+        cr_assert_eq(policy_lint(p, w, sizeof w), 0);
+        policy_free(p);
+}
