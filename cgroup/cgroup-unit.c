@@ -61,13 +61,16 @@ static bool is_unit_name(const char *c, size_t len, bool *ret_is_slice)
 static const char *container_id_of(const char *c, size_t len)
 {
         static const char *const prefixes[] = {
-                "docker-", "libpod-conmon-", "libpod-", "cri-containerd-", "crio-conmon-", "crio-",
+                "docker-", "libpod-", "cri-containerd-", "crio-",
         };
 
         /* cgroupfs driver: /docker/<id>, /kubepods/burstable/pod<uid>/<id>, /libpod_parent/libpod-<id> */
         if (len == CONTAINER_ID_LEN && all_hex(c, len))
                 return c;
 
+        /* podman's and CRI-O's monitor (conmon) beside the container: not the container */
+        if ((len > 14 && memcmp(c, "libpod-conmon-", 14) == 0) || (len > 12 && memcmp(c, "crio-conmon-", 12) == 0))
+                return NULL;
         for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
                 size_t pl = strlen(prefixes[i]);
                 if (len < pl + CONTAINER_ID_LEN || memcmp(c, prefixes[i], pl) != 0)
@@ -144,6 +147,8 @@ int cgroup_identity_from_path(const char *cgpath, CgroupIdentity *ret)
                 if (!id.container_id)
                         goto oom;
         }
+        if (cgroup_container_parse_path(cgpath, &id) < 0)
+                goto oom;
         *ret = id;
         return 0;
 
@@ -159,5 +164,38 @@ void cgroup_identity_done(CgroupIdentity *id)
         free(id->unit);
         free(id->slice);
         free(id->container_id);
+        free(id->pod_uid);
+        free(id->container_name);
+        free(id->container_image);
+        free(id->pod_name);
+        free(id->pod_namespace);
         *id = (CgroupIdentity) {};
+}
+
+static int dup_or_null(const char *s, char **ret)
+{
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+int cgroup_identity_copy(const CgroupIdentity *id, CgroupIdentity *ret)
+{
+        CgroupIdentity c = {
+                .is_unit_cgroup = id->is_unit_cgroup,
+                .runtime = id->runtime,
+                .is_container_cgroup = id->is_container_cgroup,
+                .pod_qos = id->pod_qos,
+        };
+        if (dup_or_null(id->unit, &c.unit) < 0 || dup_or_null(id->slice, &c.slice) < 0 ||
+            dup_or_null(id->container_id, &c.container_id) < 0 || dup_or_null(id->pod_uid, &c.pod_uid) < 0 ||
+            dup_or_null(id->container_name, &c.container_name) < 0 ||
+            dup_or_null(id->container_image, &c.container_image) < 0 ||
+            dup_or_null(id->pod_name, &c.pod_name) < 0 || dup_or_null(id->pod_namespace, &c.pod_namespace) < 0) {
+                cgroup_identity_done(&c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
 }

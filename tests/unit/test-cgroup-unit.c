@@ -37,7 +37,8 @@ static const Case cases[] = {
         { "/user.slice/user-1000.slice/session-3.scope", "session-3.scope", "user-1000.slice", NULL, true },
         { "/system.slice/docker-" ID64 ".scope", "docker-" ID64 ".scope", "system.slice", ID64, true },
         { "/machine.slice/libpod-" ID64 ".scope/container", "libpod-" ID64 ".scope", "machine.slice", ID64, false },
-        { "/machine.slice/libpod-conmon-" ID64 ".scope", "libpod-conmon-" ID64 ".scope", "machine.slice", ID64,
+        /* podman's monitor beside the container is not the container */
+        { "/machine.slice/libpod-conmon-" ID64 ".scope", "libpod-conmon-" ID64 ".scope", "machine.slice", NULL,
           true },
         { "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-" POD ".slice/cri-containerd-" ID64B ".scope",
           "cri-containerd-" ID64B ".scope", "kubepods-burstable-" POD ".slice", ID64B, true },
