@@ -7,6 +7,7 @@
 #include <systemd/sd-journal.h>
 
 #include "alert.h"
+#include "alert-container.h"
 #include "alert-map.h"
 #include "util/log.h"
 
@@ -54,8 +55,7 @@ void record_add_guard(Record *r, const Guard *g)
                 record_add(r, "UNIT=%s", g->id.unit);
         if (g->id.slice)
                 record_add(r, "SLICE=%s", g->id.slice);
-        if (g->id.container_id)
-                record_add(r, "CONTAINER_ID=%s", g->id.container_id);
+        record_add_container(r, g); /* CONTAINER_* and POD_* (daemon/alert-container.c) */
         if (g->policy) {
                 record_add(r, "POLICY=%s", g->policy->name);
                 record_add(r, "POLICY_FILE=%s", g->policy->path);

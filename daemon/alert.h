@@ -20,7 +20,7 @@ typedef struct Record Record;
 Record *record_new(const char *message_id, int priority);
 /* Adds "KEY=value". Silently drops fields beyond the record's capacity. */
 void record_add(Record *r, const char *fmt, ...) _printf_(2, 3);
-/* Adds CGROUP= UNIT= SLICE= CONTAINER_ID= POLICY= POLICY_FILE= DRY_RUN=. */
+/* Adds CGROUP= UNIT= SLICE= CONTAINER_* POD_* (daemon/alert-container.h) POLICY= POLICY_FILE= DRY_RUN=. */
 void record_add_guard(Record *r, const Guard *g);
 /* Adds MEMORY_* (current/max/high), PSI_* and memory.events counters and deltas from an observation,
  * and where the memory went from memory.stat (read now; skipped if the cgroup is gone). */

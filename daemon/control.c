@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "alert.h"
+#include "alert-container.h"
 #include "manager.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -111,6 +112,7 @@ static void status_text(Manager *m, FILE *f)
                         have ? format_bytes(h, sizeof h, mem.high) : "?",
                         have ? format_bytes(x, sizeof x, mem.max) : "?",
                         g->n_actions);
+                container_status_text(g, f);
                 if (g->last_reason[0])
                         fprintf(f, "    last %s failed: %s\n", rung_to_string(g->action_rung), g->last_reason);
                 if (g->engine.brake_released)

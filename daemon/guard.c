@@ -12,6 +12,7 @@
 #include "action.h"
 #include "action-trim.h"
 #include "alert.h"
+#include "alert-container.h"
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
 #include "state.h"
@@ -136,9 +137,7 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
         g->path = strdup(path);
         if (!g->path)
                 goto fail;
-        g->id = (CgroupIdentity){ .is_unit_cgroup = id->is_unit_cgroup };
-        if ((id->unit && !(g->id.unit = strdup(id->unit))) || (id->slice && !(g->id.slice = strdup(id->slice))) ||
-            (id->container_id && !(g->id.container_id = strdup(id->container_id))))
+        if (cgroup_identity_copy(id, &g->id) < 0)
                 goto fail;
 
         g->cgfd = r = cgroup_open(m->root, path);
@@ -532,6 +531,7 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
         json_write_string(f, g->path);
         fputs(",\"unit\":", f);
         json_write_string(f, g->id.unit);
+        container_status_json(g, f);
         fputs(",\"policy\":", f);
         json_write_string(f, g->policy->name);
         fprintf(f, ",\"state\":\"%s\"", g->unreadable ? "unknown" : guard_under_pressure(g) ? "pressure" : "calm");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* daemon/manager.c: the event loop, discovery of cgroups, configuration (re)loading, sd_notify. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,6 +27,7 @@ int manager_new(Manager **ret)
                 return -ENOMEM;
         m->inotify_fd = -EBADF;
         m->control_fd = -EBADF;
+        m->host_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         m->dirs_by_path = hashmap_new(HASHMAP_KEY_STRING);
         m->dir_by_wd = hashmap_new(HASHMAP_KEY_INT);
         m->guard_by_wd = hashmap_new(HASHMAP_KEY_INT);
@@ -73,6 +75,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->dirs_by_path);
         hashmap_free(m->dir_by_wd);
         hashmap_free(m->guard_by_wd);
+        closep(&m->host_fd);
         control_close(m);
         sd_event_source_disable_unref(m->inotify_source);
         closep(&m->inotify_fd);
@@ -114,9 +117,13 @@ static int manager_evaluate(Manager *m, const char *cgpath)
 
         CgroupIdentity id = {};
         int r = cgroup_identity_from_path(cgpath, &id);
-        if (r < 0)
+        if (r >= 0 && (id.container_id || id.pod_uid))
+                r = cgroup_identity_resolve_names(m->host_fd, &id);
+        if (r < 0) {
+                cgroup_identity_done(&id);
                 return r;
-        const Policy *p = config_match(m->config, cgpath, id.unit, id.slice, id.is_unit_cgroup);
+        }
+        const Policy *p = config_match_identity(m->config, cgpath, &id);
         Guard *g = hashmap_get(m->guards, cgpath);
 
         if (!p) {
@@ -380,8 +387,7 @@ int manager_reload(Manager *m, ConfigError *ret_err)
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
                 Guard *g = v;
                 if (!hashmap_get(m->dirs_by_path, g->path)) {
-                        const Policy *p = config_match(m->config, g->path, g->id.unit, g->id.slice,
-                                g->id.is_unit_cgroup);
+                        const Policy *p = config_match_identity(m->config, g->path, &g->id);
                         if (p)
                                 (void) guard_set_policy(g, p);
                         else

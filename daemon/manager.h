@@ -75,6 +75,7 @@ struct Manager {
         sd_event *event;
         sd_bus *bus;                     /* system bus or /run/systemd/private; NULL if unavailable */
         CgroupRoot *root;
+        int host_fd;                     /* "/": container and pod names (cgroup/cgroup-container.h) */
         Config *config;
 
         /* Where the config comes from (for reload). */

@@ -577,11 +577,46 @@ static int match_add_cgroup(ParseContext *c, const ConfigItem *item, const char 
         return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
 }
 
-/* Unit=, Slice=, Cgroup=: lists of globs; repeated keys append, an empty value resets. ltype picks the
- * check. */
+static int match_add_container(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (strchr(word, '/'))
+                return parse_error(c, "%s=%s can never match: container names contain no \"/\" (for a pod use "
+                                   "Pod=<namespace>/<pod>)",
+                                   item->key, word);
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+static int match_add_image(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+static int match_add_namespace(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        for (const char *p = word; *p; p++)
+                if (*p == '/' || *p == '_' || (*p >= 'A' && *p <= 'Z'))
+                        return parse_error(c, "PodNamespace=%s can never match: Kubernetes namespace names are "
+                                           "lowercase letters, digits and \"-\"",
+                                           word);
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+static int match_add_pod(ParseContext *c, const ConfigItem *item, const char *word, void *data)
+{
+        if (!strchr(word, '/'))
+                return parse_error(c, "Pod=%s can never match: Pod= is \"<namespace>/<pod name>\" (e.g. "
+                                   "Pod=*/%s)",
+                                   word, word);
+        return strv_extend(data, word) < 0 ? parse_oom(c) : 0;
+}
+
+/* Unit=, Slice=, Cgroup=, Container=, ContainerImage=, PodNamespace=, Pod=: lists of globs; repeated keys
+ * append, an empty value resets. ltype picks the check. */
 static int config_parse_match(ParseContext *c, const ConfigItem *item, const char *value, void *data)
 {
-        static const WordFunc checks[] = { match_add_unit, match_add_slice, match_add_cgroup };
+        static const WordFunc checks[] = { match_add_unit,      match_add_slice,     match_add_cgroup,
+                                           match_add_container, match_add_image,     match_add_namespace,
+                                           match_add_pod };
         char ***l = data;
 
         c->match_line = c->line;
@@ -712,6 +747,10 @@ static const ConfigItem policy_items[] = {
         { "Match", "Unit", config_parse_match, offsetof(Policy, match_unit), 0, 0 },
         { "Match", "Slice", config_parse_match, offsetof(Policy, match_slice), 0, 1 },
         { "Match", "Cgroup", config_parse_match, offsetof(Policy, match_cgroup), 0, 2 },
+        { "Match", "Container", config_parse_match, offsetof(Policy, match_container), 0, 3 },
+        { "Match", "ContainerImage", config_parse_match, offsetof(Policy, match_container_image), 0, 4 },
+        { "Match", "PodNamespace", config_parse_match, offsetof(Policy, match_pod_namespace), 0, 5 },
+        { "Match", "Pod", config_parse_match, offsetof(Policy, match_pod), 0, 6 },
 
         { "Pressure", "SomeTrigger", config_parse_trigger, P(trigger[PSI_SOME]), 0 },
         { "Pressure", "FullTrigger", config_parse_trigger, P(trigger[PSI_FULL]), 0 },
@@ -978,12 +1017,14 @@ static int policy_validate(ParseContext *c)
 {
         Policy *p = c->policy;
 
-        if (!p->match_unit && !p->match_slice && !p->match_cgroup) {
+        if (!p->match_unit && !p->match_slice && !p->match_cgroup && !p->match_container &&
+            !p->match_container_image && !p->match_pod_namespace && !p->match_pod) {
                 c->line = c->match_line;
                 if (!c->seen_match_section)
                         return parse_error(c, "no [Match] section: the policy would match nothing (add Unit=, "
                                            "Slice= or Cgroup=)");
-                return parse_error(c, "[Match] has no Unit=, Slice= or Cgroup=: the policy would match nothing");
+                return parse_error(c, "[Match] has no Unit=, Slice=, Cgroup=, Container=, ContainerImage=, "
+                                   "PodNamespace= or Pod=: the policy would match nothing");
         }
 
         if (p->trim.command && !p->trim.command_match) {

@@ -113,6 +113,10 @@ Policy *policy_free(Policy *p)
         strv_free(p->match_unit);
         strv_free(p->match_slice);
         strv_free(p->match_cgroup);
+        strv_free(p->match_container);
+        strv_free(p->match_container_image);
+        strv_free(p->match_pod_namespace);
+        strv_free(p->match_pod);
         free(p->trim.command);
         strv_free(p->trim.command_match);
         strv_free(p->drop_cache_paths);
@@ -150,6 +154,33 @@ bool policy_matches(const Policy *p, const char *cgpath, const char *unit, const
         if (glob_list_matches(p->match_cgroup, cgpath))
                 return true;
         return false;
+}
+
+bool policy_matches_identity(const Policy *p, const char *cgpath, const CgroupIdentity *id)
+{
+        if (policy_matches(p, cgpath, id->unit, id->slice, id->is_unit_cgroup))
+                return true;
+        if (!id->is_container_cgroup)
+                return false;
+        if (glob_list_matches(p->match_container, id->container_name) ||
+            glob_list_matches(p->match_container_image, id->container_image) ||
+            glob_list_matches(p->match_pod_namespace, id->pod_namespace))
+                return true;
+        if (p->match_pod && id->pod_namespace && id->pod_name) {
+                char buf[2 * CONTAINER_NAME_MAX + 2];
+                snprintf(buf, sizeof buf, "%s/%s", id->pod_namespace, id->pod_name);
+                if (glob_list_matches(p->match_pod, buf))
+                        return true;
+        }
+        return false;
+}
+
+const Policy *config_match_identity(const Config *c, const char *cgpath, const CgroupIdentity *id)
+{
+        for (size_t i = 0; i < c->n_policies; i++)
+                if (policy_matches_identity(c->policies[i], cgpath, id))
+                        return c->policies[i];
+        return NULL;
 }
 
 const Policy *config_match(const Config *c, const char *cgpath, const char *unit, const char *slice,
@@ -269,6 +300,10 @@ void policy_dump(const Policy *p, FILE *f)
         dump_list(f, "Unit", p->match_unit);
         dump_list(f, "Slice", p->match_slice);
         dump_list(f, "Cgroup", p->match_cgroup);
+        dump_list(f, "Container", p->match_container);
+        dump_list(f, "ContainerImage", p->match_container_image);
+        dump_list(f, "PodNamespace", p->match_pod_namespace);
+        dump_list(f, "Pod", p->match_pod);
 
         fputs("\n[Pressure]\n", f);
         dump_trigger(f, "SomeTrigger", &p->trigger[PSI_SOME]);

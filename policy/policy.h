@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "cgroup/cgroup-psi.h"
+#include "cgroup/cgroup-unit.h"
 #include "policy-units.h"
 
 /* The escalation ladder, gentlest first: each is carried out by daemon/action.c and daemon/action-*.c. */
@@ -74,6 +75,13 @@ typedef struct Policy {
         char **match_unit;
         char **match_slice;
         char **match_cgroup;
+        /* Containers (their own cgroup only, see cgroup/cgroup-container.h): Container= the container's name
+         * (podman/docker name, Kubernetes container name), ContainerImage= its image, PodNamespace= the
+         * Kubernetes namespace, Pod= "<namespace>/<pod name>" of the pod the container belongs to. */
+        char **match_container;
+        char **match_container_image;
+        char **match_pod_namespace;
+        char **match_pod;
 
         /* [Pressure] */
         PsiTriggerConfig trigger[2];  /* indexed by PsiKind: SomeTrigger=, FullTrigger= "150ms/1s" */
@@ -210,6 +218,9 @@ unsigned policy_lint(const Policy *p, char *buf, size_t size);
 /* Does p match this cgroup? unit/slice may be NULL; is_unit_cgroup: cgpath is the unit's own cgroup. */
 bool policy_matches(const Policy *p, const char *cgpath, const char *unit, const char *slice,
                     bool is_unit_cgroup);
+/* The same for a parsed (and name-resolved) identity: also Container=, ContainerImage=, PodNamespace=, Pod=. */
+bool policy_matches_identity(const Policy *p, const char *cgpath, const CgroupIdentity *id);
+const Policy *config_match_identity(const Config *c, const char *cgpath, const CgroupIdentity *id);
 /* The first matching policy, or NULL. */
 const Policy *config_match(const Config *c, const char *cgpath, const char *unit, const char *slice,
                            bool is_unit_cgroup);

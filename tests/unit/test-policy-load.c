@@ -141,6 +141,10 @@ Test(policy_load, all_keys)
         cr_assert_eq(strv_length(p->match_slice), 1);
         cr_assert_str_eq(p->match_slice[0], "machine.slice");
         cr_assert_str_eq(p->match_cgroup[0], "/kubepods.slice/*");
+        cr_assert_str_eq(p->match_container[0], "web");
+        cr_assert_str_eq(p->match_container_image[0], "localhost/*");
+        cr_assert_str_eq(p->match_pod_namespace[0], "shop");
+        cr_assert_str_eq(p->match_pod[0], "shop/web-*");
 
         cr_assert(p->trigger[PSI_SOME].enabled);
         cr_assert_eq(p->trigger[PSI_SOME].stall_usec, 50 * USEC_PER_MSEC);
@@ -316,8 +320,8 @@ static const struct {
         { "[Match]\nUnit=a.service\n[Pressure]\nSomeTrigger=150ms/1 parsec\n", 4, "invalid window" },
         { "[Pressure]\nSomeTrigger=off\n", 0, "no [Match] section" },
         { "", 0, "no [Match] section" },
-        { "[Match]\nUnit=a.service\nUnit=\n[Pressure]\n", 3, "[Match] has no Unit=, Slice= or Cgroup=" },
-        { "[Pressure]\n[Match]\n[Actions]\n", 2, "[Match] has no Unit=, Slice= or Cgroup=" },
+        { "[Match]\nUnit=a.service\nUnit=\n[Pressure]\n", 3, "[Match] has no Unit=, Slice=, Cgroup=, Container=" },
+        { "[Pressure]\n[Match]\n[Actions]\n", 2, "[Match] has no Unit=, Slice=, Cgroup=, Container=" },
         { "[Match]\nUnit=nginx\n", 2, "did you mean nginx.service?" },
         { "[Match]\nUnit=a.service nginx\n", 2, "Unit=nginx can never match" },
         { "[Match]\nUnit=backup.timer\n", 2, "timer units have no cgroup" },
@@ -352,6 +356,11 @@ static const struct {
         { "[Match]\nUnit=a.service\n[Restart]\nBurst=-1\n", 4, "not a number" },
         { "[Match]\nUnit=a.service\n[Restart]\nStopTimeout=off\n", 4, "invalid time" },
         { "[Match]\nUnit=a.service\nCgroup=/a\0b\n", 3, "NUL byte" },
+        { "[Match]\nContainer=machine.slice/web\n", 2, "container names contain no \"/\"" },
+        { "[Match]\n\nContainer=web\nPod=web-*\n", 4, "Pod= is \"<namespace>/<pod name>\" (e.g. Pod=*/web-*)" },
+        { "[Match]\nPodNamespace=Prod\n", 2, "PodNamespace=Prod can never match" },
+        { "[Match]\nPodNamespace=a/b\n", 2, "namespace names are lowercase" },
+        { "[Match]\nContainer=web\nContainer=\n", 3, "[Match] has no Unit=, Slice=, Cgroup=, Container=" },
 };
 
 Test(policy_load, bad_cases)
@@ -752,6 +761,58 @@ Test(policy_load, matching_table)
         cr_assert_eq(r, 0);
         cr_assert(policy_matches(p, "/init.scope", "init.scope", "-.slice", true));
         cr_assert(!policy_matches(p, "/system.slice", "system.slice", "-.slice", true));
+        policy_free(p);
+}
+
+/* Container=, ContainerImage=, PodNamespace=, Pod=: the container's own cgroup only. */
+Test(policy_load, matching_containers)
+{
+        const char *text = "[Match]\n"
+                           "Container=web db-*\n"
+                           "ContainerImage=*/redis:*\n"
+                           "PodNamespace=shop\n"
+                           "Pod=kube-system/etcd-*\n";
+        ConfigError err;
+        int r;
+        Policy *p = load_string(text, &err, &r);
+        cr_assert_eq(r, 0, "%s", err.message);
+
+        static const struct {
+                const char *name, *image, *pod_namespace, *pod_name;
+                bool is_container_cgroup, match;
+        } table[] = {
+                { "web", NULL, NULL, NULL, true, true },
+                { "db-1", "localhost/pg:16", NULL, NULL, true, true },
+                { "web", NULL, NULL, NULL, false, false }, /* the parent scope or a sub-cgroup */
+                { "webby", NULL, NULL, NULL, true, false },
+                { "cache", "docker.io/redis:7", NULL, NULL, true, true },
+                { "cache", "redis:7", NULL, NULL, true, false },
+                { "nginx", NULL, "shop", "front-1", true, true },
+                { "nginx", NULL, "shop-staging", "front-1", true, false },
+                { "etcd", NULL, "kube-system", "etcd-node1", true, true },
+                { "etcd", NULL, "default", "etcd-node1", true, false },
+                { NULL, NULL, "shop", NULL, true, true },  /* the pod's sandbox: no container name */
+                { NULL, NULL, NULL, NULL, true, false },   /* names unknown */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                CgroupIdentity id = {
+                        .container_id = (char *) "0123",
+                        .is_container_cgroup = table[i].is_container_cgroup,
+                        .container_name = (char *) table[i].name,
+                        .container_image = (char *) table[i].image,
+                        .pod_namespace = (char *) table[i].pod_namespace,
+                        .pod_name = (char *) table[i].pod_name,
+                };
+                cr_assert_eq(policy_matches_identity(p, "/machine.slice/x", &id), table[i].match, "row %zu", i);
+        }
+
+        /* Unit=/Cgroup= still work through the identity */
+        policy_free(p);
+        p = load_string("[Match]\nUnit=nginx.service\n", &err, &r);
+        cr_assert_eq(r, 0);
+        CgroupIdentity id = { .unit = (char *) "nginx.service", .slice = (char *) "system.slice",
+                              .is_unit_cgroup = true };
+        cr_assert(policy_matches_identity(p, "/system.slice/nginx.service", &id));
         policy_free(p);
 }
 
