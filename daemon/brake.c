@@ -112,6 +112,23 @@ int brake_restore(Guard *g)
         if (!g->brake_active)
                 return 0;
         int r;
+        /* Someone else (the kubelet's MemoryQoS, an operator) wrote memory.high after us: it is theirs now,
+         * restoring ours would overwrite it. */
+        CgroupMemory now;
+        if (g->cgfd >= 0 && cgroup_read_memory(g->cgfd, &now) >= 0 && now.high != g->brake_bytes) {
+                g->brake_active = false;
+                state_changed(g->manager);
+                Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_INFO);
+                record_add_guard(rec, g);
+                record_add(rec, "BRAKE=left");
+                if (now.high == CGROUP_LIMIT_MAX)
+                        record_add(rec, "MEMORY_HIGH=max");
+                else
+                        record_add(rec, "MEMORY_HIGH=%" PRIu64, now.high);
+                record_send(rec, "%s: memory.high was changed by someone else while our brake was on, leaving it",
+                        g->path);
+                return 0;
+        }
         if (g->brake_via_dbus) {
                 r = set_memory_high_dbus(g->manager, g->id.unit, g->brake_original);
                 if (r < 0)
