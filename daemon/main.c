@@ -2,6 +2,7 @@
 /* memwardend: guard cgroups against the OOM killer. Everything but argument parsing lives in the
  * static library (daemon/manager.c and friends). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -35,6 +36,8 @@ static void help(void)
                "                             /usr/lib/memwarden/policy.d)\n"
                "      --cgroup-root=DIR     cgroup2 mount (default: found through libcgroup)\n"
                "      --proc-root=DIR       procfs (default /proc)\n"
+               "      --host-root=DIR       where container and pod names are read: var/log/pods,\n"
+               "                            var/lib/containers, ... below DIR (default /)\n"
                "      --control-socket=PATH control socket (default /run/memwarden/control)\n"
                "  -n, --dry-run             decide and log, but change nothing\n"
                "  -l, --log-level=LEVEL     debug, info, notice, warning, err (default: LogLevel=, info)\n"
@@ -74,12 +77,13 @@ static void lock_memory(void)
 
 int main(int argc, char *argv[])
 {
-        enum { ARG_CGROUP_ROOT = 0x100, ARG_PROC_ROOT, ARG_CONTROL_SOCKET, ARG_LOG_TARGET };
+        enum { ARG_CGROUP_ROOT = 0x100, ARG_PROC_ROOT, ARG_CONTROL_SOCKET, ARG_LOG_TARGET, ARG_HOST_ROOT };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "policy-dir", required_argument, NULL, 'p' },
                 { "cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT },
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
+                { "host-root", required_argument, NULL, ARG_HOST_ROOT },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "log-level", required_argument, NULL, 'l' },
@@ -112,6 +116,14 @@ int main(int argc, char *argv[])
                         break;
                 case ARG_PROC_ROOT:
                         m->proc_root_arg = strdup(optarg);
+                        break;
+                case ARG_HOST_ROOT:
+                        closep(&m->host_fd);
+                        m->host_fd = open(optarg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (m->host_fd < 0) {
+                                fprintf(stderr, "memwardend: cannot open --host-root %s: %m\n", optarg);
+                                return EXIT_FAILURE;
+                        }
                         break;
                 case ARG_CONTROL_SOCKET:
                         m->control_socket_arg = strdup(optarg);

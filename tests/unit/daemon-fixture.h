@@ -119,7 +119,7 @@ _unused_ static void fx_events(const char *cgrel, unsigned high)
 }
 
 /* Waits until the daemon's log contains needle; returns a copy of the log, or NULL (log printed). */
-static char *fx_wait_log(const char *needle, int timeout_ms)
+_unused_ static char *fx_wait_log(const char *needle, int timeout_ms)
 {
         timeout_ms *= fx_scale();
         for (int t = 0; t < timeout_ms; t += 50) {
@@ -146,6 +146,7 @@ typedef struct FxRun {
         const char *main_conf;     /* main.conf; StateDirectory= is added */
         const char *log_target;    /* default stderr */
         bool proc_fixture;         /* --proc-root dir/proc */
+        bool host_fixture;         /* --host-root dir/host (container and pod names) */
         bool no_bus;               /* DBUS_SYSTEM_BUS_ADDRESS pointing nowhere */
         bool hide_journal;         /* a private mount namespace without /run/systemd/journal */
         const char *wait_for;      /* default: the STARTED record */
@@ -198,6 +199,12 @@ static void fx_start(const FxRun *run)
                 if (run->proc_fixture) {
                         argv[n++] = (char *) "--proc-root";
                         argv[n++] = proc;
+                }
+                char host[300];
+                snprintf(host, sizeof host, "%s/host", fx_dir);
+                if (run->host_fixture) {
+                        argv[n++] = (char *) "--host-root";
+                        argv[n++] = host;
                 }
                 argv[n] = NULL;
                 execvp(argv[0], argv);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* The real memwardend on a fixture tree of Kubernetes (systemd driver) and podman cgroups, with a host tree
+ * (--host-root) holding /var/log/pods, /var/log/containers and podman's containers.json
+ * (tests/fixtures/containers/root): policies match by PodNamespace= and Container=, records and status name
+ * the pod and container, a memory.high the kubelet set is never touched, and one the kubelet writes while our
+ * brake is on is not overwritten when the brake is restored. */
+#include "daemon-fixture.h"
+
+TestSuite(containers, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
+
+#define ID_A "3f2a9c0e1b7d4a5c6e8f9012a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6"
+#define ID_B "9b8c7d6e5f40312a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f607182"
+#define ID_C "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc"
+#define UID1 "0e8d3c1a-5b7f-4a2e-9c6d-1f2e3a4b5c6d"
+#define POD "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0e8d3c1a_5b7f_4a2e_9c6d_1f2e3a4b5c6d.slice"
+#define NGINX POD "/cri-containerd-" ID_B ".scope"
+#define SIDECAR POD "/cri-containerd-" ID_C ".scope"
+#define PODMAN "/machine.slice/libpod-" ID_A ".scope"
+
+/* The one log line (record) holding all of a, b and c. */
+static const char *line_with(const char *log, const char *a, const char *b, const char *c)
+{
+        static char line[8192];
+        for (const char *p = log; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t) (nl - p) : strlen(p);
+                snprintf(line, sizeof line, "%.*s", (int) (n < sizeof line ? n : sizeof line - 1), p);
+                if (strstr(line, a) && (!b || strstr(line, b)) && (!c || strstr(line, c)))
+                        return line;
+                p = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+static void make_tree(void)
+{
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "cp -a '%s/containers/root' '%s/host'", FIXTURES_DIR, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        fx_make_cgroup("/kubepods.slice", "max\n");
+        fx_make_cgroup("/kubepods.slice/kubepods-burstable.slice", "max\n");
+        fx_make_cgroup(POD, "300000000\n");
+        fx_make_cgroup(NGINX, "100000000\n");
+        fx_make_cgroup(SIDECAR, "100000000\n");
+        fx_put("cg" SIDECAR "/memory.high", "80000000\n"); /* the kubelet's MemoryQoS */
+        fx_make_cgroup("/machine.slice", "max\n");
+        fx_make_cgroup(PODMAN, "max\n");
+        fx_make_cgroup(PODMAN "/container", "100000000\n");
+        fx_make_cgroup("/machine.slice/libpod-conmon-" ID_A ".scope", "max\n");
+}
+
+static const char *POLICY = "[Match]\nPodNamespace=shop\nContainer=web\n"
+                            "[Pressure]\nBrake=90%\n[Actions]\nLadder=alert\n";
+
+Test(containers, names_matching_and_memory_high_ownership)
+{
+        make_tree();
+        fx_start(&(FxRun) { .policy = POLICY, .host_fixture = true, .no_bus = true });
+        char *log = strdup(fx_slurp("daemon.log"));
+
+        /* the Kubernetes container: braked, and the record names pod, namespace, container, QoS */
+        const char *l = line_with(log, "BRAKE=set", "CGROUP=" NGINX " ", NULL);
+        if (!l)
+                l = line_with(log, "BRAKE=set", "CGROUP=" NGINX, "POD_NAME=");
+        cr_assert_not_null(l, "no brake record for the pod's container:\n%s", log);
+        cr_assert(strstr(l, "POD_NAME=web-7f9c") && strstr(l, "POD_NAMESPACE=shop") && strstr(l, "POD_UID=" UID1) &&
+                  strstr(l, "POD_QOS=Burstable") && strstr(l, "CONTAINER_NAME=nginx") &&
+                  strstr(l, "CONTAINER_ID=" ID_B) && strstr(l, "CONTAINER_RUNTIME=containerd"), "%s", l);
+        cr_assert_str_eq(fx_slurp("cg" NGINX "/memory.high"), "89997312");
+
+        /* the sidecar: matched too, but its memory.high is the kubelet's: untouched, no brake */
+        cr_assert_null(line_with(log, "BRAKE=set", "CONTAINER_NAME=sidecar", NULL), "%s", log);
+        cr_assert_str_eq(fx_slurp("cg" SIDECAR "/memory.high"), "80000000\n");
+
+        /* podman: the container's own cgroup by name, not its scope nor conmon */
+        l = line_with(log, "BRAKE=set", "CONTAINER_NAME=web ", NULL);
+        if (!l)
+                l = line_with(log, "BRAKE=set", "CONTAINER_NAME=web", "CONTAINER_IMAGE=");
+        cr_assert_not_null(l, "no brake record for the podman container:\n%s", log);
+        cr_assert(strstr(l, "CGROUP=" PODMAN "/container") && strstr(l, "CONTAINER_IMAGE=localhost/mwtest:1") &&
+                  strstr(l, "CONTAINER_RUNTIME=podman"), "%s", l);
+        cr_assert_str_eq(fx_slurp("cg" PODMAN "/memory.high"), "max\n");
+
+        char *st = strdup(fx_control("status\n"));
+        cr_assert(strstr(st, "  pod shop/web-7f9c (Burstable) container nginx\n"), "%s", st);
+        cr_assert(strstr(st, "  container web (localhost/mwtest:1)\n"), "%s", st);
+        cr_assert_null(strstr(st, PODMAN " "), "the scope around the container is guarded:\n%s", st);
+        cr_assert_null(strstr(st, "libpod-conmon-"), "conmon is guarded:\n%s", st);
+        cr_assert_null(strstr(st, POD " "), "the pod's own cgroup is guarded:\n%s", st);
+        char *js = strdup(fx_control("status json\n"));
+        cr_assert(strstr(js, "\"container\":{\"id\":\"" ID_B "\",\"runtime\":\"containerd\",\"name\":\"nginx\""), "%s",
+                  js);
+
+        /* The kubelet writes memory.high while our brake is on: at shutdown it is left as the kubelet set it;
+         * the podman container's brake is restored to "max". */
+        fx_put("cg" NGINX "/memory.high", "95000000\n");
+        cr_assert_eq(fx_stop(), 0);
+        free(log);
+        log = strdup(fx_slurp("daemon.log"));
+        cr_assert_str_eq(fx_slurp("cg" NGINX "/memory.high"), "95000000\n", "restore overwrote the kubelet's value");
+        cr_assert_not_null(line_with(log, "BRAKE=left", "CONTAINER_NAME=nginx", "MEMORY_HIGH=95000000"), "%s", log);
+        /* (a fixture file is written in place like cgroupfs, without truncation: "max" over "89997312") */
+        cr_assert_eq(strncmp(fx_slurp("cg" PODMAN "/container/memory.high"), "max", 3), 0);
+        cr_assert_not_null(line_with(log, "BRAKE=restored", "CONTAINER_NAME=web", NULL), "%s", log);
+        free(st);
+        free(js);
+        free(log);
+}
+
+Test(containers, names_missing_fall_back_to_the_id)
+{
+        /* No host tree: nothing to match by name, and Cgroup= still matches with the short id as the name. */
+        fx_make_cgroup("/machine.slice", "max\n");
+        fx_make_cgroup(PODMAN, "max\n");
+        fx_make_cgroup(PODMAN "/container", "100000000\n");
+        fx_start(&(FxRun) { .policy = "[Match]\nContainer=web\nCgroup=/machine.slice/*/container\n"
+                                      "[Pressure]\nBrake=90%\n[Actions]\nLadder=alert\n",
+                            .no_bus = true });
+        char *log = fx_slurp("daemon.log");
+        const char *l = line_with(log, "BRAKE=set", "CONTAINER_ID=" ID_A, NULL);
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "CONTAINER_NAME=3f2a9c0e1b7d"), "%s", l);
+        cr_assert_null(strstr(l, "CONTAINER_IMAGE="), "%s", l);
+}
