@@ -115,8 +115,10 @@ int brake_restore(Guard *g)
         /* Someone else (the kubelet's MemoryQoS, an operator) wrote memory.high after us: it is theirs now,
          * restoring ours would overwrite it. */
         CgroupMemory now;
-        if (g->cgfd >= 0 && cgroup_read_memory(g->cgfd, &now) >= 0 && now.high != g->brake_bytes) {
+        if (g->cgfd >= 0 && cgroup_read_memory(g->cgfd, &now) >= 0 && now.high != g->brake_bytes &&
+            !(g->relief_active && now.high == g->relief_bytes)) {
                 g->brake_active = false;
+                g->relief_active = false;
                 state_changed(g->manager);
                 Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_INFO);
                 record_add_guard(rec, g);
