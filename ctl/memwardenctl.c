@@ -20,6 +20,7 @@
 #include "ctl-inject.h"
 #include "ctl-trim.h"
 #include "ctl-brakes.h"
+#include "ctl-check.h"
 
 #define CONTROL_SOCKET_DEFAULT "/run/memwarden/control"
 
@@ -105,6 +106,7 @@ static int verb_check(const CtlArgs *a, char **files)
                                 policy_dump(c->policies[i], stdout);
                 else
                         config_dump(c, stdout);
+                (void) check_print_warnings(c, "/proc/meminfo", stderr); /* ctl/ctl-check.c */
         }
         config_free(c);
         return EXIT_SUCCESS;

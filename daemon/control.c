@@ -122,6 +122,7 @@ static void status_text(Manager *m, FILE *f)
                                 format_bytes(c, sizeof c, g->relief_bytes));
         }
         free(gs);
+        metrics_status_text(m, f);
 }
 
 static void connection_reply(Connection *c, const char *request)

@@ -560,5 +560,6 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
                 fputs(",\"brake_released\":true", f);
         if (g->relief_active)
                 fprintf(f, ",\"brake_relief\":%" PRIu64, g->relief_bytes);
+        metrics_status_json(g, f);
         fputc('}', f);
 }

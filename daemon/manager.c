@@ -103,10 +103,10 @@ void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone)
         if (hashmap_get(m->guards, g->path) == g)
                 (void) hashmap_remove(m->guards, g->path);
         log_debug("%s: no longer guarded%s", g->path, cgroup_gone ? " (cgroup removed)" : "");
+        metrics_guard_retire(m, g); /* its series stay a while (a kill usually removes the cgroup) */
         guard_free(g, cgroup_gone);
         m->status_dirty = true;
         state_changed(m);
-        metrics_changed(m);
 }
 
 /* Guards cgpath if a policy matches it, or re-points / drops its guard after a reload. */

@@ -9,7 +9,13 @@
  * coalesced (idle-priority defer) and at most one a second (a timer armed only while a write is pending):
  * while calm there is no timer at all. It is replaced atomically and not touched when the content is the
  * same. A directory that is missing or read-only costs one warning; guarding goes on. On a clean stop the
- * file is removed: node_exporter then stops serving stale series. */
+ * file is removed: node_exporter then stops serving stale series.
+ *
+ * A cgroup that goes away keeps its series for METRICS_RETIRED_KEEP_USEC (10 min): the kill rung and the
+ * kernel's OOM kill usually end the unit and remove its cgroup within a second, and a scrape every 15-60 s
+ * must still see the counter go up. When a cgroup of the same path is guarded again within that time (a
+ * restarted service), its counters go on from there. One timer runs while such series are kept; none once
+ * they expired. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +32,16 @@
 #include "util/time-util.h"
 
 #define METRICS_WRITE_INTERVAL_USEC (1 * USEC_PER_SEC)
+#define METRICS_RETIRED_KEEP_USEC (10 * 60 * USEC_PER_SEC)
+
+/* The counters of a cgroup that is no longer guarded. */
+typedef struct Retired {
+        char *path, *unit, *policy, *container_id;
+        Rung ladder[_RUNG_MAX];
+        size_t n_ladder;
+        GuardMetrics m;
+        usec_t until;
+} Retired;
 
 struct Metrics {
         sd_event_source *defer;        /* a write is pending: at idle priority */
@@ -37,6 +53,8 @@ struct Metrics {
         char *warned_path;             /* the file we warned about (once) */
         uint64_t records_suppressed;
         usec_t start_realtime_usec;
+        Hashmap *retired;              /* path -> Retired */
+        sd_event_source *expire;       /* armed only while retired is not empty */
 };
 
 static void *mfree(void *p)
@@ -55,19 +73,64 @@ static Metrics *metrics_get(Manager *m)
         return m->metrics;
 }
 
-static int cmp_guard(const void *a, const void *b)
+static int cmp_cgroup(const void *a, const void *b)
 {
-        return strcmp((*(Guard *const *) a)->path, (*(Guard *const *) b)->path);
+        return strcmp(((const MetricsCgroup *) a)->cgroup, ((const MetricsCgroup *) b)->cgroup);
 }
 
-static bool swap_available(Manager *m)
+static void retired_free(Retired *r)
+{
+        if (!r)
+                return;
+        free(r->path);
+        free(r->unit);
+        free(r->policy);
+        free(r->container_id);
+        free(r);
+}
+
+bool metrics_swap_available(Manager *m)
 {
         _cleanup_free_ char *buf = NULL;
         size_t n;
         if (!m->root || read_full_file_at(m->root->proc_fd, "meminfo", 1 << 16, &buf, &n) < 0)
                 return false;
-        const char *p = strstr(buf, "\nSwapTotal:");
-        return p && strtoull(p + strlen("\nSwapTotal:"), NULL, 10) > 0;
+        return metrics_meminfo_has_swap(buf);
+}
+
+void metrics_status_json(const Guard *g, FILE *f)
+{
+        fprintf(f, ",\"early_warning\":%s",
+                metrics_guard_early_warning(g, metrics_swap_available(g->manager)) ? "true" : "false");
+}
+
+void metrics_status_text(Manager *m, FILE *f)
+{
+        bool swap = metrics_swap_available(m);
+        size_t n = 0;
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(m->guards, &i, &v, NULL))
+                n += !metrics_guard_early_warning(v, swap);
+        if (n == 0)
+                return;
+        fprintf(f, "\nWARNING: %zu guarded cgroup%s can get no warning before a kernel OOM kill: a memory.max, "
+                   "no swap, no memory.high below memory.max, and no Brake= in the policy. memwarden hears of "
+                   "%s only when the kernel has killed.\n%s\n",
+                n, n == 1 ? "" : "s", n == 1 ? "it" : "them", METRICS_NO_WARNING_ADVICE);
+        size_t shown = 0;
+        i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(m->guards, &i, &v, NULL)) {
+                const Guard *g = v;
+                if (metrics_guard_early_warning(g, swap))
+                        continue;
+                if (shown++ == 10) {
+                        fprintf(f, "  ... and %zu more (memwardenctl status --json: \"early_warning\":false)\n",
+                                n - 10);
+                        break;
+                }
+                fprintf(f, "  %s (policy %s, %s)\n", g->path, g->policy->name, g->policy->path);
+        }
 }
 
 bool metrics_guard_early_warning(const Guard *g, bool swap)
@@ -84,21 +147,18 @@ int metrics_text(Manager *m, FILE *f)
         if (!mt)
                 return -ENOMEM;
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        size_t n = hashmap_size(m->guards), k = 0;
-        _cleanup_free_ Guard **gs = calloc(n ? n : 1, sizeof(Guard *));
-        _cleanup_free_ MetricsCgroup *cs = calloc(n ? n : 1, sizeof(MetricsCgroup));
-        if (!gs || !cs)
+        size_t n = hashmap_size(m->guards), k = 0, n_retired = mt->retired ? hashmap_size(mt->retired) : 0;
+        _cleanup_free_ MetricsCgroup *cs = calloc(n + n_retired + 1, sizeof(MetricsCgroup));
+        if (!cs)
                 return -ENOMEM;
+
+        bool swap = metrics_swap_available(m);
+        int r = 0;
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
-        while (hashmap_iterate(m->guards, &i, &v, NULL))
-                gs[k++] = v;
-        qsort(gs, k, sizeof(Guard *), cmp_guard);
-
-        bool swap = swap_available(m);
-        int r = 0;
-        for (size_t j = 0; j < k; j++) {
-                const Guard *g = gs[j];
+        while (hashmap_iterate(m->guards, &i, &v, NULL)) {
+                const Guard *g = v;
+                size_t j = k++;
                 cs[j] = (MetricsCgroup){
                         .cgroup = g->path,
                         .unit = g->id.unit,
@@ -120,6 +180,27 @@ int metrics_text(Manager *m, FILE *f)
                         r = metrics_pod_uid_from_path(g->path, &pod);
                 cs[j].pod_uid = pod;
         }
+        i = HASHMAP_ITER_INIT;
+        while (mt->retired && hashmap_iterate(mt->retired, &i, &v, NULL)) {
+                const Retired *t = v;
+                size_t j = k++;
+                cs[j] = (MetricsCgroup){
+                        .cgroup = t->path,
+                        .unit = t->unit,
+                        .policy = t->policy,
+                        .container_id = t->container_id,
+                        .ladder = t->ladder,
+                        .n_ladder = t->n_ladder,
+                        .m = t->m,
+                        .pressure_usec = t->m.pressure_usec,
+                        .early_warning = true, /* gone: no verdict */
+                };
+                char *pod = NULL;
+                if (r >= 0)
+                        r = metrics_pod_uid_from_path(t->path, &pod);
+                cs[j].pod_uid = pod;
+        }
+        qsort(cs, k, sizeof(MetricsCgroup), cmp_cgroup);
 
         struct rusage ru = {};
         (void) getrusage(RUSAGE_SELF, &ru);
@@ -131,7 +212,7 @@ int metrics_text(Manager *m, FILE *f)
                 .cpu_usec = (usec_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * USEC_PER_SEC +
                             (usec_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
                 .rss_bytes = rss_pages * (uint64_t) sysconf(_SC_PAGESIZE),
-                .guarded = k,
+                .guarded = n,
                 .under_pressure = m->n_under_pressure,
                 .records_suppressed = mt->records_suppressed,
                 .start_time_seconds = (double) mt->start_realtime_usec / USEC_PER_SEC,
@@ -242,9 +323,104 @@ void metrics_changed(Manager *m)
         (void) sd_event_source_set_enabled(mt->defer, SD_EVENT_ONESHOT);
 }
 
+static int on_metrics_expire(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Drops the retired series whose time is up and arms the timer for the next one (none: no timer). */
+static void metrics_expire(Manager *m)
+{
+        Metrics *mt = m->metrics;
+        usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
+        bool dropped = false;
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (mt->retired && hashmap_iterate(mt->retired, &i, &v, NULL)) {
+                Retired *t = v;
+                if (t->until <= now) {
+                        (void) hashmap_remove(mt->retired, t->path);
+                        retired_free(t);
+                        dropped = true;
+                } else
+                        next = MIN(next, t->until);
+        }
+        if (next == USEC_INFINITY) {
+                if (mt->expire)
+                        (void) sd_event_source_set_enabled(mt->expire, SD_EVENT_OFF);
+        } else if (!mt->expire) {
+                if (sd_event_add_time(m->event, &mt->expire, CLOCK_MONOTONIC, next, USEC_PER_SEC, on_metrics_expire,
+                            m) >= 0)
+                        (void) sd_event_source_set_description(mt->expire, "metrics-expire");
+        } else {
+                (void) sd_event_source_set_time(mt->expire, next);
+                (void) sd_event_source_set_enabled(mt->expire, SD_EVENT_ONESHOT);
+        }
+        if (dropped)
+                metrics_changed(m);
+}
+
+static int on_metrics_expire(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        metrics_expire(userdata);
+        return 0;
+}
+
+static bool guard_metrics_any(const GuardMetrics *gm)
+{
+        if (gm->episodes || gm->oom_kills || gm->pressure_usec)
+                return true;
+        for (Rung r = 0; r < _RUNG_MAX; r++)
+                for (MetricsResult k = 0; k < _METRICS_RESULT_MAX; k++)
+                        if (gm->actions[r][k])
+                                return true;
+        return false;
+}
+
+void metrics_guard_retire(Manager *m, Guard *g)
+{
+        Metrics *mt = metrics_get(m);
+        if (!mt)
+                return;
+        if (guard_metrics_any(&g->metrics) || guard_under_pressure(g)) {
+                if (!mt->retired)
+                        mt->retired = hashmap_new(HASHMAP_KEY_STRING);
+                Retired *t = calloc(1, sizeof *t);
+                if (!mt->retired || !t) {
+                        free(t);
+                        goto out;
+                }
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                *t = (Retired){ .m = g->metrics, .n_ladder = g->policy->n_ladder,
+                                .until = now + METRICS_RETIRED_KEEP_USEC };
+                if (guard_under_pressure(g) && now > g->engine.pressure_since_usec)
+                        t->m.pressure_usec += now - g->engine.pressure_since_usec;
+                memcpy(t->ladder, g->policy->ladder, sizeof t->ladder);
+                t->path = strdup(g->path);
+                t->policy = strdup(g->policy->name);
+                t->unit = g->id.unit ? strdup(g->id.unit) : NULL;
+                t->container_id = g->id.container_id ? strdup(g->id.container_id) : NULL;
+                retired_free(hashmap_remove(mt->retired, g->path));
+                if (!t->path || !t->policy || hashmap_put(mt->retired, t->path, t) < 0) {
+                        retired_free(t);
+                        goto out;
+                }
+                metrics_expire(m); /* arms the timer */
+        }
+out:
+        metrics_changed(m);
+}
+
 void metrics_guard_step(Guard *g, const Decision *d, const Observation *o)
 {
         GuardMetrics *gm = &g->metrics;
+        Metrics *mt = g->manager->metrics;
+        if (!g->have_last && mt && mt->retired) {
+                /* Guarded again (a restarted service): its counters go on. */
+                Retired *t = hashmap_remove(mt->retired, g->path);
+                if (t) {
+                        *gm = t->m;
+                        gm->brake_seen = false;
+                        retired_free(t);
+                }
+        }
         bool changed = !g->have_last || guard_under_pressure(g) || d->onset || d->relieved ||
                        g->brake_active != gm->brake_seen;
 
@@ -290,6 +466,12 @@ void metrics_free(Manager *m)
                 return;
         mt->defer = sd_event_source_disable_unref(mt->defer);
         mt->timer = sd_event_source_disable_unref(mt->timer);
+        mt->expire = sd_event_source_disable_unref(mt->expire);
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (mt->retired && hashmap_iterate(mt->retired, &i, &v, NULL))
+                retired_free(v);
+        hashmap_free(mt->retired);
         metrics_unlink_written(mt);
         free(mt->warned_path);
         free(mt);

@@ -235,6 +235,12 @@ bool metrics_early_warning(bool has_brake, uint64_t memory_max, uint64_t memory_
         return memory_high < memory_max;
 }
 
+bool metrics_meminfo_has_swap(const char *meminfo)
+{
+        const char *p = meminfo ? strstr(meminfo, "SwapTotal:") : NULL;
+        return p && (p == meminfo || p[-1] == '\n') && strtoull(p + strlen("SwapTotal:"), NULL, 10) > 0;
+}
+
 int metrics_file_write(const char *path, const char *buf, size_t len, char **last, size_t *last_len)
 {
         struct stat st;

@@ -89,6 +89,15 @@ int metrics_pod_uid_from_path(const char *cgpath, char **ret);
  * one set by the operator below memory.max) gives warning. false when the cgroup has a memory.max, no
  * swap to fall back on, no brake in the policy and no memory.high below memory.max. */
 bool metrics_early_warning(bool has_brake, uint64_t memory_max, uint64_t memory_high, bool swap_available);
+/* Whether a /proc/meminfo buffer shows swap (SwapTotal > 0). */
+bool metrics_meminfo_has_swap(const char *meminfo);
+/* The operator's first hour: why a cgroup gets no warning and what to set, one paragraph (status, check). */
+#define METRICS_NO_WARNING_ADVICE                                                                           \
+        "Without swap, memory that cannot be reclaimed reaches memory.max and the kernel OOM-kills within "  \
+        "milliseconds; PSI sees almost no stall. Only a memory.high below memory.max gives warning: set "     \
+        "Brake=90% in the policy, with a Ladder= that can relieve (trim, drop-cache, reclaim, restart or "   \
+        "kill: a brake with alert alone throttles the service and helps nobody), or MemoryHigh= on the unit. " \
+        "See memwarden.policy(5)."
 
 /* Replaces path with buf atomically (path.tmp, then rename) unless the file already holds exactly buf
  * (compared with *last, the content this function wrote before; updated on success). Returns 1 when
@@ -105,6 +114,8 @@ void metrics_guard_step(Guard *g, const Decision *d, const Observation *o);
 /* An action ran (result as in RESULT=). */
 void metrics_guard_action(Guard *g, Rung rung, const char *result);
 void metrics_record_suppressed(Manager *m);
+/* The guard is being dropped: its series stay 10 minutes, and a new guard of the same path adopts them. */
+void metrics_guard_retire(Manager *m, Guard *g);
 /* Something the metrics show changed: write the file soon (coalesced, at most once a second). */
 void metrics_changed(Manager *m);
 /* Stops writing and removes the file we wrote. */
@@ -113,3 +124,7 @@ void metrics_free(Manager *m);
 int metrics_text(Manager *m, FILE *f);
 /* false when the guard can get no warning before a kernel OOM kill (see metrics_early_warning()). */
 bool metrics_guard_early_warning(const Guard *g, bool swap_available);
+bool metrics_swap_available(Manager *m);
+/* memwardenctl status: "early_warning" in each cgroup's JSON; a WARNING paragraph after the table. */
+void metrics_status_json(const Guard *g, FILE *f);
+void metrics_status_text(Manager *m, FILE *f);

@@ -344,7 +344,7 @@ Test(metrics_daemon, episode_in_the_file_and_on_the_socket)
         /* And memwardenctl metrics prints them. */
         const char *ctl = getenv("MEMWARDENCTL");
         cr_assert_not_null(ctl);
-        char cmd[600], out[1 << 14];
+        char cmd[700], out[1 << 14];
         snprintf(cmd, sizeof cmd, "'%s' metrics --socket '%s/ctl'", ctl, fx_dir);
         FILE *pp = popen(cmd, "r");
         cr_assert_not_null(pp);
@@ -367,6 +367,25 @@ Test(metrics_daemon, episode_in_the_file_and_on_the_socket)
         cr_assert_eq(stat(path, &b), 0);
         cr_assert(a.st_ino == b.st_ino && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
                   a.st_mtim.tv_nsec == b.st_mtim.tv_nsec, "metrics file rewritten while calm");
+
+        /* The cgroup goes away (as after a kill): its series stay, with their counts. */
+
+        snprintf(cmd, sizeof cmd, "mv '%s/cg/system.slice/web.service' '%s/aside/web.service'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        s = wait_file(F, "memwarden_guarded_cgroups 1\n", 3000);
+        cr_assert_not_null(s, "the removed cgroup still counted as guarded");
+        snprintf(want, sizeof want, "memwarden_cgroup_actions_total%s,rung=\"reclaim\",result=\"ok\"} 1\n", lbl);
+        cr_assert(strstr(s, want), "series of the removed cgroup gone at once: %s", s);
+        /* Guarded again under the same path (a restarted service): its counters go on. */
+        snprintf(cmd, sizeof cmd, "mv '%s/aside/web.service' '%s/cg/system.slice/web.service'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        s = wait_file(F, "memwarden_guarded_cgroups 2\n", 3000);
+        cr_assert_not_null(s);
+        snprintf(want, sizeof want, "memwarden_cgroup_pressure_episodes_total%s} 1\n", lbl);
+        cr_assert(strstr(s, want), "counters restarted: %s", s);
+        cr_assert_eq(fx_count(s, "memwarden_cgroup_oom_kills_total{cgroup=\"/system.slice/web.service\""), 1,
+                "the cgroup listed twice: %s", s);
+        cr_assert_eq(stat(path, &a), 0);
 
         /* A clean stop removes it: no stale series for node_exporter. */
         int status = fx_stop();
@@ -417,4 +436,78 @@ Test(metrics_daemon, metrics_file_must_end_in_prom)
         cr_assert_eq(daemon_config_load_file(conf, &dc, &err), -EINVAL);
         cr_assert_eq(err.line, 2);
         cr_assert(strstr(err.message, ".prom"), "%s", err.message);
+}
+
+Test(metrics, meminfo_swap)
+{
+        cr_assert_not(metrics_meminfo_has_swap("MemTotal: 1 kB\nSwapTotal:        0 kB\nSwapFree: 0 kB\n"));
+        cr_assert(metrics_meminfo_has_swap("MemTotal: 1 kB\nSwapTotal:  2097148 kB\n"));
+        cr_assert_not(metrics_meminfo_has_swap("MemTotal: 1 kB\n"));
+        cr_assert_not(metrics_meminfo_has_swap("XSwapTotal: 5 kB\n"));
+        cr_assert_not(metrics_meminfo_has_swap(NULL));
+}
+
+/* The operator's first hour: status names the guarded cgroups that get no warning before an OOM kill. */
+static void first_hour_status(const char *meminfo, bool expect_warning)
+{
+        fx_put("proc/meminfo", meminfo);
+        fx_put("pol/other.conf", "[Match]\nUnit=other.service\n[Actions]\nLadder=alert\n");
+        char conf[300];
+        snprintf(conf, sizeof conf, "MetricsFile=%s/metrics.prom\n", fx_dir);
+        fx_start(&(FxRun){ .policy = POLICY, .main_conf = conf, .proc_fixture = true });
+        char *st = fx_copy(fx_control("status\n"));
+        if (expect_warning) {
+                cr_assert(strstr(st, "WARNING: 1 guarded cgroup can get no warning before a kernel OOM kill"), "%s", st);
+                cr_assert(strstr(st, "  /system.slice/other.service (policy other, "), "%s", st);
+                cr_assert(strstr(st, "Brake=90%"), "no advice: %s", st);
+                cr_assert_null(strstr(st, "  /system.slice/web.service (policy"), "web has a brake: %s", st);
+        } else
+                cr_assert_null(strstr(st, "WARNING"), "%s", st);
+        char *js = fx_control("status json\n");
+        cr_assert(strstr(js, expect_warning ? "\"early_warning\":false" : "\"early_warning\":true"), "%s", js);
+        char *s = wait_file("metrics.prom", "memwarden_cgroup_early_warning{cgroup=\"/system.slice/other.service\"", 3000);
+        cr_assert_not_null(s);
+        cr_assert(strstr(s, expect_warning ? "memwarden_cgroup_early_warning{cgroup=\"/system.slice/other.service\","
+                                             "unit=\"other.service\",policy=\"other\"} 0\n"
+                                           : "memwarden_cgroup_early_warning{cgroup=\"/system.slice/other.service\","
+                                             "unit=\"other.service\",policy=\"other\"} 1\n"), "%s", s);
+        cr_assert(strstr(s, "memwarden_cgroup_early_warning{cgroup=\"/system.slice/web.service\",unit=\"web.service\","
+                            "policy=\"test\"} 1\n"), "%s", s);
+}
+
+Test(metrics_daemon, status_warns_without_swap_brake_or_high)
+{
+        first_hour_status("MemTotal: 2000000 kB\nSwapTotal: 0 kB\n", true);
+}
+
+Test(metrics_daemon, status_quiet_with_swap)
+{
+        first_hour_status("MemTotal: 2000000 kB\nSwapTotal: 1000000 kB\n", false);
+}
+
+Test(metrics_daemon, check_warns_about_a_policy_without_brake_when_there_is_no_swap)
+{
+        fx_put("pol/nobrake.conf", "[Match]\nUnit=x.service\n[Actions]\nLadder=alert\n");
+        fx_put("pol/brake.conf", "[Match]\nUnit=y.service\n[Pressure]\nBrake=90%\n[Actions]\nLadder=alert kill\n");
+        const char *ctl = getenv("MEMWARDENCTL");
+        cr_assert_not_null(ctl);
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "'%s' check '%s/pol/nobrake.conf' '%s/pol/brake.conf' 2>&1 >/dev/null", ctl, fx_dir,
+                fx_dir);
+        FILE *p = popen(cmd, "r");
+        char err[8192];
+        size_t n = fread(err, 1, sizeof err - 1, p);
+        err[n] = 0;
+        cr_assert_eq(pclose(p), 0, "check failed: %s", err);
+        char *mi = read_file("/proc/meminfo");
+        bool swap = metrics_meminfo_has_swap(mi);
+        free(mi);
+        if (swap)
+                cr_assert_eq(err[0], 0, "a warning although this machine has swap: %s", err);
+        else {
+                cr_assert(strstr(err, "nobrake.conf: policy nobrake sets no Brake= and this machine has no swap"), "%s",
+                        err);
+                cr_assert_null(strstr(err, "policy brake "), "%s", err);
+                cr_assert(strstr(err, "Brake=90%"), "%s", err);
+        }
 }
