@@ -25,7 +25,7 @@
 #endif
 
 #define FRAG BUILD_ROOT "/tests/helpers/frag"
-#define LIB BUILD_ROOT "/trim/libmemwarden-trim.so"
+#define LIB BUILD_ROOT "/trim/libmemwarden-trim.so.0"
 
 /* The "Total (incl. mmap):" block of malloc_stats(). */
 static bool parse_malloc_stats(const char *path, unsigned long long *system, unsigned long long *in_use)

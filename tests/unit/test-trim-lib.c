@@ -25,7 +25,7 @@
 #endif
 
 #define FRAG BUILD_ROOT "/tests/helpers/frag"
-#define LIB BUILD_ROOT "/trim/libmemwarden-trim.so"
+#define LIB BUILD_ROOT "/trim/libmemwarden-trim.so.0"
 
 static char dir[64];
 
