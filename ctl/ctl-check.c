@@ -24,7 +24,7 @@ unsigned check_print_warnings(const Config *c, const char *meminfo_path, FILE *f
                 const Policy *p = c->policies[i];
                 if (p->has_brake)
                         continue;
-                fprintf(f, "warning: %s: policy %s sets no Brake= and this machine has no swap: a cgroup it guards "
+                fprintf(f, "%s: warning: policy %s sets no Brake= and this machine has no swap: a cgroup it guards "
                            "that has a memory.max and no memory.high below it gets no warning before a kernel OOM "
                            "kill.\n", p->path, p->name);
                 n++;

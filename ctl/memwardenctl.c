@@ -100,13 +100,13 @@ static int verb_check(const CtlArgs *a, char **files)
                 if (policy_lint(c->policies[i], w, sizeof w) > 0)
                         fprintf(stderr, "%s: warning: %s\n", c->policies[i]->path, w);
         }
+        (void) check_print_warnings(c, "/proc/meminfo", stderr); /* ctl/ctl-check.c: no swap, no brake */
         if (!a->quiet) {
                 if (strv_length(files) > 0)
                         for (size_t i = 0; i < c->n_policies; i++)
                                 policy_dump(c->policies[i], stdout);
                 else
                         config_dump(c, stdout);
-                (void) check_print_warnings(c, "/proc/meminfo", stderr); /* ctl/ctl-check.c */
         }
         config_free(c);
         return EXIT_SUCCESS;
