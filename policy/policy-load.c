@@ -97,6 +97,9 @@ typedef struct ParseContext {
         /* the first error */
         int error;
         ConfigError err;
+        /* policy_lint_buffer(): every error goes here too, and parsing goes on after one */
+        config_error_cb_t on_error;
+        void *on_error_userdata;
 
         /* what is being built */
         Policy *policy;
@@ -116,6 +119,19 @@ _printf_(2, 3) static int parse_error(ParseContext *c, const char *fmt, ...)
 {
         va_list ap;
 
+        if (c->on_error) {
+                ConfigError e = { .line = c->line };
+                snprintf(e.file, sizeof e.file, "%s", c->path);
+                va_start(ap, fmt);
+                vsnprintf(e.message, sizeof e.message, fmt, ap);
+                va_end(ap);
+                c->on_error(&e, c->on_error_userdata);
+                if (c->error >= 0) {
+                        c->error = -EINVAL;
+                        c->err = e;
+                }
+                return -EINVAL;
+        }
         if (c->error < 0) /* keep the first */
                 return -EINVAL;
         c->error = -EINVAL;
@@ -839,8 +855,11 @@ static int parse_assignment(ParseContext *c, const char *section, const char *ke
                 return parse_error(c, "expected Key=Value, not \"%s: %s\"", key, value);
         if (!*section)
                 return parse_error(c, "%s= outside of any section", key);
-        if (!section_known(c->kind, section)) /* normally caught at the header line by the reader */
+        if (!section_known(c->kind, section)) { /* normally caught at the header line by the reader */
+                if (c->on_error)
+                        return -EINVAL; /* linting: said once, at the header */
                 return parse_error(c, "unknown section [%s] (known: %s)", section, sections_known(c->kind));
+        }
 
         items_for(c->kind, &items, &n);
         for (size_t i = 0; i < n; i++) {
@@ -893,11 +912,56 @@ static const char *section_end(const char *s)
         return NULL;
 }
 
+/* Does inih find "=" or ":" in this line before an inline comment (";" after whitespace)? */
+static bool has_separator(const char *s)
+{
+        bool was_space = false;
+
+        for (; *s; s++) {
+                if (*s == '=' || *s == ':')
+                        return true;
+                if (*s == ';' && was_space)
+                        return false;
+                was_space = is_blank(*s);
+        }
+        return false;
+}
+
+/* Linting: hand inih an empty line instead of one already reported. Not linting: end the parse. */
+static char *skip_line(ParseContext *c, char *str)
+{
+        if (!c->on_error)
+                return NULL;
+        str[0] = '\0';
+        return str;
+}
+
+static void syntax_error_message(ParseContext *c, const char *text)
+{
+        if (text[0] == '[')
+                parse_error(c, "syntax error: section header without \"]\": \"%.60s\"", text);
+        else
+                parse_error(c, "syntax error: expected [Section], Key=Value or a comment: \"%.60s\"", text);
+}
+
+static void line_text(const char *buf, size_t size, unsigned line, char *ret, size_t ret_size);
+
+/* Linting: a line inih would reject, reported here (inih reports only the first) and skipped. The text
+ * quoted is the one parse_buffer() quotes for inih's own finding. */
+static char *syntax_error(ParseContext *c, char *str)
+{
+        char text[64];
+        line_text(c->buf, c->size, c->line, text, sizeof text);
+        syntax_error_message(c, text);
+        return skip_line(c, str);
+}
+
 static char *ini_reader_cb(char *str, int num, void *stream)
 {
         ParseContext *c = stream;
 
-        if (c->error < 0 || c->pos >= c->size || num < 2)
+        /* Linting goes on after an error (but not after running out of memory). */
+        if ((c->error < 0 && (!c->on_error || c->error == -ENOMEM)) || c->pos >= c->size || num < 2)
                 return NULL;
 
         const char *start = c->buf + c->pos;
@@ -911,7 +975,7 @@ static char *ini_reader_cb(char *str, int num, void *stream)
 
         if (memchr(start, '\0', len)) {
                 parse_error(c, "line contains a NUL byte");
-                return NULL;
+                return skip_line(c, str);
         }
         if (c->line == 1 && len >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 BOM */
                 start += 3;
@@ -928,7 +992,7 @@ static char *ini_reader_cb(char *str, int num, void *stream)
                 parse_error(c, "line too long (%zu characters, at most %d): repeat the key to spread a list "
                             "over several lines",
                             len, num - 1);
-                return NULL;
+                return skip_line(c, str);
         }
         memcpy(str, start, len);
         str[len] = '\0';
@@ -943,18 +1007,24 @@ static char *ini_reader_cb(char *str, int num, void *stream)
                         }
                         if (!section_known(c->kind, name)) {
                                 parse_error(c, "unknown section [%s] (known: %s)", name, sections_known(c->kind));
-                                return NULL;
+                                if (!c->on_error)
+                                        return NULL;
+                                return str; /* its keys are not errors of their own (parse_assignment) */
                         }
                         if (streq(name, "Match")) {
                                 c->seen_match_section = true;
                                 c->match_line = c->line;
                         }
                 }
+                else if (c->on_error) /* inih would stop reporting after its first syntax error */
+                        return syntax_error(c, str);
                 /* else: inih reports the syntax error */
-        } else if (str[0] != ';' && str[0] != '#') {
+        } else if (str[0] && str[0] != ';' && str[0] != '#') {
                 /* inih splits at the first "=" or ":"; we only take "=". */
                 size_t k = strcspn(str, "=:");
                 c->colon_separator = str[k] == ':';
+                if (c->on_error && !has_separator(str))
+                        return syntax_error(c, str);
         }
         return str;
 }
@@ -965,8 +1035,9 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 
         if (!name) /* a build with INI_CALL_HANDLER_ON_NEW_SECTION: the reader handled the header */
                 return 1;
-        /* The one translation of our errno style into inih's: nonzero is success. */
-        return parse_assignment(c, section ?: "", name, value ?: "") >= 0;
+        /* The one translation of our errno style into inih's: nonzero is success. Linting, the error is
+         * reported already: inih's own return value is then left to the syntax errors the reader missed. */
+        return parse_assignment(c, section ?: "", name, value ?: "") >= 0 || c->on_error;
 }
 
 /* The text of line `line` of buf, for syntax error messages. */
@@ -993,7 +1064,13 @@ static int parse_buffer(ParseContext *c)
         int r = ini_parse_stream(ini_reader_cb, c, ini_handler_cb, c);
         if (r == -2)
                 return parse_oom(c);
-        if (r > 0 && (c->error >= 0 || (unsigned) r < c->err.line)) {
+        if (r > 0 && c->on_error) {
+                /* Linting: the reader reported the lines it knew inih rejects; this one it did not. */
+                char text[64];
+                line_text(c->buf, c->size, (unsigned) r, text, sizeof text);
+                c->line = (unsigned) r;
+                syntax_error_message(c, text);
+        } else if (r > 0 && (c->error >= 0 || (unsigned) r < c->err.line)) {
                 /* inih's own finding, earlier than ours */
                 char text[64];
                 line_text(c->buf, c->size, (unsigned) r, text, sizeof text);
@@ -1013,6 +1090,7 @@ static int parse_buffer(ParseContext *c)
 /* ---------------------------------------------------------------------------------------------------- */
 /* Policies */
 
+/* Checks what needs the whole file. Every failed check is reported (the first one is kept in c->err). */
 static int policy_validate(ParseContext *c)
 {
         Policy *p = c->policy;
@@ -1021,20 +1099,21 @@ static int policy_validate(ParseContext *c)
             !p->match_container_image && !p->match_pod_namespace && !p->match_pod) {
                 c->line = c->match_line;
                 if (!c->seen_match_section)
-                        return parse_error(c, "no [Match] section: the policy would match nothing (add Unit=, "
+                        (void) parse_error(c, "no [Match] section: the policy would match nothing (add Unit=, "
                                            "Slice= or Cgroup=)");
-                return parse_error(c, "[Match] has no Unit=, Slice=, Cgroup=, Container=, ContainerImage=, "
-                                   "PodNamespace= or Pod=: the policy would match nothing");
+                else
+                        (void) parse_error(c, "[Match] has no Unit=, Slice=, Cgroup=, Container=, ContainerImage=, "
+                                           "PodNamespace= or Pod=: the policy would match nothing");
         }
 
         if (p->trim.command && !p->trim.command_match) {
                 c->line = c->trim_command_line;
-                return parse_error(c, "[Trim] Command= needs CommandMatch=: the process names it is for");
+                (void) parse_error(c, "[Trim] Command= needs CommandMatch=: the process names it is for");
         }
 
         if (p->n_ladder == 0) {
                 c->line = c->ladder_line;
-                return parse_error(c, "Ladder= is empty: name at least one rung (e.g. Ladder=alert)");
+                (void) parse_error(c, "Ladder= is empty: name at least one rung (e.g. Ladder=alert)");
         }
 
         for (size_t i = 0; i < p->n_ladder; i++) {
@@ -1043,19 +1122,19 @@ static int policy_validate(ParseContext *c)
 
                 if (!last && p->rung[r].settle_usec == 0) {
                         c->line = c->settle_line[r] ?: c->ladder_line;
-                        return parse_error(c, "[%s] Settle=0: \"%s\" is followed by \"%s\" in Ladder= and would "
+                        (void) parse_error(c, "[%s] Settle=0: \"%s\" is followed by \"%s\" in Ladder= and would "
                                            "hand over at once, before it could take effect",
                                            rung_to_section(r), rung_to_string(r),
                                            rung_to_string(p->ladder[i + 1]));
                 }
                 if (last && p->rung[r].cooldown_usec == 0) {
                         c->line = c->cooldown_line[r] ?: c->ladder_line;
-                        return parse_error(c, "[%s] Cooldown=0: \"%s\" is the last rung of Ladder= and would "
+                        (void) parse_error(c, "[%s] Cooldown=0: \"%s\" is the last rung of Ladder= and would "
                                            "repeat on every sample while the pressure lasts",
                                            rung_to_section(r), rung_to_string(r));
                 }
         }
-        return 0;
+        return c->error;
 }
 
 static int policy_name_from_path(const char *path, char **ret)
@@ -1113,6 +1192,35 @@ int policy_load_buffer(const char *path, const char *buf, size_t size, Policy **
         log_debug("Loaded policy %s from %s.", p->name, path);
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int policy_lint_buffer(const char *path, const char *buf, size_t size, config_error_cb_t cb, void *userdata)
+{
+        _cleanup_(policy_freep) Policy *p = NULL;
+        ParseContext c = {
+                .kind = CONFIG_KIND_POLICY,
+                .path = path,
+                .buf = buf,
+                .size = size,
+                .on_error = cb,
+                .on_error_userdata = userdata,
+        };
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        policy_init_defaults(p);
+        policy_init_defaults(&c.policy_defaults);
+        c.policy = p;
+        if (policy_name_from_path(path, &p->name) < 0)
+                return -ENOMEM;
+
+        (void) parse_buffer(&c);
+        if (c.error == -ENOMEM)
+                return -ENOMEM;
+        /* The whole-file checks run even after errors: each names its own line. */
+        (void) policy_validate(&c);
+        return c.error;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1187,6 +1295,22 @@ static int read_config_file(const char *path, char **ret, size_t *ret_size, Conf
         *ret = TAKE_PTR(buf);
         *ret_size = n;
         return 0;
+}
+
+int policy_lint_file(const char *path, config_error_cb_t cb, void *userdata)
+{
+        _cleanup_free_ char *buf = NULL;
+        ConfigError err = {};
+        size_t size;
+        int r;
+
+        r = read_config_file(path, &buf, &size, &err);
+        if (r < 0) {
+                if (r != -ENOMEM)
+                        cb(&err, userdata);
+                return r;
+        }
+        return policy_lint_buffer(path, buf, size, cb, userdata);
 }
 
 int policy_load_file(const char *path, Policy **ret, ConfigError *err)

@@ -206,6 +206,14 @@ int policy_load_file(const char *path, Policy **ret, ConfigError *err);
  * base name without ".conf") and appears in messages. No ownership checks. */
 int policy_load_buffer(const char *path, const char *buf, size_t size, Policy **ret, ConfigError *err);
 Policy *policy_free(Policy *p);
+
+/* As a linter: calls cb for every error of a policy file, not only the first, in the order found (the
+ * whole-file checks, such as an empty [Match], come after the line-by-line ones, each with its own line);
+ * parsing goes on after an error, skipping the line. Returns 0 (no error), -EINVAL (cb was called at least
+ * once), -ENOMEM, or the file's read error (also given to cb, with line 0). */
+typedef void (*config_error_cb_t)(const ConfigError *e, void *userdata);
+int policy_lint_buffer(const char *path, const char *buf, size_t size, config_error_cb_t cb, void *userdata);
+int policy_lint_file(const char *path, config_error_cb_t cb, void *userdata);
 /* Overwrites *p entirely with the defaults (no allocation: name, path and the match lists are NULL). */
 void policy_init_defaults(Policy *p);
 

@@ -29,6 +29,18 @@ static char *dump(const Policy *p, size_t *ret_size)
         return buf;
 }
 
+typedef struct LintFirst {
+        unsigned n;
+        ConfigError first;
+} LintFirst;
+
+static void lint_first(const ConfigError *e, void *userdata)
+{
+        LintFirst *l = userdata;
+        if (l->n++ == 0)
+                l->first = *e;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -53,7 +65,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         Policy *p = NULL;
-        if (policy_load_buffer("/fuzz/policy.d/fuzz.conf", buf, size, &p, &err) < 0)
+        int r = policy_load_buffer("/fuzz/policy.d/fuzz.conf", buf, size, &p, &err);
+
+        /* The linter (memwardenctl check FILE...) agrees with the loader: errors iff the load fails, and
+         * the first error it finds is the one the loader reports. */
+        LintFirst lf = {};
+        int k = policy_lint_buffer("/fuzz/policy.d/fuzz.conf", buf, size, lint_first, &lf);
+        if (r != -ENOMEM && k != -ENOMEM &&
+            ((r < 0) != (lf.n > 0) ||
+             (r < 0 && (lf.first.line != err.line || strcmp(lf.first.message, err.message) != 0)))) {
+                fprintf(stderr, "lint and load disagree: load %d line %u '%s'; lint %u errors, first line %u '%s'\n",
+                        r, err.line, err.message, lf.n, lf.first.line, lf.first.message);
+                abort();
+        }
+        if (r < 0)
                 return 0;
 
         size_t n1, n2;

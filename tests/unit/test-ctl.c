@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
 static char out[1 << 16], err[1 << 16];
 
 /* Runs memwardenctl with args (a shell word list), captures stdout and stderr, returns the exit status. */
@@ -212,4 +214,88 @@ Test(ctl, verbs_parse_their_arguments_one_way, .init = trim_env)
         cr_assert(strstr(out, "memwardenctl map"), "%s", out);
         cr_assert_eq(ctl("trim --help"), 0);
         cr_assert(strstr(out, "memwardenctl trim"), "%s", out);
+}
+
+/* ---- check FILE...: every error of every file, as a linter ---- */
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "we");
+        cr_assert_not_null(f, "%s", path);
+        fputs(text, f);
+        fclose(f);
+}
+
+Test(ctl, check_reports_every_error_of_every_file)
+{
+        char dir[] = "/tmp/mwctl-lint-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char a[256], b[256], good[256], args[1024];
+        snprintf(a, sizeof a, "%s/a.conf", dir);
+        snprintf(b, sizeof b, "%s/b.conf", dir);
+        snprintf(good, sizeof good, "%s/good.conf", dir);
+        write_file(a, "[Match]\n"
+                      "Unit=a.service\n"
+                      "[Pressure]\n"
+                      "SomeTriger=10ms/1s\n"         /* 4: unknown key */
+                      "Hysteresis=10 parsecs\n"      /* 5: invalid time */
+                      "this is not ini\n"            /* 6: syntax error */
+                      "[Bogus]\n"                    /* 7: unknown section (its keys are not errors of their own) */
+                      "Foo=1\n"
+                      "[Actions]\n"
+                      "Ladder=alert frobnicate\n");  /* 10: unknown rung */
+        write_file(b, "[Match]\n"
+                      "Cgroup=/x\n"
+                      "[Pressure]\n"
+                      "SomeTrigger=2s/1s\n"          /* 4: stall larger than its window */
+                      "[Kill]\n"
+                      "Mode=sideways\n"              /* 6: bad mode */
+                      "[Trim]\n"
+                      "Command=jcmd %p VM.x\n");     /* 8: needs CommandMatch= (found after the whole file) */
+        write_file(good, "[Match]\nUnit=g.service\n");
+
+        snprintf(args, sizeof args, "check %s /nonexistent/x.conf %s %s", a, good, b);
+        cr_assert_eq(ctl(args), 1);
+        static const struct {
+                const char *file;
+                unsigned line;
+                const char *message;
+        } want[] = {
+                { "a.conf", 4, "unknown key SomeTriger= in [Pressure]" },
+                { "a.conf", 5, "invalid time" },
+                { "a.conf", 6, "syntax error" },
+                { "a.conf", 7, "unknown section [Bogus]" },
+                { "a.conf", 10, "frobnicate" },
+                { "b.conf", 4, "larger than its window" },
+                { "b.conf", 6, "sideways" },
+                { "b.conf", 8, "needs CommandMatch=" },
+        };
+        const char *prev = err;
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                char head[512];
+                snprintf(head, sizeof head, "%s/%s:%u: ", dir, want[i].file, want[i].line);
+                const char *at = strstr(err, head);
+                cr_assert_not_null(at, "no %s in:\n%s", head, err);
+                const char *eol = strchr(at, '\n');
+                cr_assert(eol && memmem(at, (size_t) (eol - at), want[i].message, strlen(want[i].message)),
+                          "%s: lacks '%s':\n%s", head, want[i].message, err);
+                cr_assert(at >= prev, "%s out of order (files as given, lines ascending):\n%s", head, err);
+                prev = at;
+        }
+        /* Exactly those, plus the unreadable file; nothing about Foo= or the good file. */
+        size_t lines = 0;
+        for (const char *p = err; (p = strchr(p, '\n')); p++)
+                lines++;
+        cr_assert_eq(lines, ELEMENTSOF(want) + 1 + 1, "stderr:\n%s", err); /* + /nonexistent + the summary */
+        cr_assert(strstr(err, "/nonexistent/x.conf: "), "%s", err);
+        cr_assert_null(strstr(err, "Foo"), "%s", err);
+        cr_assert_null(strstr(err, "good.conf"), "%s", err);
+        cr_assert(strstr(err, "9 errors in 3 of 4 files"), "%s", err);
+
+        /* Every file good: exit 0, the effective policies printed as before. */
+        snprintf(args, sizeof args, "check %s", good);
+        cr_assert_eq(ctl(args), 0, "%s", err);
+        cr_assert(strstr(out, "Unit=g.service"), "%s", out);
+
+        unlink(a), unlink(b), unlink(good), rmdir(dir);
 }
