@@ -7,9 +7,16 @@
  *   reload        -> "ok" or "error: file:line: message" (root only)
  *   metrics       -> Prometheus text exposition format (daemon/metrics.h)
  * status is open to every local user: it shows cgroup paths and memory figures, as /sys/fs/cgroup does.
- * Everything that acts is refused to non-root peers. */
+ * Everything that acts is refused to non-root peers.
+ *
+ * Nothing here blocks the event loop, whoever the peer is: the request is read and the reply written as
+ * the socket allows (EPOLLIN, then EPOLLOUT), the reply buffered in memory until the peer drains it. Bounds:
+ * CONTROL_CONNECTIONS_MAX connections, CONTROL_BUFFERED_MAX bytes of replies buffered for all of them
+ * (a reply larger than that is refused), and CONTROL_IDLE_USEC without progress (nothing read or written)
+ * drops a connection. When a new connection or reply needs room, the connection that has made no progress
+ * for the longest time, if at least CONTROL_EVICT_USEC, is dropped first; otherwise the newcomer is refused
+ * ("error: busy"). A peer that never reads therefore costs memory for a few seconds, not the loop's time. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,22 +33,67 @@
 #include "util/time-util.h"
 
 #define REQUEST_MAX 256
+#define CONTROL_CONNECTIONS_MAX 64U
+#define CONTROL_BUFFERED_MAX (16U * 1024U * 1024U)
+#define CONTROL_IDLE_USEC (10 * USEC_PER_SEC)
+#define CONTROL_EVICT_USEC (1 * USEC_PER_SEC)
 
-typedef struct Connection {
+typedef struct ControlConnection ControlConnection;
+struct ControlConnection {
         Manager *manager;
+        ControlConnection *next, *prev; /* Manager.control_connections */
         int fd;
         sd_event_source *source;
         sd_event_source *timeout;
+        usec_t progress_usec; /* CLOCK_MONOTONIC of the last byte read or written */
         size_t len;
         char buf[REQUEST_MAX];
-} Connection;
+        char *out; /* the reply, once the request is read */
+        size_t out_len, out_done;
+};
 
-static void connection_free(Connection *c)
+static void connection_free(ControlConnection *c)
 {
+        Manager *m = c->manager;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                m->control_connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        m->n_control_connections--;
+        m->control_buffered_bytes -= c->out_len - c->out_done;
         sd_event_source_disable_unref(c->source);
         sd_event_source_disable_unref(c->timeout);
         closep(&c->fd);
+        free(c->out);
         free(c);
+}
+
+/* Drops the connection that has made no progress for the longest time, if that is at least
+ * CONTROL_EVICT_USEC, other than keep. Returns true if one was dropped. */
+static bool connection_evict_stalled(Manager *m, const ControlConnection *keep)
+{
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        ControlConnection *victim = NULL;
+
+        for (ControlConnection *c = m->control_connections; c; c = c->next)
+                if (c != keep && c->progress_usec + CONTROL_EVICT_USEC <= now &&
+                    (!victim || c->progress_usec < victim->progress_usec))
+                        victim = c;
+        if (!victim)
+                return false;
+        log_debug("Control connection without progress for %" PRIu64 " ms dropped to make room, ignoring",
+                  (now - victim->progress_usec) / USEC_PER_MSEC);
+        connection_free(victim);
+        return true;
+}
+
+static void connection_progress(ControlConnection *c)
+{
+        c->progress_usec = now_usec(CLOCK_MONOTONIC);
+        (void) sd_event_source_set_time(c->timeout, c->progress_usec + CONTROL_IDLE_USEC);
 }
 
 void manager_status_json(Manager *m, FILE *f)
@@ -125,7 +177,28 @@ static void status_text(Manager *m, FILE *f)
         metrics_status_text(m, f);
 }
 
-static void connection_reply(Connection *c, const char *request)
+/* Writes what the socket takes now. Returns 1 when the whole reply is out, 0 when more is to come, -errno
+ * when the peer went away. */
+static int connection_flush(ControlConnection *c)
+{
+        while (c->out_done < c->out_len) {
+                ssize_t k = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                c->out_done += (size_t) k;
+                c->manager->control_buffered_bytes -= (size_t) k;
+                connection_progress(c);
+        }
+        return 1;
+}
+
+static void connection_reply(ControlConnection *c, const char *request)
 {
         Manager *m = c->manager;
         struct ucred cred = {};
@@ -160,36 +233,58 @@ static void connection_reply(Connection *c, const char *request)
                 }
         } else
                 fprintf(f, "error: unknown request\n");
-        fclose(f);
-
-        /* Replies can be large (thousands of cgroups): write them blocking, bounded by SO_SNDTIMEO. */
-        struct timeval tv = { .tv_sec = 2 };
-        (void) setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        (void) fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-        for (size_t done = 0; done < outlen;) {
-                ssize_t k = send(c->fd, out + done, outlen - done, MSG_NOSIGNAL);
-                if (k <= 0) {
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        log_debug("Control client went away before the reply was sent, ignoring");
-                        break;
-                }
-                done += (size_t) k;
+        if (fclose(f) != 0 || !out) {
+                free(out);
+                return;
         }
-        free(out);
+
+        /* Room for it among the replies buffered for all connections. */
+        const char *refusal = NULL;
+        if (outlen > CONTROL_BUFFERED_MAX)
+                refusal = "error: reply too large\n";
+        else
+                while (m->control_buffered_bytes + outlen > CONTROL_BUFFERED_MAX)
+                        if (!connection_evict_stalled(m, c)) {
+                                refusal = "error: busy, try again\n";
+                                break;
+                        }
+        if (refusal) {
+                log_debug("Control reply of %zu bytes refused (%zu bytes buffered for %u connections), ignoring",
+                          outlen, m->control_buffered_bytes, m->n_control_connections);
+                free(out);
+                out = strdup(refusal);
+                if (!out)
+                        return;
+                outlen = strlen(out);
+        }
+        c->out = out;
+        c->out_len = outlen;
+        m->control_buffered_bytes += outlen;
 }
 
+/* EPOLLIN until the request line is in, then EPOLLOUT until the reply is out. */
 static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-        Connection *c = userdata;
+        ControlConnection *c = userdata;
+        int r;
 
-        ssize_t k = recv(fd, c->buf + c->len, sizeof c->buf - 1 - c->len, 0);
+        if (c->out) {
+                r = connection_flush(c);
+                if (r < 0)
+                        log_debug("Control client went away before the reply was sent, ignoring");
+                if (r != 0)
+                        connection_free(c);
+                return 0;
+        }
+
+        ssize_t k = recv(fd, c->buf + c->len, sizeof c->buf - 1 - c->len, MSG_DONTWAIT);
         if (k < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
         if (k <= 0) {
                 connection_free(c);
                 return 0;
         }
+        connection_progress(c);
         c->len += (size_t) k;
         c->buf[c->len] = 0;
         char *nl = strchr(c->buf, '\n');
@@ -200,7 +295,15 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
         }
         *nl = 0;
         connection_reply(c, c->buf);
-        connection_free(c);
+        if (!c->out) {
+                connection_free(c); /* out of memory: nothing to say */
+                return 0;
+        }
+        r = connection_flush(c);
+        if (r == 0)
+                r = sd_event_source_set_io_events(c->source, EPOLLOUT);
+        if (r != 0)
+                connection_free(c); /* all out, or the peer is gone */
         return 0;
 }
 
@@ -216,16 +319,30 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
                 return 0;
-        Connection *c = calloc(1, sizeof *c);
+        if (m->n_control_connections >= CONTROL_CONNECTIONS_MAX && !connection_evict_stalled(m, NULL)) {
+                static const char busy[] = "error: busy, try again\n";
+                log_debug("%u control connections, none stalled: refusing one more, ignoring",
+                          m->n_control_connections);
+                (void) send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                close(cfd);
+                return 0;
+        }
+        ControlConnection *c = calloc(1, sizeof *c);
         if (!c) {
                 close(cfd);
                 return 0;
         }
         c->manager = m;
         c->fd = cfd;
+        c->progress_usec = now_usec(CLOCK_MONOTONIC);
+        c->next = m->control_connections;
+        if (c->next)
+                c->next->prev = c;
+        m->control_connections = c;
+        m->n_control_connections++;
         if (sd_event_add_io(m->event, &c->source, cfd, EPOLLIN, on_connection, c) < 0 ||
-            sd_event_add_time_relative(m->event, &c->timeout, CLOCK_MONOTONIC, 5 * USEC_PER_SEC, 0,
-                    on_connection_timeout, c) < 0)
+            sd_event_add_time(m->event, &c->timeout, CLOCK_MONOTONIC, c->progress_usec + CONTROL_IDLE_USEC, 0,
+                              on_connection_timeout, c) < 0)
                 connection_free(c);
         return 0;
 }
@@ -287,6 +404,8 @@ int control_open(Manager *m)
 
 void control_close(Manager *m)
 {
+        while (m->control_connections)
+                connection_free(m->control_connections);
         m->control_source = sd_event_source_disable_unref(m->control_source);
         closep(&m->control_fd);
         m->control_fd = -EBADF;

@@ -100,6 +100,9 @@ struct Manager {
         int control_fd;
         sd_event_source *control_source;
         char *control_path;
+        struct ControlConnection *control_connections; /* daemon/control.c */
+        unsigned n_control_connections;
+        size_t control_buffered_bytes;
 
         unsigned n_under_pressure;
         bool status_dirty;

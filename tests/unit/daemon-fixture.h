@@ -150,6 +150,7 @@ typedef struct FxRun {
         bool no_bus;               /* DBUS_SYSTEM_BUS_ADDRESS pointing nowhere */
         bool hide_journal;         /* a private mount namespace without /run/systemd/journal */
         const char *wait_for;      /* default: the STARTED record */
+        int start_ms;              /* how long to wait for it; default 5000 */
 } FxRun;
 
 static void fx_start(const FxRun *run)
@@ -212,7 +213,7 @@ static void fx_start(const FxRun *run)
         }
         fx_pid = pid;
         const char *needle = run->wait_for ?: "MESSAGE_ID=0f497462c8564442a45216908fdf07c9";
-        for (int t = 0; t < 5000 * fx_scale(); t += 50) {
+        for (int t = 0; t < (run->start_ms ?: 5000) * fx_scale(); t += 50) {
                 if (strstr(fx_slurp("daemon.log"), needle))
                         return;
                 int status;

@@ -6,6 +6,7 @@
 #include "daemon-fixture.h"
 
 #include <grp.h>
+#include <time.h>
 #include <sys/prctl.h>
 
 #ifndef MIN
@@ -262,4 +263,142 @@ Test(faults, control_socket_refuses_acting_requests_to_non_root)
         /* root may. */
         cr_assert_str_eq(fx_control("reload\n"), "ok\n");
         cr_assert(strstr(fx_control("status\n"), "other.service"));
+}
+
+/* The control socket never blocks the loop: clients that ask for a large reply and never read it. */
+
+#define MANY 1400
+
+static int ctl_connect(void)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl", fx_dir);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0, "connect: %s", strerror(errno));
+        return fd;
+}
+
+/* Everything until EOF, malloc'd; *ret_len its length. */
+static char *ctl_read_all(int fd, size_t *ret_len)
+{
+        size_t n = 0, cap = 1 << 20;
+        char *buf = malloc(cap);
+        cr_assert_not_null(buf);
+        ssize_t k;
+        while ((k = read(fd, buf + n, cap - 1 - n)) > 0) {
+                n += (size_t) k;
+                if (n == cap - 1) {
+                        cap *= 2;
+                        buf = realloc(buf, cap);
+                        cr_assert_not_null(buf);
+                }
+        }
+        buf[n] = 0;
+        *ret_len = n;
+        return buf;
+}
+
+static char *ctl_ask(const char *req, size_t *ret_len)
+{
+        int fd = ctl_connect();
+        cr_assert_eq(write(fd, req, strlen(req)), (ssize_t) strlen(req));
+        char *r = ctl_read_all(fd, ret_len);
+        close(fd);
+        return r;
+}
+
+static bool status_json_complete(const char *s, size_t len)
+{
+        char want[64];
+        snprintf(want, sizeof want, "\"guarded\":%d,", MANY + 1);
+        return len > 3 && memcmp(s + len - 3, "]}\n", 3) == 0 && strstr(s, want);
+}
+
+Test(faults, control_clients_that_never_read_do_not_stall_the_loop)
+{
+        /* MANY guarded cgroups make `status json` larger than a socket buffer holds (~260 KB against ~210 KB). */
+        fx_make_cgroup("/many", "max\n");
+        for (int i = 0; i < MANY; i++) {
+                char rel[64];
+                snprintf(rel, sizeof rel, "/many/c%04d", i);
+                fx_make_cgroup(rel, "100000000\n");
+        }
+        fx_start(&(FxRun) {
+                .policy = "[Match]\nUnit=web.service\nCgroup=/many/c*\n"
+                          "[Pressure]\nHysteresis=5s\nSampleInterval=100ms\n[Actions]\nLadder=alert\n",
+                .start_ms = 60000, /* MANY guards to set up, on a loaded machine */
+        });
+        size_t len = 0;
+        char *ref = NULL;
+        for (int t = 0; t < 200 * fx_scale(); t++) {
+                free(ref);
+                ref = ctl_ask("status json\n", &len);
+                if (status_json_complete(ref, len))
+                        break;
+                usleep(100 * 1000);
+        }
+        cr_assert(status_json_complete(ref, len), "not all guarded: %.300s", ref);
+        cr_assert_gt(len, 240000, "status json is only %zu bytes: no test of a full socket buffer", len);
+        free(ref);
+
+        /* Eight clients ask and never read. Before, the daemon wrote each reply blocking with a 2 s
+         * SO_SNDTIMEO: 16 s during which it served nothing, and each of them got a truncated reply. */
+        enum { STUCK = 8 };
+        int stuck[STUCK];
+        char *got;
+        for (int i = 0; i < STUCK; i++) {
+                stuck[i] = ctl_connect();
+                cr_assert_eq(write(stuck[i], "status json\n", 12), 12);
+        }
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        usleep(300 * 1000);
+
+        /* While they are stuck, the loop serves a kernel event... */
+        fx_events("/system.slice/web.service", 3);
+        char *log = fx_wait_log("CGROUP=/system.slice/web.service", 3000);
+        cr_assert_not_null(log, "the pressure event was not served while clients were stuck");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        cr_log_info("pressure event served %.2f s after %d clients asked for status json and did not read",
+                    (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9, STUCK);
+
+        /* ...the stuck ones were never given up on (within the idle timeout): read late, each reply is
+         * whole (before, each got what the socket buffer held when the 2 s SO_SNDTIMEO expired)... */
+        for (int i = 0; i < STUCK; i++) {
+                got = ctl_read_all(stuck[i], &len);
+                cr_assert(status_json_complete(got, len), "stuck client %d got %zu bytes", i, len);
+                free(got);
+                close(stuck[i]);
+        }
+        /* ...and a client that reads gets the whole reply. */
+        got = ctl_ask("status json\n", &len);
+        cr_assert(status_json_complete(got, len), "%zu bytes: %.200s", len, got);
+        free(got);
+
+        /* A bound on connections: 100 that never send a request hold at most 64 of the daemon's fds; the
+         * rest are told "busy". Once they have stalled (1 s), a newcomer takes the place of the oldest. */
+        usleep(200 * 1000);
+        int fds_before = fx_count_fds(fx_pid);
+        enum { IDLE = 100 };
+        int idle[IDLE], busy = 0;
+        for (int i = 0; i < IDLE; i++)
+                idle[i] = ctl_connect();
+        usleep(300 * 1000);
+        for (int i = 0; i < IDLE; i++) {
+                char b[64] = "";
+                ssize_t k = recv(idle[i], b, sizeof b - 1, MSG_DONTWAIT);
+                busy += k > 0 && strstr(b, "error: busy");
+        }
+        int fds_idle = fx_count_fds(fx_pid);
+        cr_assert_leq(fds_idle, fds_before + 64, "%d fds before, %d with %d idle clients", fds_before, fds_idle,
+                      IDLE);
+        cr_assert_eq(busy, IDLE - 64, "%d of %d idle clients were told busy", busy, IDLE);
+        usleep(1200 * 1000);
+        got = ctl_ask("status json\n", &len);
+        cr_assert(status_json_complete(got, len), "with 64 stalled connections: %zu bytes: %.200s", len, got);
+        free(got);
+        for (int i = 0; i < IDLE; i++)
+                close(idle[i]);
+        cr_assert_eq(kill(fx_pid, 0), 0, "daemon died");
 }
