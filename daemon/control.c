@@ -15,7 +15,13 @@
  * (a reply larger than that is refused), and CONTROL_IDLE_USEC without progress (nothing read or written)
  * drops a connection. When a new connection or reply needs room, the connection that has made no progress
  * for the longest time, if at least CONTROL_EVICT_USEC, is dropped first; otherwise the newcomer is refused
- * ("error: busy"). A peer that never reads therefore costs memory for a few seconds, not the loop's time. */
+ * ("error: busy"). A peer that never reads therefore costs memory for a few seconds, not the loop's time.
+ *
+ * Rendering a status reads every guarded cgroup's memory files: with thousands of cgroups that is most of
+ * a second under emulation, so peers asking in a loop could keep the loop busy rendering. A root peer always
+ * gets a fresh rendering; other peers get the last rendering of the same kind while it is younger than
+ * CONTROL_STATUS_REUSE_FACTOR times what it cost to make (at least CONTROL_STATUS_REUSE_MIN_USEC): their
+ * requests cost the loop at most about a tenth of its time. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +43,19 @@
 #define CONTROL_BUFFERED_MAX (16U * 1024U * 1024U)
 #define CONTROL_IDLE_USEC (10 * USEC_PER_SEC)
 #define CONTROL_EVICT_USEC (1 * USEC_PER_SEC)
+#define CONTROL_STATUS_REUSE_MIN_USEC (1 * USEC_PER_SEC)
+#define CONTROL_STATUS_REUSE_FACTOR 10
+
+/* The last rendering of each kind of status (Manager.control_cache). */
+typedef struct ControlRendering {
+        char *data;
+        size_t len;
+        usec_t at_usec, cost_usec;
+} ControlRendering;
+
+struct ControlCache {
+        ControlRendering status[2]; /* text, json */
+};
 
 typedef struct ControlConnection ControlConnection;
 struct ControlConnection {
@@ -177,6 +196,37 @@ static void status_text(Manager *m, FILE *f)
         metrics_status_text(m, f);
 }
 
+/* A copy of the last rendering of this kind, if it is recent enough for a peer that is not root. */
+static bool status_reuse(Manager *m, bool json, char **ret, size_t *ret_len)
+{
+        const ControlRendering *c = m->control_cache ? &m->control_cache->status[json] : NULL;
+        if (!c || !c->data)
+                return false;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (now - c->at_usec >= MAX(CONTROL_STATUS_REUSE_MIN_USEC, CONTROL_STATUS_REUSE_FACTOR * c->cost_usec))
+                return false;
+        char *copy = malloc(c->len + 1);
+        if (!copy)
+                return false;
+        memcpy(copy, c->data, c->len + 1);
+        *ret = copy;
+        *ret_len = c->len;
+        return true;
+}
+
+static void status_remember(Manager *m, bool json, const char *data, size_t len, usec_t cost)
+{
+        if (!m->control_cache && !(m->control_cache = calloc(1, sizeof *m->control_cache)))
+                return;
+        ControlRendering *c = &m->control_cache->status[json];
+        char *copy = malloc(len + 1);
+        if (!copy)
+                return;
+        memcpy(copy, data, len + 1);
+        free(c->data);
+        *c = (ControlRendering) { .data = copy, .len = len, .at_usec = now_usec(CLOCK_MONOTONIC), .cost_usec = cost };
+}
+
 /* Writes what the socket takes now. Returns 1 when the whole reply is out, 0 when more is to come, -errno
  * when the peer went away. */
 static int connection_flush(ControlConnection *c)
@@ -207,13 +257,18 @@ static void connection_reply(ControlConnection *c, const char *request)
 
         char *out = NULL;
         size_t outlen = 0;
+        bool json = streq(request, "status json");
+        if ((json || streq(request, "status")) && !root && status_reuse(m, json, &out, &outlen))
+                goto queue;
+
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
         FILE *f = open_memstream(&out, &outlen);
         if (!f)
                 return;
 
         if (streq(request, "status"))
                 status_text(m, f);
-        else if (streq(request, "status json"))
+        else if (json)
                 manager_status_json(m, f);
         else if (streq(request, "metrics"))
                 (void) metrics_text(m, f);
@@ -237,6 +292,10 @@ static void connection_reply(ControlConnection *c, const char *request)
                 free(out);
                 return;
         }
+        if (json || streq(request, "status"))
+                status_remember(m, json, out, outlen, now_usec(CLOCK_MONOTONIC) - t0);
+
+queue:;
 
         /* Room for it among the replies buffered for all connections. */
         const char *refusal = NULL;
@@ -406,6 +465,12 @@ void control_close(Manager *m)
 {
         while (m->control_connections)
                 connection_free(m->control_connections);
+        if (m->control_cache) {
+                for (size_t i = 0; i < ELEMENTSOF(m->control_cache->status); i++)
+                        free(m->control_cache->status[i].data);
+                free(m->control_cache);
+                m->control_cache = NULL;
+        }
         m->control_source = sd_event_source_disable_unref(m->control_source);
         closep(&m->control_fd);
         m->control_fd = -EBADF;

@@ -103,6 +103,7 @@ struct Manager {
         struct ControlConnection *control_connections; /* daemon/control.c */
         unsigned n_control_connections;
         size_t control_buffered_bytes;
+        struct ControlCache *control_cache;
 
         unsigned n_under_pressure;
         bool status_dirty;
