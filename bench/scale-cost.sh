@@ -1,0 +1,191 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs inside the test VM (bench/scale-cost runs it there). What guarding many calm cgroups costs, the
+# kernel's share included (issue 13), for two builds in ONE run: $MW_BASE (the baseline, e.g. main at the
+# start of a branch) and $MEMWARDEN_BUILD (the candidate). For each N in $N_LIST (default "0 300 1000
+# 10000"), N empty raw cgroups /sys/fs/cgroup/mwscale/cI are guarded (policy Cgroup=/mwscale/*,
+# SomeTrigger=100ms/1s, Ladder=alert: the issue's set-up) beside one target cgroup (/mwtarget, memory.max
+# 64M, Brake=75%, Ladder=reclaim, as in bench/event-cost.sh). Each build in turn is started fresh on the
+# same cgroups and measured:
+#   start-up   exec to "guarding N+1 cgroups" on the control socket (polled every 0.1 s)
+#   psimon     kernel threads named psimon after start-up, minus those before
+#   kernel KiB KernelStack + Slab (/proc/meminfo) after start-up minus before (the cgroups already exist)
+#   RSS/Pss/private KiB of the daemon (smaps_rollup) and private bytes per guarded cgroup
+#   idle cs    context switches over $IDLE s (default 30) of the daemon (all its threads) and of all
+#              psimon threads together, while nothing is under pressure
+#   latency    LATENCY_USEC of the onset action of $EVENTS pushes of /mwtarget over its brake: p50/p99
+# Then the peers, measured the same way (kernel threads + meminfo delta, their RSS, idle context
+# switches): systemd-oomd with $PEER_UNITS template services that have ManagedOOMMemoryPressure=kill, and
+# earlyoom (which guards no cgroup; it watches /proc/meminfo).
+# Prints markdown tables and the candidate/baseline ratios. A benchmark: it prints, it asserts nothing.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+new=${MEMWARDEN_BUILD:-$src/build}
+base=${MW_BASE:?MW_BASE: the baseline build directory}
+N_LIST=${N_LIST:-"0 300 1000 10000"}
+EVENTS=${EVENTS:-10}
+IDLE=${IDLE:-30}
+PEER_UNITS=${PEER_UNITS:-300}
+work=/run/mwscale
+rm -rf $work; mkdir -p $work/pol
+: >$work/main.conf
+cat >$work/pol/idle.conf <<'P'
+[Match]
+Cgroup=/mwscale/*
+[Pressure]
+SomeTrigger=100ms/1s
+[Actions]
+Ladder=alert
+P
+cat >$work/pol/target.conf <<'P'
+[Match]
+Cgroup=/mwtarget
+[Pressure]
+SomeTrigger=50ms/500ms
+Brake=75%
+Hysteresis=1s
+[Actions]
+Ladder=reclaim
+[Reclaim]
+Cooldown=1s
+Settle=200ms
+P
+
+modprobe loop 2>/dev/null
+truncate -s 64M $work/fs.img && mkfs.ext4 -q -F $work/fs.img && mkdir -p /mnt/mwscale &&
+        mount -o loop $work/fs.img /mnt/mwscale && truncate -s 1G /mnt/mwscale/sparse ||
+        { echo "cannot set up the ext4 loop device"; exit 1; }
+
+root=/sys/fs/cgroup
+echo +memory >$root/cgroup.subtree_control
+mkdir -p $root/mwscale $root/mwtarget
+echo +memory >$root/mwscale/cgroup.subtree_control
+echo 64M >$root/mwtarget/memory.max
+have=0
+grow_to() {
+        python3 -c 'import os, sys
+for i in range(int(sys.argv[2]) + 1, int(sys.argv[3]) + 1):
+    os.mkdir("%s/c%d" % (sys.argv[1], i))' $root/mwscale $have "$1" && have=$1
+}
+kmem() { awk '/^(KernelStack|Slab):/ {s += $2} END {print s}' /proc/meminfo; }
+psimon_pids() { for c in /proc/[0-9]*/comm; do read -r n <"$c" 2>/dev/null && [ "$n" = psimon ] &&
+        { p=${c#/proc/}; echo "${p%/comm}"; }; done; }
+npsimon() { psimon_pids | wc -l; }
+# context switches of all threads of the given pids
+cswitch() { local s=0 p t; for p in "$@"; do for t in /proc/$p/task/*/status; do
+        s=$((s + $(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t" 2>/dev/null || echo 0))); done; done; echo $s; }
+settle() { sync; sleep 2; }
+wait_psimon() { # until the psimon count is back to $1 (threads of closed triggers exit asynchronously)
+        for _ in $(seq 1 600); do [ "$(npsimon)" -le "$1" ] && return; sleep 0.5; done
+        echo "# still $(npsimon) psimon threads (want $1), going on" >&2; }
+percentiles() { python3 -c '
+import sys
+v = sorted(int(x) for x in sys.stdin.read().split())
+if not v: print("- - 0"); sys.exit()
+def p(q): return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+print(f"{p(0.5) / 1000:.1f} {p(0.99) / 1000:.1f} {len(v)}")'; }
+
+declare -A R   # R[build,N,field]
+measure() { # build-label build-dir N
+        local label=$1 b=$2 N=$3 sock=$work/mw.sock log=$work/mw-$1-$3.log
+        echo "# $label N=$N: starting ($(npsimon) psimon threads)" >&2
+        wait_psimon "$P0"
+        settle
+        local k0 t0 t1 pid ok=0 want=$((N + 1))
+        local ps0; ps0=$(npsimon)
+        k0=$(kmem)
+        t0=$(date +%s%N)
+        "$b/memwardend" --log-target stderr -c $work/main.conf -p $work/pol --control-socket $sock \
+                >/dev/null 2>"$log" &
+        pid=$!
+        for _ in $(seq 1 6000); do
+                "$b/ctl/memwardenctl" --socket $sock status 2>/dev/null | head -1 |
+                        grep -q "guarding $want cgroups" && { ok=1; break; }
+                kill -0 $pid 2>/dev/null || break
+                sleep 0.1
+        done
+        t1=$(date +%s%N)
+        echo "# $label N=$N: guarded=$ok after $(( (t1 - t0) / 1000000 )) ms" >&2
+        [ $ok = 1 ] || { echo "$label: memwardend did not guard $want cgroups"; tail -5 "$log"; kill $pid; return 1; }
+        R[$label,$N,start]=$(( (t1 - t0) / 1000000 ))
+        settle
+        R[$label,$N,psimon]=$(( $(npsimon) - ps0 ))
+        R[$label,$N,kmem]=$(( $(kmem) - k0 ))
+        R[$label,$N,rss]=$(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup)
+        R[$label,$N,pss]=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)
+        R[$label,$N,priv]=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup)
+        local mons c0 m0; mons=$(psimon_pids)
+        c0=$(cswitch $pid); m0=$(cswitch $mons)
+        sleep "$IDLE"
+        R[$label,$N,cs]=$(( $(cswitch $pid) - c0 ))
+        R[$label,$N,pcs]=$(( $(cswitch $mons) - m0 ))
+        for _ in $(seq 1 "$EVENTS"); do
+                sh -c "echo \$\$ >$root/mwtarget/cgroup.procs; exec head -c 80M /mnt/mwscale/sparse" >/dev/null
+                sleep 2
+        done
+        grep -o 'CAUSE=onset .*' "$log" | sed -n 's/.* LATENCY_USEC=\([0-9]*\).*/\1/p' |
+                percentiles >$work/lat
+        read -r R[$label,$N,p50] R[$label,$N,p99] R[$label,$N,nlat] <$work/lat
+        kill $pid; wait $pid 2>/dev/null
+        echo max >$root/mwtarget/memory.high
+        echo "# $label N=$N: start ${R[$label,$N,start]} ms, psimon +${R[$label,$N,psimon]}," \
+             "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}" >&2
+}
+
+P0=$(npsimon)
+for N in $N_LIST; do
+        grow_to "$N"
+        measure baseline "$base" "$N"
+        measure candidate "$new" "$N"
+done
+
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('-' if a == 0 else f'{b / a:.2f}')" "$1" "$2"; }
+perk() { python3 -c "import sys; n = int(sys.argv[2]); print('-' if n == 0 else f'{int(sys.argv[1]) / n:.1f}')" "$1" "$2"; }
+echo
+echo "| build | guarded idle cgroups | start-up ms | psimon threads | kernel KiB (KernelStack+Slab) | kernel KiB per cgroup | RSS KiB | Pss KiB | private KiB | private B per cgroup | idle cs daemon / psimon ($IDLE s) | latency p50 ms | p99 ms (n) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+for N in $N_LIST; do for l in baseline candidate; do
+        echo "| $l | $N | ${R[$l,$N,start]:--} | ${R[$l,$N,psimon]:--} | ${R[$l,$N,kmem]:--} | $(perk "${R[$l,$N,kmem]:-0}" "$N") | ${R[$l,$N,rss]:--} | ${R[$l,$N,pss]:--} | ${R[$l,$N,priv]:--} | $(perk "$(( ${R[$l,$N,priv]:-0} * 1024 ))" "$N") | ${R[$l,$N,cs]:--} / ${R[$l,$N,pcs]:--} | ${R[$l,$N,p50]:--} | ${R[$l,$N,p99]:--} (${R[$l,$N,nlat]:-0}) |"
+done; done
+echo
+echo "Ratios candidate / baseline:"
+echo
+echo "| guarded | start-up | psimon | kernel KiB | kernel + private KiB | private KiB | latency p50 | p99 |"
+echo "|---|---|---|---|---|---|---|---|"
+for N in $N_LIST; do
+        b=baseline c=candidate
+        echo "| $N | $(ratio "${R[$b,$N,start]:-0}" "${R[$c,$N,start]:-0}") | $(ratio "${R[$b,$N,psimon]:-0}" "${R[$c,$N,psimon]:-0}") | $(ratio "${R[$b,$N,kmem]:-0}" "${R[$c,$N,kmem]:-0}") | $(ratio "$(( ${R[$b,$N,kmem]:-0} + ${R[$b,$N,priv]:-0} ))" "$(( ${R[$c,$N,kmem]:-0} + ${R[$c,$N,priv]:-0} ))") | $(ratio "${R[$b,$N,priv]:-0}" "${R[$c,$N,priv]:-0}") | $(ratio "${R[$b,$N,p50]:-0}" "${R[$c,$N,p50]:-0}") | $(ratio "${R[$b,$N,p99]:-0}" "${R[$c,$N,p99]:-0}") |"
+done
+
+# The peers, measured the same way. systemd-oomd guards units with ManagedOOMMemoryPressure=kill.
+if [ "${PEER_UNITS}" -gt 0 ]; then
+        mkdir -p /run/systemd/system
+        cat >/run/systemd/system/mwpeer@.service <<'U'
+[Service]
+ExecStart=/bin/sleep infinity
+ManagedOOMMemoryPressure=kill
+ManagedOOMMemoryPressureLimit=50%
+U
+        systemctl daemon-reload
+        systemctl start $(seq -f 'mwpeer@%g.service' 1 "$PEER_UNITS")
+fi
+echo
+echo "| peer | guarding | psimon threads | kernel KiB (KernelStack+Slab) | RSS KiB | private KiB | idle cs daemon / psimon ($IDLE s) |"
+echo "|---|---|---|---|---|---|---|"
+for peer in systemd-oomd earlyoom; do
+        settle
+        ps0=$(npsimon); k0=$(kmem)
+        systemctl start $peer || { echo "| $peer | cannot start | | | | | |"; continue; }
+        settle
+        pid=$(systemctl show -P MainPID $peer)
+        mons=$(psimon_pids)
+        c0=$(cswitch $pid); m0=$(cswitch $mons)
+        sleep "$IDLE"
+        cs=$(( $(cswitch $pid) - c0 )); pcs=$(( $(cswitch $mons) - m0 ))
+        what="$PEER_UNITS units"; [ $peer = earlyoom ] && what="the system (/proc/meminfo)"
+        echo "| $peer | $what | $(( $(npsimon) - ps0 )) | $(( $(kmem) - k0 )) | $(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup) | $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup) | $cs / $pcs |"
+        systemctl stop $peer
+done
+echo
+echo "Kernel $(uname -r), qemu TCG, $(nproc) vCPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) KiB; baseline $base, candidate $new;"
+echo "$EVENTS pushes over the brake per row for latency; idle window $IDLE s."
