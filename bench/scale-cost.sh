@@ -71,9 +71,10 @@ kmem() { awk '/^(KernelStack|Slab):/ {s += $2} END {print s}' /proc/meminfo; }
 psimon_pids() { for c in /proc/[0-9]*/comm; do read -r n <"$c" 2>/dev/null && [ "$n" = psimon ] &&
         { p=${c#/proc/}; echo "${p%/comm}"; }; done; }
 npsimon() { psimon_pids | wc -l; }
-# context switches of all threads of the given pids
-cswitch() { local s=0 p t; for p in "$@"; do for t in /proc/$p/task/*/status; do
-        s=$((s + $(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t" 2>/dev/null || echo 0))); done; done; echo $s; }
+# context switches (voluntary + involuntary) of all threads of the given pids, one awk for all
+cswitch() { local f=() p; for p in "$@"; do f+=(/proc/$p/task/*/status); done
+        [ ${#f[@]} -gt 0 ] || { echo 0; return; }
+        awk '/ctxt_switches/ {s += $2} END {print s + 0}' "${f[@]}" 2>/dev/null; }
 settle() { sync; sleep 2; }
 wait_psimon() { # until the psimon count is back to $1 (threads of closed triggers exit asynchronously)
         for _ in $(seq 1 600); do [ "$(npsimon)" -le "$1" ] && return; sleep 0.5; done
@@ -129,7 +130,9 @@ measure() { # build-label build-dir N
         kill $pid; wait $pid 2>/dev/null
         echo max >$root/mwtarget/memory.high
         echo "# $label N=$N: start ${R[$label,$N,start]} ms, psimon +${R[$label,$N,psimon]}," \
-             "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}" >&2
+             "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} Pss ${R[$label,$N,pss]}" \
+             "private ${R[$label,$N,priv]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
+             "latency p50 ${R[$label,$N,p50]} p99 ${R[$label,$N,p99]} ms (${R[$label,$N,nlat]})" >&2
 }
 
 P0=$(npsimon)
