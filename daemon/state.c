@@ -493,32 +493,22 @@ void state_apply(Guard *g)
                 return;
         }
 
-        memcpy(g->engine.last_run_usec, s->last_run_usec, sizeof s->last_run_usec);
+        /* The engine restores itself (stamps from the future dropped, the rung mapped onto this ladder). */
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        for (Rung r = 0; r < _RUNG_MAX; r++)
-                if (g->engine.last_run_usec[r] > now)
-                        g->engine.last_run_usec[r] = 0; /* from the future: not ours */
+        EngineSnapshot snap = {
+                .pressure = s->pressure,
+                .pressure_since_usec = s->pressure_since_usec,
+                .last_signal_usec = s->last_signal_usec,
+                .rung = s->rung,
+                .rung_at_usec = s->rung_at_usec,
+                .throttle_escalated = s->throttle_escalated,
+        };
+        memcpy(snap.last_run_usec, s->last_run_usec, sizeof snap.last_run_usec);
+        if (engine_restore(g->policy, &g->engine, &snap, now))
+                m->n_under_pressure++;
         g->n_actions = s->n_actions;
         g->n_onsets = s->n_onsets;
         g->n_oom_kills = s->n_oom_kills;
-
-        /* The pressure episode goes on where it was, on the same rung, if the policy still has that rung. */
-        if (s->pressure && s->pressure_since_usec > 0 && s->pressure_since_usec <= now &&
-            s->last_signal_usec <= now) {
-                int pos = -1;
-                for (size_t i = 0; i < g->policy->n_ladder; i++)
-                        if (g->policy->ladder[i] == s->rung)
-                                pos = (int) i;
-                if (pos >= 0) {
-                        g->engine.phase = ENGINE_PRESSURE;
-                        g->engine.pressure_since_usec = s->pressure_since_usec;
-                        g->engine.last_signal_usec = s->last_signal_usec;
-                        g->engine.rung_pos = pos;
-                        g->engine.rung_at_usec = MIN(s->rung_at_usec, now);
-                        g->engine.throttle_escalated = s->throttle_escalated;
-                        m->n_under_pressure++;
-                }
-        }
 
         if (s->brake) {
                 CgroupMemory mem;
@@ -554,10 +544,11 @@ static bool guard_has_state(const Guard *g)
 
 static SavedGuard *saved_from_guard(const Guard *g, SavedGuard *buf)
 {
-        const EngineState *e = &g->engine;
         if (!guard_has_state(g))
                 return NULL; /* nothing to remember */
 
+        EngineSnapshot snap;
+        engine_snapshot(g->policy, &g->engine, &snap);
         *buf = (SavedGuard) {
                 .path = g->path,
                 .unit = g->id.unit,
@@ -566,19 +557,17 @@ static SavedGuard *saved_from_guard(const Guard *g, SavedGuard *buf)
                 .brake_bytes = g->brake_bytes,
                 .brake_original = g->brake_original,
                 .brake_via_dbus = g->brake_via_dbus,
-                .pressure = e->phase == ENGINE_PRESSURE,
-                .pressure_since_usec = e->pressure_since_usec,
-                .last_signal_usec = e->last_signal_usec,
-                .rung = e->rung_pos >= 0 && (size_t) e->rung_pos < g->policy->n_ladder ?
-                                g->policy->ladder[e->rung_pos] :
-                                _RUNG_INVALID,
-                .rung_at_usec = e->rung_at_usec,
-                .throttle_escalated = e->throttle_escalated,
+                .pressure = snap.pressure,
+                .pressure_since_usec = snap.pressure_since_usec,
+                .last_signal_usec = snap.last_signal_usec,
+                .rung = snap.rung,
+                .rung_at_usec = snap.rung_at_usec,
+                .throttle_escalated = snap.throttle_escalated,
                 .n_actions = g->n_actions,
                 .n_onsets = g->n_onsets,
                 .n_oom_kills = g->n_oom_kills,
         };
-        memcpy(buf->last_run_usec, e->last_run_usec, sizeof buf->last_run_usec);
+        memcpy(buf->last_run_usec, snap.last_run_usec, sizeof buf->last_run_usec);
         return buf;
 }
 

@@ -606,3 +606,44 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
         *ret = d;
         return 0;
 }
+
+void engine_snapshot(const Policy *p, const EngineState *s, EngineSnapshot *ret)
+{
+        *ret = (EngineSnapshot) {
+                .pressure = s->phase == ENGINE_PRESSURE,
+                .pressure_since_usec = s->pressure_since_usec,
+                .last_signal_usec = s->last_signal_usec,
+                .rung = s->rung_pos >= 0 && (size_t) s->rung_pos < p->n_ladder ? p->ladder[s->rung_pos] :
+                                                                                  _RUNG_INVALID,
+                .rung_at_usec = s->rung_at_usec,
+                .throttle_escalated = s->throttle_escalated,
+        };
+        memcpy(ret->last_run_usec, s->last_run_usec, sizeof ret->last_run_usec);
+}
+
+bool engine_restore(const Policy *p, EngineState *s, const EngineSnapshot *snap, usec_t now)
+{
+        for (Rung r = 0; r < _RUNG_MAX; r++)
+                s->last_run_usec[r] = snap->last_run_usec[r] <= now ? snap->last_run_usec[r] : 0;
+
+        if (!snap->pressure || snap->pressure_since_usec == 0 || snap->pressure_since_usec > now ||
+            snap->last_signal_usec > now || (unsigned) snap->rung >= _RUNG_MAX || p->n_ladder == 0)
+                return false;
+
+        int pos = (int) p->n_ladder - 1;
+        for (size_t i = 0; i < p->n_ladder; i++)
+                if (p->ladder[i] >= snap->rung) {
+                        pos = (int) i;
+                        break;
+                }
+        if (p->ladder[pos] == RUNG_ALERT && (size_t) pos + 1 < p->n_ladder)
+                pos++;
+        s->phase = ENGINE_PRESSURE;
+        s->pressure_since_usec = snap->pressure_since_usec;
+        s->last_signal_usec = snap->last_signal_usec;
+        s->rung_pos = pos;
+        s->rung_at_usec = p->ladder[pos] == snap->rung ? MIN(snap->rung_at_usec, now) :
+                                                          s->last_run_usec[p->ladder[pos]];
+        s->throttle_escalated = snap->throttle_escalated && (size_t) pos == p->n_ladder - 1;
+        return true;
+}

@@ -257,6 +257,25 @@ void engine_rung_refused(EngineState *s);
  * earlier failure of that rung. No-op when not under pressure or r is out of range. */
 void engine_rung_result(EngineState *s, Rung r, int result);
 
+/* What of an EngineState survives a daemon restart (daemon/state.c stores it): the cooldowns and the
+ * pressure episode with its current rung named (a restart may bring a changed ladder). */
+typedef struct EngineSnapshot {
+        bool pressure;
+        usec_t pressure_since_usec, last_signal_usec;
+        Rung rung;                       /* the current rung; _RUNG_INVALID: none */
+        usec_t rung_at_usec;
+        bool throttle_escalated;
+        usec_t last_run_usec[_RUNG_MAX]; /* 0: never */
+} EngineSnapshot;
+
+void engine_snapshot(const Policy *p, const EngineState *s, EngineSnapshot *ret);
+/* Restores a snapshot into a freshly initialised s at now_usec (monotonic, same boot): stamps from the future
+ * are dropped (a cooldown from the future is none; an episode from the future is not restored), the rung is
+ * mapped onto p's ladder by the policy-change rule (the same rung, else the next harsher one present, else
+ * the last). The memory.events and PSI baselines are not restored: the next step takes new ones. Returns true
+ * when the episode goes on (s is in PRESSURE). */
+bool engine_restore(const Policy *p, EngineState *s, const EngineSnapshot *snap, usec_t now_usec);
+
 /* The policy of a cgroup under pressure was replaced by new (a reload): maps the episode onto the new
  * ladder (see "Policy change" above). old may equal new. */
 void engine_policy_changed(const Policy *old, const Policy *new, EngineState *s);

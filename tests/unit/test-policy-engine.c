@@ -50,6 +50,14 @@ static Policy test_policy_n(const Rung *ladder, size_t n)
 #define test_policy(...)                                                                                    \
         test_policy_n((const Rung[]) { __VA_ARGS__ }, ELEMENTSOF(((const Rung[]) { __VA_ARGS__ })))
 
+static int ladder_pos_of(const Policy *p, Rung r)
+{
+        for (size_t i = 0; i < p->n_ladder; i++)
+                if (p->ladder[i] == r)
+                        return (int) i;
+        return -1;
+}
+
 static Observation test_obs(void)
 {
         return (Observation) {
@@ -1537,4 +1545,69 @@ Test(engine, policy_change_maps_the_rung_by_name)
         engine_state_init(&calm);
         engine_policy_changed(&old, &a, &calm);
         cr_assert_eq(calm.rung_pos, -1);
+}
+
+Test(engine, snapshot_restore_table)
+{
+        Policy old = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
+        EngineState s;
+        Observation o = test_obs();
+        engine_state_init(&s);
+        o.triggers_fired = 1u << PSI_SOME;
+        (void) step(&old, &s, &o, AT(0));  /* drop-cache */
+        (void) step(&old, &s, &o, AT(5));  /* reclaim */
+        cr_assert_eq(old.ladder[s.rung_pos], RUNG_RECLAIM);
+        EngineSnapshot snap;
+        engine_snapshot(&old, &s, &snap);
+        cr_assert(snap.pressure);
+        cr_assert_eq(snap.rung, RUNG_RECLAIM);
+        cr_assert_eq(snap.last_run_usec[RUNG_RECLAIM], AT(5));
+
+        static const struct {
+                const char *name;
+                Rung ladder[_RUNG_MAX];
+                size_t n;
+                Rung expect; /* the current rung after restore */
+        } cases[] = {
+                { "same ladder", { RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL }, 3, RUNG_RECLAIM },
+                { "reordered/shorter: reclaim first", { RUNG_RECLAIM, RUNG_KILL }, 2, RUNG_RECLAIM },
+                { "longer", { RUNG_ALERT, RUNG_TRIM, RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_RESTART, RUNG_KILL }, 6,
+                  RUNG_RECLAIM },
+                { "reclaim removed: the next harsher", { RUNG_TRIM, RUNG_RESTART, RUNG_KILL }, 3, RUNG_RESTART },
+                { "nothing harsher: the last", { RUNG_ALERT, RUNG_TRIM }, 2, RUNG_TRIM },
+                { "only an alert", { RUNG_ALERT }, 1, RUNG_ALERT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Policy p = test_policy_n(cases[i].ladder, cases[i].n);
+                EngineState r;
+                engine_state_init(&r);
+                cr_assert(engine_restore(&p, &r, &snap, AT(6)), "%s", cases[i].name);
+                cr_assert_eq(r.phase, ENGINE_PRESSURE);
+                cr_assert_eq(p.ladder[r.rung_pos], cases[i].expect, "%s: %s", cases[i].name,
+                             rung_name(p.ladder[r.rung_pos]));
+                cr_assert_eq(r.pressure_since_usec, AT(0), "%s", cases[i].name);
+                cr_assert_eq(r.last_run_usec[RUNG_RECLAIM], AT(5), "%s: cooldowns kept", cases[i].name);
+                /* A step after the restore acts only with rungs of the new ladder, and never crashes. */
+                Decision d = step(&p, &r, &o, AT(7));
+                if (d.act)
+                        cr_assert_neq(ladder_pos_of(&p, d.rung), -1, "%s", cases[i].name);
+        }
+
+        /* Stamps from the future (another boot's monotonic clock, a bad file): dropped. */
+        EngineSnapshot future = snap;
+        future.last_run_usec[RUNG_KILL] = AT(1000);
+        future.pressure_since_usec = AT(999);
+        EngineState r;
+        engine_state_init(&r);
+        cr_assert_not(engine_restore(&old, &r, &future, AT(10)), "an episode from the future is not restored");
+        cr_assert_eq(r.phase, ENGINE_CALM);
+        cr_assert_eq(r.last_run_usec[RUNG_KILL], 0, "a cooldown from the future is none");
+        cr_assert_eq(r.last_run_usec[RUNG_RECLAIM], AT(5), "the others are kept");
+
+        /* Calm snapshot: only cooldowns. */
+        EngineSnapshot calm = snap;
+        calm.pressure = false;
+        engine_state_init(&r);
+        cr_assert_not(engine_restore(&old, &r, &calm, AT(10)));
+        cr_assert_eq(r.rung_pos, -1);
 }
