@@ -159,8 +159,8 @@ int brake_relieve(Guard *g, const CgroupMemory *mem, Rung rung, usec_t until_use
 {
         if (!g->brake_active || g->relief_active || g->policy->brake_relief_percent <= 0)
                 return 0;
-        if (mem->max == CGROUP_LIMIT_MAX || mem->current < g->brake_bytes)
-                return 0; /* not above the brake: nobody is throttled */
+        if (mem->max == CGROUP_LIMIT_MAX)
+                return 0;
 
         /* Above memory.high the kernel makes every task that charges memory sleep on its way back to user
          * space, the one that would free memory included (seen in the VM: a jemalloc purge that took 145 ms
@@ -171,7 +171,7 @@ int brake_relieve(Guard *g, const CgroupMemory *mem, Rung rung, usec_t until_use
         uint64_t headroom = mem->max > mem->current ? mem->max - mem->current : 0;
         uint64_t v = PAGE_ALIGN_DOWN(mem->current + (uint64_t) ((double) headroom * g->policy->brake_relief_percent / 100.0));
         if (v <= g->brake_bytes)
-                return 0;
+                return 0; /* far below the brake: the relief would be no higher than the brake itself */
         v = MIN(v, mem->max);
         int r = cgroup_write_high(g->cgfd, v);
 

@@ -400,6 +400,11 @@ int guard_step(Guard *g)
                                              "memory.high or memory.events): %m; state unknown, ignoring",
                                 g->path);
                 g->unreadable = true;
+                /* Under pressure keep sampling: memory.events changes do not step a guard that samples on its
+                 * timer (guard_on_events_modified()), so a one-off unreadable sample would end the episode's
+                 * sampling for good. */
+                if (guard_under_pressure(g))
+                        guard_schedule(g, now + g->policy->sample_interval_usec);
                 return r;
         }
         if (g->unreadable) {

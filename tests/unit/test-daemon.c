@@ -188,3 +188,59 @@ Test(daemon, hostile_cgroup_files_are_survived_and_named)
         cr_assert_not_null(fx_wait_log("new-bad.service: memory state readable again", 3000));
         cr_assert_eq(kill(fx_pid, 0), 0, "daemon died");
 }
+
+/* The brake is raised for a rung that needs the processes' own work, then lifted for good when no rung can
+ * act (here: trim finds no process to ask, and it is the last rung), and set again once calm. */
+static const char *POLICY_RELIEF =
+        "[Match]\nUnit=web.service\n"
+        "[Pressure]\nBrake=90%\nBrakeRelief=50%\nHysteresis=1s\nSampleInterval=100ms\nMaxThrottle=1s\n"
+        "[Actions]\nLadder=alert trim\n"
+        "[Trim]\nSettle=300ms\nCooldown=10min\n";
+
+Test(daemon, relief_for_trim_then_release_when_nothing_can_act)
+{
+        /* 95 MB of 100: above the 90% brake (89997312). Relief: 95 MB + 50% of the 5 MB headroom. */
+        fx_put("cg/system.slice/web.service/memory.current", "95000000\n");
+        fx_start(&(FxRun){ .policy = POLICY_RELIEF });
+        cr_assert_str_eq(fx_slurp("cg/system.slice/web.service/memory.high"), "89997312", "brake not set");
+
+        fx_events("/system.slice/web.service", 5);
+        char *log = fx_wait_log("BRAKE=relieved", 3000);
+        cr_assert_not_null(log, "no relief before trim");
+        cr_assert(strstr(log, "BRAKE_RELIEF_BYTES=97497088"), "%s", log);
+        log = fx_wait_log("ACTION=trim", 3000);
+        cr_assert_not_null(log);
+        cr_assert(strstr(log, "RESULT=failed"), "trim with nobody to ask must fail: %s", log);
+        cr_assert(strstr(log, "REASON_TEXT=no process in /system.slice/web.service or below it"), "%s", log);
+        cr_assert(strstr(log, "BRAKE_RELIEF_BYTES=97497088"), "the action record names the relief: %s", log);
+
+        /* After trim's settle time the brake is put back. */
+        log = fx_wait_log("BRAKE_AFTER_RELIEF=yes", 3000);
+        cr_assert_not_null(log, "the brake was not put back after the relief");
+
+        /* The pressure goes on (another high event); nothing can act: after MaxThrottle=1s the brake goes. */
+        usleep(400 * 1000 * fx_scale());
+        fx_events("/system.slice/web.service", 8);
+        usleep(400 * 1000 * fx_scale());
+        fx_events("/system.slice/web.service", 11);
+        log = fx_wait_log("BRAKE=released", 4000);
+        cr_assert_not_null(log, "the brake outlived the ability to act");
+        cr_assert(strstr(log, "BRAKE_REASON=last-rung-failed"), "%s", log);
+        cr_assert_eq(strncmp(fx_slurp("cg/system.slice/web.service/memory.high"), "max", 3), 0,
+                     "memory.high not back to max: %s", fx_slurp("cg/system.slice/web.service/memory.high"));
+        /* A fixture is a regular file: "max" overwrote the start of the old value; cgroupfs replaces it. */
+        fx_put("cg/system.slice/web.service/memory.high", "max\n");
+        char *st = fx_control("status\n");
+        cr_assert(strstr(st, "brake lifted"), "%s", st);
+        cr_assert(strstr(st, "last trim failed: no process in"), "%s", st);
+
+        /* Calm (no signal for Hysteresis=1s): the brake comes back. */
+        cr_assert_not_null(fx_wait_log("MESSAGE_ID=c45d22c01f94415eb5aab3c6cd52fc02", 4000), "no relief record:\n%s",
+                           fx_slurp("daemon.log"));
+        usleep(300 * 1000 * fx_scale());
+        log = fx_slurp("daemon.log");
+        const char *rel = strstr(log, "BRAKE=released");
+        cr_assert(rel && strstr(rel, "BRAKE=set"), "not re-armed after calm");
+        cr_assert_eq(strncmp(fx_slurp("cg/system.slice/web.service/memory.high"), "89997312", 8), 0,
+                     "%s", fx_slurp("cg/system.slice/web.service/memory.high"));
+}
