@@ -1,0 +1,165 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The Debian packages, built on the host by tests/integration/deb-test (scripts/build-deb, lintian), in one
+# VM boot: apt installs them (the guest's root is the host's, read-only under a tmpfs overlay, so dpkg
+# writes to the overlay and systemd is PID 1: a real install); memwardend is enabled and running, the
+# catalog updated, tmpfiles applied. Then a scripted pressure episode on a guarded unit (a hog over a 75%
+# brake, ladder alert -> kill) is in the metrics file, and Debian's prometheus-node-exporter, reading it
+# with its textfile collector, serves the same values on 127.0.0.1. `apt-get remove` stops memwardend and
+# leaves no brake (memory.high of a still-running guarded unit back to max); `apt-get purge` leaves no
+# file of the package, no /etc/memwarden, no /run/memwarden, no metrics file.
+. "$(dirname "$0")/lib.sh"
+
+deb=${MEMWARDEN_DEB_DIR:-}
+[ -n "$deb" ] && ls "$deb"/memwarden_*.deb >/dev/null 2>&1 || fail "no .deb in MEMWARDEN_DEB_DIR='$deb' (run deb-test)"
+here=$(dirname "$(readlink -f "$0")")
+command -v prometheus-node-exporter >/dev/null || fail "prometheus-node-exporter missing (scripts/install-deps --deb)"
+[ -e /usr/sbin/memwardend ] && fail "memwarden is already installed in the guest's root"
+
+# A container image's policy-rc.d (exit 101) on the host would stop maintainer scripts from starting
+# services; the overlay lets the guest drop it.
+rm -f /usr/sbin/policy-rc.d
+# man-db's dpkg trigger would re-index every manual page over 9p under TCG (minutes): off in the overlay.
+rm -f /var/lib/man-db/auto-update
+# apt_run LOG ARGS...: apt-get, its output streamed with a prefix (the time goes mostly to reading dpkg's
+# database over 9p).
+apt_run() {
+        local t0=$SECONDS
+        DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@" 2>&1 | sed -u 's/^/  apt: /'
+        local rc=${PIPESTATUS[0]}
+        info "apt-get $1: exit $rc in $((SECONDS - t0)) s"
+        return $rc
+}
+textdir=/var/lib/prometheus/node-exporter
+mkdir -p $textdir
+
+# --- install ---
+apt_run install --no-install-recommends "$deb"/memwarden_*.deb "$deb"/libmemwarden-trim0_*.deb ||
+        fail "apt-get install of the .debs"
+pass "apt-get install memwarden libmemwarden-trim0 (.debs built on the host)"
+assert_eq "$(systemctl is-active memwardend)" active "memwardend is active after install"
+assert_eq "$(systemctl is-enabled memwardend)" enabled "memwardend is enabled"
+assert_contains "$(dpkg-query -W -f='${Conffiles}' memwarden)" /etc/memwarden/memwarden.conf \
+        "/etc/memwarden/memwarden.conf is a conffile"
+assert_contains "$(journalctl --list-catalog 2>/dev/null)" 0f497462c8564442a45216908fdf07c9 \
+        "the journal catalog knows memwarden's MESSAGE_IDs (systemd's dpkg trigger ran journalctl --update-catalog)"
+assert_eq "$(stat -c %a /run/memwarden/trim)" 1777 "tmpfiles created /run/memwarden/trim"
+assert_file /usr/share/man/man5/memwarden.conf.5.gz "man pages installed"
+assert_file /usr/share/doc/memwarden/examples/tight-container.conf.example "example policy installed"
+assert_true "the library is where enroll points" test -e "$(sed -n 's/^#define TRIM_LIBRARY_PATH "\(.*\)"$/\1/p' \
+        "$MEMWARDEN_BUILD/config.h")"
+files=$(dpkg -L memwarden libmemwarden-trim0 | sort -u)
+
+# --- configure: metrics file, a test policy ---
+sed -i "s|^#MetricsFile=\$|MetricsFile=$textdir/memwarden.prom|" /etc/memwarden/memwarden.conf
+grep -q "^MetricsFile=$textdir/memwarden.prom" /etc/memwarden/memwarden.conf || fail "could not set MetricsFile="
+cat >/etc/memwarden/policy.d/10-deb-test.conf <<'P'
+[Match]
+Unit=mw-deb-*.service
+[Pressure]
+SomeTrigger=50ms/500ms
+Brake=75%
+[Actions]
+Ladder=alert kill
+[Alert]
+Settle=1s
+[Kill]
+Mode=cgroup
+P
+assert_true "memwardenctl check accepts the configuration" memwardenctl check -q
+assert_true "systemctl reload memwardend" systemctl reload memwardend
+
+idle=mw-deb-idle.service hog=mw-deb-hog.service
+track_unit $idle; track_unit $hog
+systemd-run --quiet --unit=$idle -p MemoryMax=64M sleep infinity || fail "start $idle"
+icg=$(unit_cgroup $idle)
+wait_for 20 sh -c "[ \"\$(cat $icg/memory.high)\" != max ]" || fail "no brake on $idle: $(cat $icg/memory.high)"
+pass "brake set on $idle: memory.high $(cat "$icg/memory.high") of max $(cat "$icg/memory.max")"
+
+prom=$textdir/memwarden.prom
+# metric NAME LABELMATCH: the value of the first sample of NAME whose labels contain LABELMATCH, in $prom.
+metric() { awk -v n="$1" -v l="$2" '(index($0, n "{") == 1 || index($0, n " ") == 1) && index($0, l) { print $NF; exit }' \
+        "${3:-$prom}"; }
+wait_for 20 sh -c "grep -q 'unit=\"$idle\"' $prom" || fail "the metrics file does not list $idle: $(cat $prom 2>&1 | head)"
+assert_eq "$(metric memwarden_cgroup_brake_active "unit=\"$idle\"")" 1 "metrics: brake_active 1 for $idle"
+assert_eq "$(metric memwarden_cgroup_brake_bytes "unit=\"$idle\"")" "$(cat "$icg/memory.high")" \
+        "metrics: brake_bytes = memory.high of $idle"
+
+# --- a pressure episode: the hog crosses the brake, alert, then kill ---
+systemd-run --quiet --unit=$hog -p MemoryMax=64M -p MemorySwapMax=0 -p OOMPolicy=continue -p KillMode=none \
+        python3 "$here/hog.py" 120 2 0.05 || fail "start $hog"
+hcg=$(unit_cgroup $hog)
+killed="memwarden_cgroup_actions_total{cgroup=\"${hcg#/sys/fs/cgroup}\",unit=\"$hog\",policy=\"10-deb-test\",rung=\"kill\",result=\"ok\"} 1"
+wait_for 120 grep -qF "$killed" $prom || { journalctl -u memwardend --no-pager | tail -20 >&2; grep "$hog" $prom >&2;
+        fail "no kill of $hog in the metrics file within 120 s"; }
+pass "metrics file: $hog killed by the ladder (actions_total rung=kill result=ok 1)"
+wait_for 20 sh -c "! systemctl is-active -q $hog" || fail "$hog still active after the kill"
+oom=$(journalctl -u memwardend -o cat --no-pager | grep -c "the kernel OOM killer killed" || true)
+sleep 1.5 # the last write is at most 1 s after the cgroup went away
+cp $prom /tmp/mw-metrics.prom
+assert_ge "$(metric memwarden_cgroup_pressure_episodes_total "unit=\"$hog\"" /tmp/mw-metrics.prom)" 1 \
+        "metrics: episodes >= 1 for $hog (kept after its cgroup went away)"
+# (an alert in front of the ladder is carried by the next rung's record, not counted as an action of its own)
+assert_eq "$(metric memwarden_cgroup_actions_total "unit=\"$hog\",policy=\"10-deb-test\",rung=\"alert\",result=\"ok\"" \
+        /tmp/mw-metrics.prom)" \
+        "$(journalctl -u memwardend -o json --no-pager UNIT=$hog ACTION=alert | grep -c '"RESULT":"ok"')" \
+        "metrics: alert actions for $hog = the journal's alert records"
+assert_eq "$(metric memwarden_cgroup_oom_kills_total "unit=\"$hog\"" /tmp/mw-metrics.prom)" "$oom" \
+        "metrics: oom_kills for $hog = the daemon's OOM-kill records ($oom)"
+secs=$(metric memwarden_cgroup_pressure_seconds_total "unit=\"$hog\"" /tmp/mw-metrics.prom)
+awk -v s="$secs" 'BEGIN { exit !(s > 0) }' || fail "seconds under pressure for $hog: '$secs'"
+pass "metrics: $secs s under pressure for $hog"
+assert_eq "$(metric memwarden_guarded_cgroups "" /tmp/mw-metrics.prom)" \
+        "$(memwardenctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guarded"])')" \
+        "metrics: guarded_cgroups = memwardenctl status"
+assert_true "promtool check metrics accepts the file" sh -c "promtool check metrics < /tmp/mw-metrics.prom"
+assert_true "memwardenctl metrics serves the same series" sh -c "memwardenctl metrics | grep -qF '$killed'"
+
+# --- node_exporter's textfile collector serves them ---
+ip link set lo up 2>/dev/null
+prometheus-node-exporter --collector.textfile.directory=$textdir --web.listen-address=127.0.0.1:9100 \
+        >/tmp/node-exporter.log 2>&1 &
+ne=$!
+trap 'kill $ne 2>/dev/null; _cleanup' EXIT
+wait_for 30 curl -sf -o /tmp/scrape.txt http://127.0.0.1:9100/metrics ||
+        { cat /tmp/node-exporter.log >&2; fail "node_exporter does not answer on 127.0.0.1:9100"; }
+cmp -s $prom /tmp/mw-metrics.prom || { cp $prom /tmp/mw-metrics.prom; curl -sf -o /tmp/scrape.txt http://127.0.0.1:9100/metrics; }
+grep -q '^node_textfile_scrape_error 0' /tmp/scrape.txt || fail "node_exporter: textfile scrape error: $(grep textfile /tmp/scrape.txt)"
+pass "node_exporter read the textfile without error"
+# node_exporter sorts the labels by name.
+for series in "memwarden_cgroup_actions_total{cgroup=\"${hcg#/sys/fs/cgroup}\",policy=\"10-deb-test\",result=\"ok\",rung=\"kill\",unit=\"$hog\"}" \
+              "memwarden_cgroup_brake_active{cgroup=\"${icg#/sys/fs/cgroup}\",policy=\"10-deb-test\",unit=\"$idle\"}"; do
+        got=$(grep -F "$series " /tmp/scrape.txt | awk '{ print $NF }')
+        assert_eq "$got" 1 "scraped from node_exporter: $series"
+done
+scraped=$(grep -F "memwarden_cgroup_pressure_episodes_total{" /tmp/scrape.txt | grep -F "unit=\"$hog\"" | awk '{ print $NF }')
+assert_eq "$scraped" "$(metric memwarden_cgroup_pressure_episodes_total "unit=\"$hog\"" /tmp/mw-metrics.prom)" \
+        "scraped episodes for $hog = the file's"
+kill $ne 2>/dev/null
+
+# --- remove: the daemon stops, no brake is left ---
+apt_run remove memwarden || fail "apt-get remove"
+pass "apt-get remove memwarden"
+assert_false "memwardend is not active after remove" systemctl is-active -q memwardend
+assert_false "memwardend.service is gone" test -e /lib/systemd/system/memwardend.service
+assert_eq "$(cat "$icg/memory.high")" max "no brake left: memory.high of $idle back to max"
+assert_false "the metrics file is removed with the daemon" test -e $prom
+assert_true "$idle still runs" systemctl is-active -q $idle
+assert_contains "$(journalctl -u memwardend BRAKE=restored -o cat --no-pager)" "$idle" \
+        "a brake-restored record for $idle at stop"
+assert_file /etc/memwarden/memwarden.conf "remove keeps the conffiles"
+
+# --- purge: nothing left ---
+apt_run purge memwarden libmemwarden-trim0 || fail "apt-get purge"
+pass "apt-get purge memwarden libmemwarden-trim0"
+left=""
+for f in $files; do
+        [ -f "$f" ] || [ -L "$f" ] && left="$left $f"
+done
+assert_eq "$left" "" "no file of the packages left after purge"
+assert_false "/etc/memwarden is gone" test -e /etc/memwarden
+assert_false "/run/memwarden is gone" test -e /run/memwarden
+assert_false "no metrics file" test -e $prom
+assert_eq "$(ls /etc/systemd/system/multi-user.target.wants/ | grep -c memwarden)" 0 "no enablement symlink left"
+assert_false "dpkg no longer knows memwarden" dpkg -s memwarden
+done_testing
