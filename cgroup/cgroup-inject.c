@@ -249,7 +249,10 @@ static int wait_stop(pid_t tid, usec_t deadline, int *ret_status)
         }
 }
 
-/* Stops a seized thread with PTRACE_INTERRUPT; signals that were on their way are passed on. */
+/* Stops a seized thread with PTRACE_INTERRUPT. Returns 0 once it is in a ptrace stop from which it may be
+ * detached: the interrupt's PTRACE_EVENT_STOP or, when it runs under PTRACE_SYSCALL, a syscall stop (an
+ * interrupted sleeping call reports syscall-exit-stop instead, ptrace(2)). Signals on their way are passed
+ * on and the wait goes on. */
 static int interrupt_stop(pid_t tid, usec_t deadline)
 {
         if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
@@ -260,13 +263,23 @@ static int interrupt_stop(pid_t tid, usec_t deadline)
                         return r;
                 if (!WIFSTOPPED(status))
                         return -ESRCH;
-                if ((status >> 16) == PTRACE_EVENT_STOP)
-                        return 0;
-                /* A signal-delivery stop came first: deliver it, the interrupt stays pending. */
                 int sig = WSTOPSIG(status);
+                if ((status >> 16) == PTRACE_EVENT_STOP || sig == (SIGTRAP | 0x80))
+                        return 0;
+                if ((status >> 16) != 0)
+                        sig = 0; /* another ptrace event, not a signal */
+                /* A signal-delivery stop came first: deliver it; the interrupt stays pending. */
                 if (ptrace(PTRACE_CONT, tid, 0, (void *) (long) sig) < 0)
                         return -errno;
         }
+}
+
+/* Best effort after an error with the thread seized: stop it and detach. Without this a seized thread
+ * would stay in a ptrace stop for as long as this process lives. */
+static void detach_anyway(pid_t tid)
+{
+        if (interrupt_stop(tid, now_mono() + 5 * USEC_PER_SEC) >= 0)
+                (void) ptrace(PTRACE_DETACH, tid, 0, 0);
 }
 
 typedef struct Unwind {
@@ -450,8 +463,8 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                         if (r == -ETIMEDOUT) {
                                 /* Mid-call: stop it and detach; the frame brings it back. */
                                 res->timed_out = true;
-                                if (interrupt_stop(tid, now_mono() + 5 * USEC_PER_SEC) >= 0)
-                                        (void) ptrace(PTRACE_DETACH, tid, 0, 0);
+                                res->call_usec += now_mono() - started;
+                                detach_anyway(tid);
                                 return 0;
                         }
                         if (r < 0)
@@ -623,6 +636,8 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
         }
         res->tid = tid;
         r = run_calls(tid, &regs, &l, t, calls, n_calls, deadline, res);
+        if (r < 0 && r != -ESRCH)
+                detach_anyway(tid); /* mid-call or not: the frame is in place, detaching is safe */
         res->stop_usec += now_mono() - stop_start - res->call_usec;
         if (r == 0)
                 set_reason(res, "timed out: detached during the call, which finishes on its own");

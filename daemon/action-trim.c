@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action-trim-inject.h"
 #include "action-trim.h"
 #include "action.h"
 #include "alert.h"
@@ -54,6 +55,7 @@ typedef struct TrimSent {
         pid_t pid;
         uid_t uid;
         bool command;          /* Command= ran for it, no signal */
+        bool injected;         /* [Trim] Inject=: handed to the injection helper (action-trim-inject.c) */
         uint64_t rss_before;   /* VmRSS when asked */
         char comm[32];
 } TrimSent;
@@ -282,6 +284,8 @@ typedef struct TrimRun {
         TrimPending *pending;
         unsigned signalled, skipped_no_handler, commands, failed, gone, too_many;
         int last_error;
+        TrimInjectBatch inject;
+        usec_t now;
 } TrimRun;
 
 static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdata)
@@ -322,7 +326,11 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
                         continue;
                 }
                 if (c[i].verdict == TRIM_VERDICT_NO_HANDLER) {
-                        t->skipped_no_handler++;
+                        if (tc->inject && trim_inject_batch_add(&t->inject, root, c[i].pid, t->now)) {
+                                s.injected = true;
+                                t->pending->sent[t->pending->n_sent++] = s;
+                        } else
+                                t->skipped_no_handler++;
                         continue;
                 }
                 TrimVerdict v = TRIM_VERDICT_NO_HANDLER;
@@ -356,6 +364,34 @@ static void trim_pending_expire(usec_t now)
         }
 }
 
+/* [Trim] Inject=: hands the batch to the injection helper. Returns how many processes it took; those it
+ * could not take lose their mark (they count as left alone). */
+static unsigned trim_action_inject(Guard *g, TrimPending *p, const TrimInjectBatch *b, ActionOutcome *out)
+{
+        if (!g->policy->trim.inject)
+                return 0;
+        int r = trim_inject_start(g->manager, g->path, g->policy->trim.inject_timeout_usec, b);
+        if (r < 0) {
+                if (r == -EBUSY)
+                        log_info("%s: the previous injection is still running; these processes wait for the next "
+                                 "trim.", g->path);
+                else
+                        log_warning_errno(r, "%s: cannot start the injection helper: %m, ignoring", g->path);
+                for (size_t i = 0; i < p->n_sent; i++)
+                        if (p->sent[i].injected) {
+                                /* Not handed over: drop it from the pending list. */
+                                p->sent[i--] = p->sent[--p->n_sent];
+                        }
+        }
+        unsigned n = r > 0 ? (unsigned) b->n : 0;
+        action_add_field(out, "TRIM_INJECT_QUEUED=%u", n);
+        if (b->cooling)
+                action_add_field(out, "TRIM_INJECT_COOLING=%u", b->cooling);
+        if (r == -EBUSY)
+                action_add_field(out, "TRIM_INJECT_BUSY=1");
+        return n;
+}
+
 int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
 {
         Manager *m = g->manager;
@@ -381,12 +417,14 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
                                        "reports, ignoring",
                                   g->path);
 
-        TrimRun t = { .guard = g, .pending = p };
+        TrimRun t = { .guard = g, .pending = p, .now = now };
         r = cgroup_walk(m->root, g->path, trim_cgroup, &t);
         if (r < 0 && !ERRNO_IS_GONE(r)) {
                 trim_pending_free(p);
                 return out->result = r;
         }
+        unsigned injecting = trim_action_inject(g, p, &t.inject, out);
+        t.skipped_no_handler += (unsigned) t.inject.n - injecting; /* the helper could not start */
 
         TrimPending *old = hashmap_remove(pending_by_path, g->path);
         trim_pending_free(old);
@@ -402,7 +440,7 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
         if (t.too_many)
                 action_add_field(out, "TRIM_SKIPPED_TOO_MANY=%u", t.too_many);
 
-        unsigned asked = t.signalled + t.commands;
+        unsigned asked = t.signalled + t.commands + injecting;
         if (asked == 0 && t.failed > 0) {
                 snprintf(out->summary, sizeof out->summary, "could not ask any process to trim");
                 return out->result = t.last_error;
@@ -415,9 +453,10 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
                          g->path, t.skipped_no_handler, t.gone ? ", some exited" : "");
                 return out->result = -ESRCH;
         } else
-                snprintf(out->summary, sizeof out->summary, "asked %u process(es) to trim%s (%u without a handler "
+                snprintf(out->summary, sizeof out->summary, "asked %u process(es) to trim%s%s (%u without a handler "
                          "left alone)",
-                         asked, t.commands ? ", some through Command=" : "", t.skipped_no_handler);
+                         asked, t.commands ? ", some through Command=" : "",
+                         injecting ? ", some by an injected call" : "", t.skipped_no_handler);
         out->partial = asked > 0 && (t.skipped_no_handler > 0 || t.failed > 0 || t.too_many > 0);
         return out->result = 0;
 }
@@ -447,7 +486,7 @@ void action_trim_settled(Guard *g, Record *r)
         _cleanup_close_ int dfd = trim_dir_open(g->manager);
         const CgroupRoot *root = g->manager->root;
         uint64_t released = 0, regrown = 0, thp_regrown = 0;
-        unsigned reports = 0, fields = 0;
+        unsigned reports = 0, fields = 0, injected = 0;
 
         for (size_t i = 0; i < p->n_sent; i++) {
                 TrimSent *s = p->sent + i;
@@ -459,9 +498,31 @@ void action_trim_settled(Guard *g, Record *r)
                     rep.time_usec + USEC_PER_SEC >= p->sent_realtime_usec)
                         have = true;
 
-                char line[400];
+                char line[600];
                 int n = snprintf(line, sizeof line, "pid=%d comm=%s", (int) s->pid, s->comm[0] ? s->comm : "?");
-                if (s->command)
+                TrimInjectLine il;
+                if (s->injected && trim_inject_result(g->path, s->pid, &il)) {
+                        if (streq(il.result, "injected")) {
+                                injected++;
+                                have = true; /* regrowth below is measured from its rss_after */
+                                /* No AnonHugePages figure right after the call: THP regrowth is not split out for it. */
+                                rep = (TrimReport) { .rss_before = il.rss_before, .rss_after = il.rss_after,
+                                                     .anon_huge_after = UINT64_MAX };
+                                uint64_t freed = il.rss_before > il.rss_after ? il.rss_before - il.rss_after : 0;
+                                released += freed;
+                                n += snprintf(line + n, sizeof line - (size_t) n,
+                                              " via=injected how=%s released=%" PRIu64 " rss_before=%" PRIu64
+                                              " rss_after=%" PRIu64 " call_usec=%" PRIu64 " stop_usec=%" PRIu64
+                                              " thread_was=%s",
+                                              il.how, freed, il.rss_before, il.rss_after, il.call_usec, il.stop_usec,
+                                              il.was);
+                        } else
+                                n += snprintf(line + n, sizeof line - (size_t) n, " via=injected result=%s reason=\"%s\"",
+                                              il.result, il.reason);
+                } else if (s->injected)
+                        n += snprintf(line + n, sizeof line - (size_t) n,
+                                      " via=injected result=pending rss_before=%" PRIu64, s->rss_before);
+                else if (s->command)
                         n += snprintf(line + n, sizeof line - (size_t) n, " via=command rss_before=%" PRIu64,
                                       s->rss_before);
                 else if (have) {
@@ -494,6 +555,8 @@ void action_trim_settled(Guard *g, Record *r)
         }
         record_add(r, "TRIM_ASKED=%zu", p->n_sent);
         record_add(r, "TRIM_REPORTS=%u", reports);
+        if (injected)
+                record_add(r, "TRIM_INJECTED=%u", injected);
         record_add(r, "TRIM_RELEASED_BYTES=%" PRIu64, released);
         record_add(r, "TRIM_REGROWN_BYTES=%" PRIu64, regrown);
         record_add(r, "TRIM_THP_REGROWN_BYTES=%" PRIu64, thp_regrown);

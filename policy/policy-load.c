@@ -790,6 +790,8 @@ static const ConfigItem policy_items[] = {
         { "Trim", "Command", config_parse_trim_command, offsetof(Policy, trim.command), 0, 0 },
         { "Trim", "CommandMatch", config_parse_trim_command_match, offsetof(Policy, trim.command_match), 0, 0 },
         { "Trim", "CommandTimeout", config_parse_time_min, P(trim.command_timeout_usec), (int) (100 * USEC_PER_MSEC) },
+        { "Trim", "Inject", config_parse_bool, P(trim.inject), 0 },
+        { "Trim", "InjectTimeout", config_parse_time_min, P(trim.inject_timeout_usec), (int) (100 * USEC_PER_MSEC) },
         RUNG_ITEMS(RUNG_DROP_CACHE, "DropCache"),
         RUNG_ITEMS(RUNG_RECLAIM, "Reclaim"),
         { "Reclaim", "Amount", config_parse_amount, P(reclaim_amount), 0 },

@@ -96,7 +96,7 @@ void policy_init_defaults(Policy *p)
                 },
                 .reclaim_amount = { .is_percent = true, .percent = 10.0 },
                 .kill_mode = KILL_MODE_CGROUP,
-                .trim = { .command_timeout_usec = 10 * USEC_PER_SEC },
+                .trim = { .command_timeout_usec = 10 * USEC_PER_SEC, .inject_timeout_usec = 10 * USEC_PER_SEC },
                 .restart_lead_usec = 30 * USEC_PER_SEC,
                 .restart_burst = 3,
                 .restart_interval_usec = 10 * 60 * USEC_PER_SEC,
@@ -337,6 +337,8 @@ void policy_dump(const Policy *p, FILE *f)
                         fprintf(f, "Command=%s\n", p->trim.command ?: "");
                         dump_list(f, "CommandMatch", p->trim.command_match);
                         fprintf(f, "CommandTimeout=%s\n", format_time(a, sizeof a, p->trim.command_timeout_usec));
+                        fprintf(f, "Inject=%s\n", p->trim.inject ? "yes" : "no");
+                        fprintf(f, "InjectTimeout=%s\n", format_time(a, sizeof a, p->trim.inject_timeout_usec));
                 }
                 if (r == RUNG_DROP_CACHE)
                         dump_list(f, "Paths", p->drop_cache_paths);

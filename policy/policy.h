@@ -63,6 +63,9 @@ typedef struct TrimConfig {
         char *command;                 /* Command=; NULL = none */
         char **command_match;          /* CommandMatch=: fnmatch(3) globs on /proc/PID/comm */
         usec_t command_timeout_usec;   /* CommandTimeout=: SIGKILL the command after this long */
+        bool inject;                   /* Inject=: call malloc_trim/jemalloc's purge inside processes without
+                                          a handler, through ptrace (cgroup/cgroup-inject.c) */
+        usec_t inject_timeout_usec;    /* InjectTimeout=: per process */
 } TrimConfig;
 
 typedef struct Policy {

@@ -16,7 +16,8 @@
  *   inject-target torture THREADS SECS [busy]
  *                                      THREADS threads malloc/free/realloc buffers with checksums for SECS
  *                                      seconds while main joins (with busy: main does it too, so that no
- *                                      thread idles); "torture ok OPS" or "torture BAD ..." */
+ *                                      thread idles); "torture ok OPS" or "torture BAD ..."; SIGTERM
+ *                                      ends the run early (with the verdict) */
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -102,6 +103,12 @@ typedef struct Buf {
 } Buf;
 
 static int torture_secs;
+static volatile sig_atomic_t torture_stop;
+
+static void on_term(int sig)
+{
+        torture_stop = 1;
+}
 static atomic_ulong torture_ops;
 static atomic_int torture_bad;
 
@@ -126,7 +133,7 @@ static void *torturer(void *arg)
         Buf bufs[256] = {};
         double end = now_ms() + torture_secs * 1e3;
         unsigned long ops = 0;
-        while (now_ms() < end) {
+        while (now_ms() < end && !torture_stop) {
                 for (int k = 0; k < 1000; k++) {
                         Buf *b = &bufs[rand_r(&seed) % 256];
                         if (b->p && checksum(b->p, b->len) != b->sum)
@@ -249,6 +256,7 @@ int main(int argc, char **argv)
         } else if (strcmp(mode, "torture") == 0 && argc > 3) {
                 int n = atoi(argv[2]);
                 torture_secs = atoi(argv[3]);
+                signal(SIGTERM, on_term); /* ends the run early, with the verdict */
                 pthread_t t[64];
                 for (int i = 0; i < n && i < 64; i++)
                         pthread_create(&t[i], NULL, torturer, (void *) (uintptr_t) (i + 1));

@@ -655,3 +655,63 @@ Test(inject_ctl, refusals_and_bad_input)
         cr_assert_eq(run_ctl("trim --inject --report 1:12345", out, sizeof out), 1);
         cr_assert(strstr(out, "result=refused"), "%s", out);
 }
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The daemon's side: the helper's report lines (daemon/action-trim-inject.c) */
+
+#include "daemon/action-trim-inject.h"
+
+Test(inject_daemon, report_line_parse)
+{
+        TrimInjectLine l;
+        cr_assert_eq(trim_inject_line_parse("inject pid=42 result=injected how=malloc_trim tid=43 was=read "
+                                            "rss_before=1000 rss_after=200 released=900 calls=3 held_before=5 "
+                                            "free_before=4 held_after=5 free_after=4 call_usec=1500 stop_usec=80 "
+                                            "reason=\n", &l),
+                     0);
+        cr_assert_eq(l.pid, 42);
+        cr_assert_str_eq(l.result, "injected");
+        cr_assert_str_eq(l.how, "malloc_trim");
+        cr_assert_str_eq(l.was, "read");
+        cr_assert_eq(l.rss_before, 1000);
+        cr_assert_eq(l.rss_after, 200);
+        cr_assert_eq(l.released, 900);
+        cr_assert_eq(l.call_usec, 1500);
+        cr_assert_eq(l.stop_usec, 80);
+        cr_assert_str_eq(l.reason, "");
+
+        /* The reason runs to the end of the line, spaces and '=' included. */
+        cr_assert_eq(trim_inject_line_parse("inject pid=7 result=refused how=- tid=0 was=- rss_before=0 "
+                                            "reason=seccomp filter (Seccomp: 2 in /proc/7/status): x=y", &l), 0);
+        cr_assert_str_eq(l.result, "refused");
+        cr_assert_str_eq(l.reason, "seccomp filter (Seccomp: 2 in /proc/7/status): x=y");
+
+        /* Hostile or foreign lines. */
+        cr_assert_eq(trim_inject_line_parse("", &l), -EINVAL);
+        cr_assert_eq(trim_inject_line_parse("7 (frag): injected", &l), -EINVAL);
+        cr_assert_eq(trim_inject_line_parse("inject result=injected", &l), -EINVAL, "no pid");
+        cr_assert_eq(trim_inject_line_parse("inject pid=0 result=injected", &l), -EINVAL);
+        cr_assert_eq(trim_inject_line_parse("inject pid=5 garbage", &l), -EINVAL);
+}
+
+/* The report lines the daemon parses are the ones memwardenctl prints: one real round trip. */
+Test(inject_daemon, report_line_from_memwardenctl)
+{
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        char out[4096], args[128];
+        snprintf(args, sizeof args, "trim --inject --report %d", (int) p.pid);
+        cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
+        TrimInjectLine l;
+        cr_assert_eq(trim_inject_line_parse(out, &l), 0, "%s", out);
+        cr_assert_eq(l.pid, p.pid);
+        cr_assert_str_eq(l.result, "injected");
+        cr_assert_str_eq(l.was, "read");
+        cr_assert_gt(l.rss_before, 0);
+        cr_assert_eq(write(p.in, "ok\n", 3), 3);
+        char line[64];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read ok");
+        cr_assert_eq(finish(&p), 0);
+}

@@ -327,6 +327,14 @@ Test(trim_policy, keys)
         cr_assert_null(p->trim.command);
         cr_assert_null(p->trim.command_match);
         cr_assert_eq(p->trim.command_timeout_usec, 10 * USEC_PER_SEC);
+        cr_assert_not(p->trim.inject, "injection is off unless asked for");
+        cr_assert_eq(p->trim.inject_timeout_usec, 10 * USEC_PER_SEC);
+        policy_free(p);
+
+        cr_assert_eq(load("[Match]\nUnit=a.service\n[Trim]\nInject=yes\nInjectTimeout=2s\n", &p, &err), 0, "%s",
+                     err.message);
+        cr_assert(p->trim.inject);
+        cr_assert_eq(p->trim.inject_timeout_usec, 2 * USEC_PER_SEC);
         policy_free(p);
 }
 
@@ -342,6 +350,8 @@ Test(trim_policy, errors)
                 { "[Match]\nUnit=a.service\n[Trim]\nCommand=%p\nCommandMatch=java\n", 4, "must be named" },
                 { "[Match]\nUnit=a.service\n[Trim]\nCommand=jcmd %p VM.x\n", 4, "needs CommandMatch=" },
                 { "[Match]\nUnit=a.service\n[Trim]\nCommandTimeout=10ms\n", 4, "too short" },
+                { "[Match]\nUnit=a.service\n[Trim]\nInject=maybe\n", 4, "Inject=maybe: not a boolean" },
+                { "[Match]\nUnit=a.service\n[Trim]\nInjectTimeout=5ms\n", 4, "too short" },
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 Policy *p = NULL;

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The injected trim ([Trim] Inject=yes, docs/inject.md) with a real third-party program that never opted
+# in: python3 (tests/helpers/frag.py) builds ~150 MiB of 1-100 KiB bytes objects, drops 90% and sleeps,
+# NOT enrolled, no preload, in a MemoryMax=256M unit; then a second python3 in the same unit needs 190 MiB.
+# First the same scenario without memwarden guarding the unit (the baseline, same run): the kernel has to
+# OOM-kill. Then with memwarden: the trim rung calls malloc_trim(0) inside the first python through
+# ptrace, the second completes, memory.events oom_kill stays 0, and the record says "via=injected".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+HELPER=$MEMWARDEN_SOURCE/tests/helpers/frag.py
+command -v python3 >/dev/null || skip "no python3"
+mw_install
+
+mw_policy inject <<'P'
+[Match]
+Unit=mw-pyinj.service
+[Pressure]
+SomeTrigger=50ms/500ms
+Brake=87.5%
+[Actions]
+Ladder=trim
+[Trim]
+Inject=yes
+InjectTimeout=20s
+Settle=6s
+Cooldown=10s
+P
+mw_start
+
+# run UNIT: the two pythons in one MemoryMax=256M unit; the log is /run/UNIT/log.
+run() {
+        local unit=$1 dir=/run/$1
+        mkdir -p $dir
+        rm -f $dir/*
+        track_unit $unit
+        cat >$dir/run.sh <<S
+#!/bin/bash
+python3 $HELPER 150 > $dir/a.out &
+until grep -q ^ready $dir/a.out 2>/dev/null; do sleep 0.1; done
+echo "a \$(cat $dir/a.out)" >> $dir/log
+sleep 1
+python3 -c 'b = b"y" * (190 << 20); print("allocated", len(b) >> 20)' > $dir/b.out
+echo "b-exit \$? \$(cat $dir/b.out)" >> $dir/log
+wait
+S
+        chmod +x $dir/run.sh
+        systemd-run --quiet --unit=$unit -p MemoryMax=256M -p MemorySwapMax=0 -p OOMPolicy=continue \
+                $dir/run.sh || fail "start $unit"
+}
+
+# Baseline: not guarded (no policy matches mw-pyinj-bare.service).
+run mw-pyinj-bare.service
+bare_cg=$(unit_cgroup mw-pyinj-bare.service)
+wait_for 90 grep -q "^b-exit " /run/mw-pyinj-bare.service/log || fail "baseline: python B never ended"
+bare_oom=$(cg_event "$bare_cg" oom_kill)
+info "baseline without memwarden: $(grep ^a /run/mw-pyinj-bare.service/log | cut -d' ' -f1-4) / $(grep ^b-exit /run/mw-pyinj-bare.service/log), oom_kill ${bare_oom:-0}"
+assert_ge "${bare_oom:-0}" 1 "baseline: the kernel OOM-killed (the scenario needs the trim)"
+systemctl stop mw-pyinj-bare.service 2>/dev/null || true
+
+# With memwarden.
+unit=mw-pyinj.service
+log=/run/$unit/log
+run $unit
+cg=$(unit_cgroup $unit)
+grep -q LD_PRELOAD <(systemctl show -P Environment $unit) && fail "$unit must not be enrolled"
+wait_for 90 grep -q "^a " $log || fail "python A never became ready"
+read -r _ _ apid a_rss a_freed < <(grep "^a " $log)
+sigcgt=$(awk '/^SigCgt:/ { print $2 }' /proc/$apid/status)
+assert_eq $(( (0x$sigcgt >> 51) & 1 )) 0 "python A has no SIGRTMIN+18 handler (SigCgt $sigcgt): only injection reaches it"
+info "python A (PID $apid, no trim handler, no preload): RSS $((a_rss >> 20)) MiB after dropping $((a_freed >> 20)) MiB"
+wait_for 90 grep -q "^b-exit " $log || { mw_dump_journal; fail "python B did not finish within 90 s"; }
+read -r _ b_rc b_out < <(grep "^b-exit " $log)
+assert_eq "$b_rc" 0 "python B exited 0"
+assert_contains "$b_out" "allocated 190" "python B got its 190 MiB"
+kill -0 "$apid" 2>/dev/null || fail "python A is gone"
+a_rss_after=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
+info "python A's RSS now: $((a_rss_after >> 20)) MiB"
+assert_ge $(( (a_rss - a_rss_after) >> 20 )) 90 "python A's RSS fell by >= 90 MiB"
+oom=$(cg_event "$cg" oom_kill)
+assert_eq "${oom:-0}" 0 "memory.events oom_kill stayed 0 (baseline: ${bare_oom:-0})"
+mw_wait_record 30 "$MW_RESULT" 'r.get("UNIT") == "mw-pyinj.service" and r.get("ACTION") == "trim" and "TRIM_INJECTED" in r' ||
+        { mw_dump_journal; fail "no settle record with TRIM_INJECTED for trim"; }
+info "settle record: TRIM_INJECTED=$(mw_field TRIM_INJECTED) TRIM_RELEASED_BYTES=$(mw_field TRIM_RELEASED_BYTES) TRIM_PROCESS=$(mw_field TRIM_PROCESS)"
+assert_ge "$(mw_field TRIM_INJECTED)" 1 "the record counts the injected call"
+assert_contains "$(mw_field TRIM_PROCESS)" "via=injected how=malloc_trim" "the record says how"
+assert_ge $(( $(mw_field TRIM_RELEASED_BYTES) >> 20 )) 90 "the record says >= 90 MiB released"
+done_testing
