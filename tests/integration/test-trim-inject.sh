@@ -55,6 +55,7 @@ run mw-pyinj-bare.service
 bare_cg=$(unit_cgroup mw-pyinj-bare.service)
 wait_for 90 grep -q "^b-exit " /run/mw-pyinj-bare.service/log || fail "baseline: python B never ended"
 bare_oom=$(cg_event "$bare_cg" oom_kill)
+info "baseline cgroup $bare_cg: memory.max $(cat $bare_cg/memory.max 2>/dev/null) peak $(cat $bare_cg/memory.peak 2>/dev/null) swap.max $(cat $bare_cg/memory.swap.max 2>/dev/null) events: $(tr '\n' ' ' < $bare_cg/memory.events 2>/dev/null) anon $(awk '$1=="anon"{print $2}' $bare_cg/memory.stat 2>/dev/null)"
 info "baseline without memwarden: $(grep ^a /run/mw-pyinj-bare.service/log | cut -d' ' -f1-4) / $(grep ^b-exit /run/mw-pyinj-bare.service/log), oom_kill ${bare_oom:-0}"
 assert_ge "${bare_oom:-0}" 1 "baseline: the kernel OOM-killed (the scenario needs the trim)"
 systemctl stop mw-pyinj-bare.service 2>/dev/null || true
