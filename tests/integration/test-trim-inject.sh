@@ -38,12 +38,14 @@ run() {
         cat >$dir/run.sh <<S
 #!/bin/bash
 python3 $HELPER 150 > $dir/a.out &
+apid=\$!
 until grep -q ^ready $dir/a.out 2>/dev/null; do sleep 0.1; done
 echo "a \$(cat $dir/a.out)" >> $dir/log
 sleep 1
 python3 -c 'b = b"y" * (190 << 20); print("allocated", len(b) >> 20)' > $dir/b.out
 echo "b-exit \$? \$(cat $dir/b.out)" >> $dir/log
-wait
+if kill -0 \$apid 2>/dev/null; then echo a-alive; else echo a-dead; fi >> $dir/log
+sleep 600 # the cgroup stays for its counters; the test stops the unit
 S
         chmod +x $dir/run.sh
         systemd-run --quiet --unit=$unit -p MemoryMax=256M -p MemorySwapMax=0 -p OOMPolicy=continue \
@@ -53,11 +55,12 @@ S
 # Baseline: not guarded (no policy matches mw-pyinj-bare.service).
 run mw-pyinj-bare.service
 bare_cg=$(unit_cgroup mw-pyinj-bare.service)
-wait_for 90 grep -q "^b-exit " /run/mw-pyinj-bare.service/log || fail "baseline: python B never ended"
+wait_for 90 grep -q "^a-" /run/mw-pyinj-bare.service/log || fail "baseline: python B never ended"
 bare_oom=$(cg_event "$bare_cg" oom_kill)
 info "baseline cgroup $bare_cg: memory.max $(cat $bare_cg/memory.max 2>/dev/null) peak $(cat $bare_cg/memory.peak 2>/dev/null) swap.max $(cat $bare_cg/memory.swap.max 2>/dev/null) events: $(tr '\n' ' ' < $bare_cg/memory.events 2>/dev/null) anon $(awk '$1=="anon"{print $2}' $bare_cg/memory.stat 2>/dev/null)"
 info "baseline without memwarden: $(grep ^a /run/mw-pyinj-bare.service/log | cut -d' ' -f1-4) / $(grep ^b-exit /run/mw-pyinj-bare.service/log), oom_kill ${bare_oom:-0}"
 assert_ge "${bare_oom:-0}" 1 "baseline: the kernel OOM-killed (the scenario needs the trim)"
+assert_contains "$(cat /run/mw-pyinj-bare.service/log)" "a-dead" "baseline: python A was the victim"
 systemctl stop mw-pyinj-bare.service 2>/dev/null || true
 
 # With memwarden.
@@ -75,7 +78,8 @@ wait_for 90 grep -q "^b-exit " $log || { mw_dump_journal; fail "python B did not
 read -r _ b_rc b_out < <(grep "^b-exit " $log)
 assert_eq "$b_rc" 0 "python B exited 0"
 assert_contains "$b_out" "allocated 190" "python B got its 190 MiB"
-kill -0 "$apid" 2>/dev/null || fail "python A is gone"
+wait_for 10 grep -q "^a-" $log || fail "no verdict on python A"
+assert_contains "$(cat $log)" "a-alive" "python A is alive"
 a_rss_after=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
 info "python A's RSS now: $((a_rss_after >> 20)) MiB"
 assert_ge $(( (a_rss - a_rss_after) >> 20 )) 90 "python A's RSS fell by >= 90 MiB"
@@ -87,4 +91,5 @@ info "settle record: TRIM_INJECTED=$(mw_field TRIM_INJECTED) TRIM_RELEASED_BYTES
 assert_ge "$(mw_field TRIM_INJECTED)" 1 "the record counts the injected call"
 assert_contains "$(mw_field TRIM_PROCESS)" "via=injected how=malloc_trim" "the record says how"
 assert_ge $(( $(mw_field TRIM_RELEASED_BYTES) >> 20 )) 90 "the record says >= 90 MiB released"
+systemctl stop $unit 2>/dev/null || true
 done_testing
