@@ -6,6 +6,9 @@
 # First the same scenario without memwarden guarding the unit (the baseline, same run): the kernel has to
 # OOM-kill. Then with memwarden: the trim rung calls malloc_trim(0) inside the first python through
 # ptrace, the second completes, memory.events oom_kill stays 0, and the record says "via=injected".
+# NOT registered in tests/integration/meson.build yet: its one full run (this session) saw the baseline
+# OOM-kill python A as expected, but with memwarden A was killed too; why (injection too late, refused in
+# the unit's sandbox, or the brake) is not diagnosed yet. Run it by hand with tests/integration/vm-test.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -79,7 +82,8 @@ read -r _ b_rc b_out < <(grep "^b-exit " $log)
 assert_eq "$b_rc" 0 "python B exited 0"
 assert_contains "$b_out" "allocated 190" "python B got its 190 MiB"
 wait_for 10 grep -q "^a-" $log || fail "no verdict on python A"
-assert_contains "$(cat $log)" "a-alive" "python A is alive"
+grep -q a-alive $log || { mw_dump_journal; fail "python A was killed"; }
+pass "python A is alive"
 a_rss_after=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
 info "python A's RSS now: $((a_rss_after >> 20)) MiB"
 assert_ge $(( (a_rss - a_rss_after) >> 20 )) 90 "python A's RSS fell by >= 90 MiB"
