@@ -4,7 +4,8 @@
  *
  * How:
  * - [Restart] Command= set: run it (posix_spawn, no shell; %c container id, %u unit, %p cgroup path), reaped
- *   through sd_event_add_child(); its exit status is logged.
+ *   through sd_event_add_child(); SIGKILLed after CommandTimeout=; a failure, death or timeout is a record
+ *   (RESULT=failed|timeout) naming the cgroup and container.
  * - What (restart_target()): the guarded service; on a slice or pod whose processes sit in child cgroups, the
  *   child with the largest memory.current (named in RESTART_CGROUP= and, for a service, RESTART_UNIT=).
  * - a systemd service: org.freedesktop.systemd1.Manager.RestartUnit(unit,
@@ -126,6 +127,10 @@ static int restart_unit(Guard *g, const char *unit, ActionOutcome *out)
 typedef struct CommandChild {
         char *what;   /* for messages: the cgroup path */
         char *argv0;
+        char *container_id, *container_name; /* for the record, copied: the guard may be gone by then */
+        sd_event_source *child, *timer;
+        usec_t timeout_usec;
+        bool timed_out;
 } CommandChild;
 
 static void command_child_free(void *p)
@@ -133,23 +138,61 @@ static void command_child_free(void *p)
         CommandChild *c = p;
         if (!c)
                 return;
+        c->timer = sd_event_source_disable_unref(c->timer);
         free(c->what);
         free(c->argv0);
+        free(c->container_id);
+        free(c->container_name);
         free(c);
+}
+
+/* A command that failed, died or hung is an error in the journal with the cgroup and container it was for
+ * (the action record said only that it was started). */
+static void command_record_failure(CommandChild *c, const siginfo_t *si)
+{
+        char t[FORMAT_TIME_MAX];
+        Record *r = record_new(MW_MESSAGE_ACTION, LOG_WARNING);
+        record_add(r, "CGROUP=%s", c->what);
+        if (c->container_id)
+                record_add(r, "CONTAINER_ID=%s", c->container_id);
+        if (c->container_name)
+                record_add(r, "CONTAINER_NAME=%s", c->container_name);
+        record_add(r, "ACTION=restart");
+        record_add(r, "RESTART_VIA=command");
+        record_add(r, "RESTART_COMMAND=%s", c->argv0);
+        record_add(r, "RESULT=%s", c->timed_out ? "timeout" : "failed");
+        if (c->timed_out) {
+                record_add(r, "RESTART_COMMAND_TIMEOUT_USEC=%" PRIu64, c->timeout_usec);
+                record_send(r, "%s: restart command %s did not finish within %s, killed it", c->what, c->argv0,
+                        format_time(t, sizeof t, c->timeout_usec));
+        } else if (si->si_code == CLD_EXITED) {
+                record_add(r, "RESTART_COMMAND_STATUS=%i", si->si_status);
+                record_send(r, "%s: restart command %s failed with exit status %i", c->what, c->argv0,
+                        si->si_status);
+        } else {
+                record_add(r, "RESTART_COMMAND_SIGNAL=%i", si->si_status);
+                record_send(r, "%s: restart command %s died of signal %i", c->what, c->argv0, si->si_status);
+        }
 }
 
 static int on_command_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
         CommandChild *c = userdata;
 
-        if (si->si_code == CLD_EXITED && si->si_status == 0)
+        if (si->si_code == CLD_EXITED && si->si_status == 0 && !c->timed_out)
                 log_info("%s: restart command %s finished", c->what, c->argv0);
-        else if (si->si_code == CLD_EXITED)
-                log_warning("%s: restart command %s failed with exit status %i", c->what, c->argv0,
-                        si->si_status);
         else
-                log_warning("%s: restart command %s died of signal %i", c->what, c->argv0, si->si_status);
+                command_record_failure(c, si);
         sd_event_source_disable_unref(s);
+        return 0;
+}
+
+static int on_command_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        CommandChild *c = userdata;
+        c->timed_out = true;
+        /* The exit handler reports it once the kill is reaped. */
+        (void) sd_event_source_send_child_signal(c->child, SIGKILL, NULL, 0);
         return 0;
 }
 
@@ -193,7 +236,9 @@ static int restart_command(Guard *g, ActionOutcome *out)
 
         CommandChild *c = calloc(1, sizeof *c);
         sd_event_source *s = NULL;
-        if (c && (c->what = strdup(g->path)) && (c->argv0 = strdup(argv[0])))
+        if (c && (c->what = strdup(g->path)) && (c->argv0 = strdup(argv[0])) &&
+            (!g->id.container_id || (c->container_id = strdup(g->id.container_id))) &&
+            (!g->id.container_name || (c->container_name = strdup(g->id.container_name))))
                 r = sd_event_add_child(g->manager->event, &s, pid, WEXITED, on_command_exit, c);
         else
                 r = -ENOMEM;
@@ -205,6 +250,12 @@ static int restart_command(Guard *g, ActionOutcome *out)
         } else {
                 (void) sd_event_source_set_destroy_callback(s, command_child_free);
                 (void) sd_event_source_set_description(s, "restart-command");
+                /* Bounded: a runtime that hangs is killed after CommandTimeout= (an error record). */
+                c->child = s;
+                c->timeout_usec = g->policy->restart_command_timeout_usec;
+                if (sd_event_add_time_relative(g->manager->event, &c->timer, CLOCK_MONOTONIC, c->timeout_usec,
+                                               100 * USEC_PER_MSEC, on_command_timeout, c) < 0)
+                        log_warning("%s: cannot arm the timeout of restart command %s, ignoring", g->path, argv[0]);
         }
         action_add_field(out, "RESTART_COMMAND_PID=%i", (int) pid);
         snprintf(out->summary, sizeof out->summary, "ran %.200s", argv[0]);

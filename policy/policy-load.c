@@ -805,6 +805,8 @@ static const ConfigItem policy_items[] = {
         { "Restart", "Interval", config_parse_time_or_off, P(restart_interval_usec), 0 },
         { "Restart", "Command", config_parse_restart_command, offsetof(Policy, restart_command), 0, 0 },
         { "Restart", "StopTimeout", config_parse_time, P(restart_stop_timeout_usec), 0 },
+        { "Restart", "CommandTimeout", config_parse_time_min, P(restart_command_timeout_usec),
+          (int) (100 * USEC_PER_MSEC) },
 };
 
 static const ConfigItem daemon_items[] = {

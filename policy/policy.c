@@ -101,6 +101,7 @@ void policy_init_defaults(Policy *p)
                 .restart_burst = 3,
                 .restart_interval_usec = 10 * 60 * USEC_PER_SEC,
                 .restart_stop_timeout_usec = 30 * USEC_PER_SEC,
+                .restart_command_timeout_usec = 2 * 60 * USEC_PER_SEC,
         };
 }
 
@@ -347,6 +348,7 @@ void policy_dump(const Policy *p, FILE *f)
                         fprintf(f, "Burst=%u\n", p->restart_burst);
                         dump_time_or_off(f, "Interval", p->restart_interval_usec);
                         fprintf(f, "Command=%s\n", p->restart_command ?: "");
+                        fprintf(f, "CommandTimeout=%s\n", format_time(a, sizeof a, p->restart_command_timeout_usec));
                         fprintf(f, "StopTimeout=%s\n", format_time(a, sizeof a, p->restart_stop_timeout_usec));
                 }
         }

@@ -131,6 +131,7 @@ typedef struct Policy {
         usec_t restart_interval_usec;  /* Interval=; 0 = no limit */
         char *restart_command;         /* Command=: for cgroups without a restartable unit; NULL = none */
         usec_t restart_stop_timeout_usec; /* StopTimeout=: SIGKILL the main process this long after SIGTERM */
+        usec_t restart_command_timeout_usec; /* CommandTimeout=: SIGKILL Command= after this long */
 } Policy;
 
 /* RateLimitInterval=0 or RateLimitBurst=0 disables the rate limit (systemd convention). */

@@ -122,3 +122,40 @@ Test(containers, names_missing_fall_back_to_the_id)
         cr_assert(strstr(l, "CONTAINER_NAME=3f2a9c0e1b7d"), "%s", l);
         cr_assert_null(strstr(l, "CONTAINER_IMAGE="), "%s", l);
 }
+
+/* [Restart] Command= through a container runtime that hangs, or is not installed: bounded, and an error
+ * record naming the container. */
+Test(containers, restart_command_hangs)
+{
+        make_tree();
+        fx_start(&(FxRun) {
+                .policy = "[Match]\nContainer=web\n[Pressure]\nHighEvents=yes\n[Actions]\nLadder=restart\n"
+                          "[Restart]\nCommand=/bin/sleep 30\nCommandTimeout=1s\n",
+                .host_fixture = true,
+                .no_bus = true,
+        });
+        fx_events(PODMAN "/container", 3);
+        char *log = fx_wait_log("RESULT=timeout", 5000);
+        cr_assert_not_null(log, "no timeout record for a hanging restart command");
+        const char *l = line_with(log, "RESULT=timeout", "CONTAINER_NAME=web", "RESTART_COMMAND=/bin/sleep");
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "CGROUP=" PODMAN "/container") && strstr(l, "RESTART_COMMAND_TIMEOUT_USEC=1000000"), "%s",
+                  l);
+}
+
+Test(containers, restart_command_not_installed)
+{
+        make_tree();
+        fx_start(&(FxRun) {
+                .policy = "[Match]\nContainer=web\n[Pressure]\nHighEvents=yes\n[Actions]\nLadder=restart\n"
+                          "[Restart]\nCommand=/nonexistent/podman restart --time 10 %c\n",
+                .host_fixture = true,
+                .no_bus = true,
+        });
+        fx_events(PODMAN "/container", 6);
+        char *log = fx_wait_log("cannot run /nonexistent/podman", 5000);
+        cr_assert_not_null(log, "no record for a runtime that is not installed");
+        const char *l = line_with(log, "cannot run /nonexistent/podman", "RESULT=failed", "CONTAINER_NAME=web");
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "ERRNO=2"), "%s", l);
+}
