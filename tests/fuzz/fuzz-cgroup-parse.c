@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "cgroup/cgroup-parse.h"
 #include "cgroup/cgroup-unit.h"
 #include "util/strv.h"
@@ -18,11 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *buf = malloc(size + 1);
+        char *buf = fuzz_cstring(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = 0;
 
         uint64_t v;
         (void) cgroup_parse_u64(buf, &v);

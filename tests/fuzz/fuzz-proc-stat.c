@@ -5,17 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "cgroup/cgroup-restart.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *buf = malloc(size + 1);
+        char *buf = fuzz_cstring(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = 0;
 
         uint64_t t = 0;
         if (proc_stat_parse_starttime(buf, &t) == 0) {

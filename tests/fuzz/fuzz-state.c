@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "daemon/state.h"
 
 #define BOOT "0123456789abcdef0123456789abcdef"
@@ -32,11 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size > 1024 * 1024)
                 return 0;
-        char *buf = malloc(size + 1);
+        char *buf = fuzz_cstring(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = 0;
 
         Hashmap *h = NULL;
         /* Both a file of this boot and hierarchy, and one filtered by root. */

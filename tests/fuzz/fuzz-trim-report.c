@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "cgroup/cgroup-trim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,11 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size > TRIM_REPORT_FILE_MAX)
                 return 0;
-        char *buf = malloc(size + 1);
+        char *buf = fuzz_cstring(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = 0;
 
         TrimReport r;
         memset(&r, 0xAA, sizeof r); /* written only on success: garbage must not leak into a result */
