@@ -35,6 +35,7 @@
 
 #include "cgroup-fs.h"
 #include "cgroup-parse.h"
+#include "trim/memwarden-trim.h"
 #include "util/macro.h"
 
 /* Default caps. The daemon uses smaller ones (daemon/alert-map.c). */
@@ -43,7 +44,7 @@
 #define MAP_FILES_SCAN_MAX 512U        /* open regular files examined with mincore */
 #define MAP_COMM_MAX 64U
 #define MAP_CMDLINE_MAX 128U           /* including the NUL; longer ones end in "..." */
-#define MAP_TRIM_DIR_DEFAULT "/run/memwarden/trim" /* TRIM_DIR_DEFAULT of cgroup/cgroup-trim.h */
+#define MAP_TRIM_DIR_DEFAULT MEMWARDEN_TRIM_DIR_DEFAULT
 
 /* smaps_rollup (or the sum over all mappings of smaps), in bytes. */
 typedef struct SmapsRollup {

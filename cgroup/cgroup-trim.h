@@ -14,12 +14,14 @@
 #include <sys/types.h>
 
 #include "cgroup-fs.h"
+#include "trim/memwarden-trim.h"
 
-#define TRIM_REQUEST_TRIM 0x300
-#define TRIM_REQUEST_INFO 0x301
+/* The protocol is the library's (its installed header): defined there once. */
+#define TRIM_REQUEST_TRIM MEMWARDEN_TRIM_REQUEST_TRIM
+#define TRIM_REQUEST_INFO MEMWARDEN_TRIM_REQUEST_INFO
 /* Where libmemwarden-trim.so writes <pid>.json (trim) and <pid>.info.json (0x301) unless
  * $MEMWARDEN_TRIM_DIR says otherwise. memwardend uses StateDirectory=/trim, which is this by default. */
-#define TRIM_DIR_DEFAULT "/run/memwarden/trim"
+#define TRIM_DIR_DEFAULT MEMWARDEN_TRIM_DIR_DEFAULT
 #define TRIM_REPORT_FILE_MAX (64U * 1024U)
 
 /* SIGRTMIN+18 as this C library numbers it. */

@@ -39,7 +39,7 @@ static const char *trim_dir(void)
 {
         if (arg_trim_dir)
                 return arg_trim_dir;
-        const char *d = getenv("MEMWARDEN_TRIM_DIR");
+        const char *d = getenv(MEMWARDEN_TRIM_DIR_ENV);
         return d && d[0] == '/' ? d : TRIM_DIR_DEFAULT;
 }
 

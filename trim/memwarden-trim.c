@@ -55,9 +55,9 @@
 
 #include "memwarden-trim.h"
 
-#define TRIM_REQUEST_TRIM 0x300
-#define TRIM_REQUEST_INFO 0x301
-#define TRIM_DIR_DEFAULT "/run/memwarden/trim"
+#define TRIM_REQUEST_TRIM MEMWARDEN_TRIM_REQUEST_TRIM
+#define TRIM_REQUEST_INFO MEMWARDEN_TRIM_REQUEST_INFO
+#define TRIM_DIR_DEFAULT MEMWARDEN_TRIM_DIR_DEFAULT
 #define WORKER_STACK_SIZE (256 * 1024)
 #define PENDING_TRIM 1u
 #define PENDING_INFO 2u
@@ -445,7 +445,7 @@ __attribute__((constructor)) static void trim_init(void)
         const char *e = getenv("MEMWARDEN_TRIM");
         if (e && (!strcmp(e, "off") || !strcmp(e, "0") || !strcmp(e, "no")))
                 return;
-        e = getenv("MEMWARDEN_TRIM_DIR");
+        e = getenv(MEMWARDEN_TRIM_DIR_ENV);
         if (e && *e == '/' && strlen(e) < sizeof report_dir - 32)
                 snprintf(report_dir, sizeof report_dir, "%s", e);
 

@@ -6,6 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The protocol, shared with memwardend and memwardenctl (which include this header): SIGRTMIN+18 (systemd's
+ * "common signal") with one of these sigqueue values; the library then writes <pid>.json (trim) or
+ * <pid>.info.json (info) into $MEMWARDEN_TRIM_DIR, default MEMWARDEN_TRIM_DIR_DEFAULT. */
+#define MEMWARDEN_TRIM_REQUEST_TRIM 0x300 /* memory pressure: trim */
+#define MEMWARDEN_TRIM_REQUEST_INFO 0x301 /* write the allocator's view */
+#define MEMWARDEN_TRIM_DIR_DEFAULT "/run/memwarden/trim"
+#define MEMWARDEN_TRIM_DIR_ENV "MEMWARDEN_TRIM_DIR"
+
 typedef struct MemwardenTrimResult {
         uint64_t rss_before, rss_after, released; /* bytes */
 } MemwardenTrimResult;
