@@ -1,0 +1,163 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The control socket never stalls the event loop: with $STALL_CGROUPS (1,500) idle cgroups guarded beside
+# one target (memory.max 64M, Brake=75%, Ladder=reclaim), the target is pushed over its brake $PUSHES times
+# with nobody else talking to the daemon, then $PUSHES times while $STALL_CLIENTS (50) clients running as
+# nobody (setpriv) keep asking for `status json` (~265 KB) and never read a byte (each reconnects every 3 s).
+# Printed side by side: LATENCY_USEC of each onset record (the daemon's wake-up on the kernel event to the
+# action), the time from the push's start to the record's appearance (which also counts any time the loop
+# was blocked before it woke), and how long a reading `memwardenctl status` takes. Asserted: every push
+# got its action, and with the clients every figure stays under a generous bound ($STALL_BOUND_MS, 5 s);
+# before replies were written as the socket drains, one such client blocked the loop for 2 s.
+# NOT YET IN tests/integration/meson.build: its two runs so far, on a host at load 16-30, did not finish
+# (the first found status rendering saturating the loop, fixed by reusing renderings for non-root peers;
+# the second timed out after 900 s in the first, quiet phase). Run it by hand with vm-test.
+. "$(dirname "$0")/lib.sh"
+
+build=${MEMWARDEN_BUILD:-$MEMWARDEN_SOURCE/build}
+N=${STALL_CGROUPS:-1500}
+PUSHES=${PUSHES:-5}
+CLIENTS=${STALL_CLIENTS:-50}
+BOUND_MS=${STALL_BOUND_MS:-5000}
+work=/run/mwstall
+root=/sys/fs/cgroup
+rm -rf $work; mkdir -p $work/pol; chmod 755 $work
+: >$work/main.conf
+cat >$work/pol/idle.conf <<'P'
+[Match]
+Cgroup=/mwidle/*
+[Pressure]
+SomeTrigger=150ms/1s
+[Actions]
+Ladder=alert
+P
+cat >$work/pol/target.conf <<'P'
+[Match]
+Cgroup=/mwtarget
+[Pressure]
+SomeTrigger=50ms/500ms
+Brake=75%
+Hysteresis=1s
+[Actions]
+Ladder=reclaim
+[Reclaim]
+Cooldown=1s
+Settle=200ms
+P
+
+# The pushes read page cache (ext4 on a loop device): reclaimable, so the brake makes the kernel count
+# "high" events and reclaim rather than throttle for minutes (as bench/event-cost does).
+modprobe loop 2>/dev/null
+truncate -s 64M $work/fs.img && mkfs.ext4 -q -F $work/fs.img && mkdir -p /mnt/mwstall &&
+        mount -o loop $work/fs.img /mnt/mwstall && truncate -s 1G /mnt/mwstall/sparse ||
+        skip "cannot set up the ext4 loop device"
+
+echo +memory >$root/cgroup.subtree_control
+mkdir -p $root/mwidle $root/mwtarget
+echo +memory >$root/mwidle/cgroup.subtree_control
+echo 64M >$root/mwtarget/memory.max
+echo 0 >$root/mwtarget/memory.swap.max 2>/dev/null
+python3 -c 'import os, sys
+for i in range(int(sys.argv[2])):
+    os.mkdir("%s/c%d" % (sys.argv[1], i))' $root/mwidle "$N" || fail "create $N cgroups"
+
+sock=$work/control
+"$build/memwardend" --log-target stderr -c $work/main.conf -p $work/pol --control-socket $sock \
+        >/dev/null 2>$work/mw.log &
+pid=$!
+clients=()
+trap 'kill "${clients[@]}" $pid 2>/dev/null; umount /mnt/mwstall 2>/dev/null' EXIT
+want=$((N + 1))
+wait_for 300 \
+        sh -c "'$build/ctl/memwardenctl' --socket $sock status 2>/dev/null | head -1 | grep -q 'guarding $want cgroups'" ||
+        { tail $work/mw.log; fail "memwardend did not guard $want cgroups"; }
+json_bytes=$("$build/ctl/memwardenctl" --socket $sock --json status | wc -c)
+info "status json: $json_bytes bytes"
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# One phase: PUSHES pushes over the brake. Per push: the onset record's LATENCY_USEC and the time from the
+# push's start until the record is in the log; then a reading `memwardenctl status`, timed.
+phase() {
+        local name=$1 i before t0 t1 lat
+        : >$work/lat-$name; : >$work/e2e-$name; : >$work/status-$name
+        for i in $(seq 1 "$PUSHES"); do
+                before=$(grep -c 'CAUSE=onset' $work/mw.log)
+                t0=$(ms)
+                sh -c "echo \$\$ >$root/mwtarget/cgroup.procs; exec head -c 80M /mnt/mwstall/sparse" >/dev/null &
+                local reader=$!
+                t1=
+                for _ in $(seq 1 600); do
+                        if [ "$(grep -c 'CAUSE=onset' $work/mw.log)" -gt "$before" ]; then t1=$(ms); break; fi
+                        sleep 0.05
+                done
+                wait $reader
+                [ -n "$t1" ] || { tail -5 $work/mw.log; fail "$name: push $i got no action within 30 s"; }
+                lat=$(grep 'CAUSE=onset' $work/mw.log | tail -1 | sed -n 's/.* LATENCY_USEC=\([0-9]*\).*/\1/p')
+                echo "$lat" >>$work/lat-$name
+                echo $((t1 - t0)) >>$work/e2e-$name
+                t0=$(ms)
+                out=$("$build/ctl/memwardenctl" --socket $sock status) || fail "$name: memwardenctl status failed"
+                case "$out" in *"guarding $want cgroups"*) ;; *) fail "$name: memwardenctl status said: ${out:0:200}" ;; esac
+                echo $(( $(ms) - t0 )) >>$work/status-$name
+                sleep 2 # calm again (Hysteresis=1s)
+        done
+}
+
+phase quiet
+
+# The clients: as nobody, ask for status json and never read; reconnect every 3 s (the daemon drops a
+# connection after 10 s without progress, and sooner when it needs room for others).
+cat >$work/client.py <<'PY'
+import socket, sys, time
+while True:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1])
+        s.sendall(b"status json\n")
+    except OSError:
+        pass
+    time.sleep(3)
+    s.close()
+PY
+for _ in $(seq 1 "$CLIENTS"); do
+        setpriv --reuid=nobody --regid=nogroup --clear-groups python3 $work/client.py $sock &
+        clients+=($!)
+done
+sleep 4
+connected=$(ls -l /proc/$pid/fd 2>/dev/null | grep -c socket)
+info "$CLIENTS clients as nobody asking for status json and never reading; the daemon holds $connected sockets"
+phase stalled
+kill "${clients[@]}" 2>/dev/null; wait "${clients[@]}" 2>/dev/null
+
+summary() { # FILE -> "p50 max" in ms (input in ms, or in usec with a second argument)
+        python3 -c '
+import sys
+v = sorted(float(x) / float(sys.argv[2]) for x in open(sys.argv[1]).read().split())
+print("%.1f %.1f" % (v[len(v) // 2], v[-1]))' "$1" "${2:-1}"
+}
+read -r ql50 qlmax < <(summary $work/lat-quiet 1000)
+read -r sl50 slmax < <(summary $work/lat-stalled 1000)
+read -r qe50 qemax < <(summary $work/e2e-quiet)
+read -r se50 semax < <(summary $work/e2e-stalled)
+read -r qs50 qsmax < <(summary $work/status-quiet)
+read -r ss50 ssmax < <(summary $work/status-stalled)
+echo
+echo "| $N idle cgroups guarded, $PUSHES pushes each | LATENCY_USEC p50 / max ms | push start to record p50 / max ms | memwardenctl status p50 / max ms |"
+echo "|---|---|---|---|"
+echo "| nobody else talking to the daemon | $ql50 / $qlmax | $qe50 / $qemax | $qs50 / $qsmax |"
+echo "| $CLIENTS clients as nobody, status json ($json_bytes B), never reading | $sl50 / $slmax | $se50 / $semax | $ss50 / $ssmax |"
+echo
+
+kill -0 $pid || fail "memwardend died"
+pass "memwardend alive, every push acted on in both phases"
+python3 -c "import sys; sys.exit(0 if float('$slmax') < $BOUND_MS else 1)" ||
+        fail "LATENCY_USEC up to $slmax ms with the clients (bound $BOUND_MS ms)"
+pass "LATENCY_USEC with $CLIENTS stuck clients under $BOUND_MS ms (max $slmax ms)"
+python3 -c "import sys; sys.exit(0 if float('$semax') < float('$qemax') + $BOUND_MS else 1)" ||
+        fail "push to record up to $semax ms with the clients against $qemax ms without"
+pass "push to record with the clients within $BOUND_MS ms of without (max $semax vs $qemax ms)"
+python3 -c "import sys; sys.exit(0 if float('$ssmax') < $BOUND_MS else 1)" ||
+        fail "memwardenctl status took up to $ssmax ms with the clients"
+pass "memwardenctl status with the clients under $BOUND_MS ms (max $ssmax ms)"
+done_testing
