@@ -584,7 +584,7 @@ static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
 }
 
 /* 8 threads in malloc/free/realloc, main idle in pthread_join: every injection lands. */
-Test(inject_host, torture, .timeout = 60)
+Test(inject_host, torture, .timeout = 240)
 {
         unsigned done, skipped;
         torture(NULL, &done, &skipped);
@@ -593,7 +593,7 @@ Test(inject_host, torture, .timeout = 60)
 
 /* No idle thread: only running threads, most of the time inside malloc; those are refused by their
  * stack, the others take the call. No crash, no deadlock, no checksum error. */
-Test(inject_host, torture_busy, .timeout = 60)
+Test(inject_host, torture_busy, .timeout = 240)
 {
         unsigned done, skipped;
         torture("busy", &done, &skipped);
