@@ -300,6 +300,14 @@ const char *proc_list_explain_empty(const ProcList *l, const char *cgpath, char 
         return buf;
 }
 
+const char *proc_explain_empty(const CgroupRoot *r, const char *cgpath, char *buf, size_t size)
+{
+        _cleanup_(proc_list_freep) ProcList *l = NULL;
+        if (proc_list_collect(r, cgpath, 0, &l) >= 0)
+                (void) proc_list_rank(r, l);
+        return proc_list_explain_empty(l, cgpath, buf, size);
+}
+
 typedef struct Children {
         const char *start;
         char *best;

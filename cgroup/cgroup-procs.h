@@ -66,6 +66,9 @@ int proc_open_oldest(const CgroupRoot *r, const char *cgpath, pid_t *ret_pid);
  * it (2 child cgroups, all empty)". Writes into buf and returns it. */
 const char *proc_list_explain_empty(const ProcList *l, const char *cgpath, char *buf, size_t size);
 
+/* The same for cgpath's subtree as it is now (collected and ranked afresh). Writes into buf, returns it. */
+const char *proc_explain_empty(const CgroupRoot *r, const char *cgpath, char *buf, size_t size);
+
 /* The direct child cgroup of cgpath with the largest memory.current (ties: the first in name order).
  * Returns 0 with a malloc'd path and its memory.current; -ENOENT when cgpath has no child cgroup with a
  * memory.current. */

@@ -46,12 +46,9 @@ static int kill_largest_process(Guard *g, const char *below, ActionOutcome *out)
         if (pidfd < 0) {
                 action_add_field(out, "KILL_TARGET=largest-process");
                 if (pidfd == -ESRCH) {
-                        _cleanup_(proc_list_freep) ProcList *l = NULL;
                         char why[256];
-                        if (proc_list_collect(root, below, 0, &l) >= 0)
-                                (void) proc_list_rank(root, l);
-                        proc_list_explain_empty(l, below, why, sizeof why);
-                        snprintf(out->summary, sizeof out->summary, "%s", why);
+                        snprintf(out->summary, sizeof out->summary, "%s",
+                                 proc_explain_empty(root, below, why, sizeof why));
                 } else
                         snprintf(out->summary, sizeof out->summary, "cannot pick a process in %s", below);
                 return pidfd;

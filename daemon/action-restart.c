@@ -309,12 +309,9 @@ static int restart_sigterm(Guard *g, const char *cgpath, ActionOutcome *out)
         int pidfd = proc_open_oldest(g->manager->root, cgpath, &pid);
         if (pidfd < 0) {
                 if (pidfd == -ESRCH) {
-                        _cleanup_(proc_list_freep) ProcList *l = NULL;
                         char why[256];
-                        if (proc_list_collect(g->manager->root, cgpath, 0, &l) >= 0)
-                                (void) proc_list_rank(g->manager->root, l);
                         snprintf(out->summary, sizeof out->summary, "%s",
-                                 proc_list_explain_empty(l, cgpath, why, sizeof why));
+                                 proc_explain_empty(g->manager->root, cgpath, why, sizeof why));
                 } else
                         snprintf(out->summary, sizeof out->summary, "cannot pick the main process of %s", cgpath);
                 return pidfd;

@@ -64,6 +64,17 @@ static int set_memory_high(Guard *g, uint64_t value, bool *ret_via_dbus)
         return cgroup_write_high(g->cgfd, value);
 }
 
+/* memory.high back to what it was before our brake, the way the brake was set. */
+static int brake_write_original(Guard *g)
+{
+        if (g->brake_via_dbus) {
+                int r = set_memory_high_dbus(g->manager, g->id.unit, g->brake_original);
+                if (r >= 0)
+                        return r;
+        }
+        return cgroup_write_high(g->cgfd, g->brake_original);
+}
+
 int brake_apply(Guard *g, const CgroupMemory *mem)
 {
         const Policy *p = g->policy;
@@ -131,12 +142,7 @@ int brake_restore(Guard *g)
                         g->path);
                 return 0;
         }
-        if (g->brake_via_dbus) {
-                r = set_memory_high_dbus(g->manager, g->id.unit, g->brake_original);
-                if (r < 0)
-                        r = cgroup_write_high(g->cgfd, g->brake_original);
-        } else
-                r = cgroup_write_high(g->cgfd, g->brake_original);
+        r = brake_write_original(g);
         g->brake_active = false;
         g->relief_active = false;
         state_changed(g->manager);
@@ -228,12 +234,7 @@ int brake_release(Guard *g, BrakeRelease why)
                 return 0;
         g->relief_active = false;
         int r;
-        if (g->brake_via_dbus) {
-                r = set_memory_high_dbus(g->manager, g->id.unit, g->brake_original);
-                if (r < 0)
-                        r = cgroup_write_high(g->cgfd, g->brake_original);
-        } else
-                r = cgroup_write_high(g->cgfd, g->brake_original);
+        r = brake_write_original(g);
         g->brake_active = false;
         state_changed(g->manager);
 
