@@ -419,6 +419,12 @@ static int manager_connect_bus(Manager *m)
                 }
                 m->bus = b;
         }
+        /* sd-bus closes an attached bus when the event loop exits (SIGTERM), before manager_free() restores
+         * the brakes: the restore then went to cgroupfs only, systemd kept the unit's MemoryHigh= and put the
+         * brake back at the next daemon-reload (dpkg's, after `apt remove`). Keep it open until then. */
+        r = sd_bus_set_close_on_exit(m->bus, false);
+        if (r < 0)
+                return r;
         return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
 }
 

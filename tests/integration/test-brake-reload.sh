@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The memory.high brake is a runtime unit property set through systemd, so `systemctl daemon-reload`
-# does not silently reset it; stopping memwardend restores memory.high.
+# does not silently reset it; stopping memwardend restores memory.high, in systemd's view too (a
+# daemon-reload after the stop, as dpkg's systemd trigger runs after `apt remove`, must not put it back).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -28,4 +29,9 @@ mw_wait_record 5 "$MW_BRAKE" 'r.get("BRAKE") == "set" and r.get("BRAKE_VIA") == 
 pass "BRAKE record says it went through systemd"
 systemctl stop memwardend.service
 assert_eq "$(cat $cg/memory.high)" max "memory.high restored when memwardend stops"
+assert_eq "$(systemctl show -P MemoryHigh mw-brake.service)" infinity \
+        "systemd's MemoryHigh= of the unit restored when memwardend stops"
+systemctl daemon-reload
+sleep 1
+assert_eq "$(cat $cg/memory.high)" max "memory.high still max after a daemon-reload following the stop"
 done_testing
