@@ -20,7 +20,8 @@
 #include "util/log.h"
 #include "util/time-util.h"
 
-/* A new cgroup's limits are usually written by systemd just after mkdir: look at the brake again then. */
+/* A new cgroup's limits are written just after mkdir (by systemd, or by crun into a podman container's
+ * cgroup). The guard watches memory.max for that write; where it cannot, it looks again once after this. */
 #define BRAKE_RECHECK_USEC (1 * USEC_PER_SEC)
 
 static const char *kind_name(PsiKind k)
@@ -119,6 +120,45 @@ static void guard_schedule(Guard *g, usec_t when)
         (void) sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT);
 }
 
+/* An IN_MODIFY watch on one of the cgroup's files, dispatched to this guard (daemon/manager.c). A write(2) to
+ * a cgroupfs file is a file-modified event like any file's (fsnotify), and the kernel raises one itself when
+ * memory.events changes. Returns 0, or -errno (-ENOENT/-ENODEV: the cgroup is gone). */
+static int guard_watch_file(Guard *g, const char *file, int *wd)
+{
+        Manager *m = g->manager;
+        char path[64];
+
+        snprintf(path, sizeof path, "/proc/self/fd/%i/%s", g->cgfd, file);
+        int w = inotify_add_watch(m->inotify_fd, path, IN_MODIFY);
+        if (w < 0)
+                return -errno;
+        int r = hashmap_put(m->guard_by_wd, INT_TO_PTR(w), g);
+        if (r == -EEXIST) {
+                /* The kernel reuses a wd for the same inode; another guard cannot own it. */
+                (void) hashmap_remove(m->guard_by_wd, INT_TO_PTR(w));
+                r = hashmap_put(m->guard_by_wd, INT_TO_PTR(w), g);
+        }
+        if (r < 0) {
+                (void) inotify_rm_watch(m->inotify_fd, w);
+                return r;
+        }
+        *wd = w;
+        return 0;
+}
+
+static void guard_unwatch_file(Guard *g, int *wd)
+{
+        if (*wd < 0)
+                return;
+        if (hashmap_get(g->manager->guard_by_wd, INT_TO_PTR(*wd)) == g)
+                (void) hashmap_remove(g->manager->guard_by_wd, INT_TO_PTR(*wd));
+        /* Also when the cgroup is gone: kernfs sends no IN_IGNORED for a removed cgroup, its watch (and the
+         * inode it pins) stays until removed (seen in the VM: ENOSPC after ~4,000 guarded cgroups came and
+         * went). wds are allocated cyclically, so this one is not reused yet. */
+        (void) inotify_rm_watch(g->manager->inotify_fd, *wd);
+        *wd = -1;
+}
+
 int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret)
 {
         Guard *g = calloc(1, sizeof *g);
@@ -130,6 +170,7 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
                 .cgfd = -EBADF,
                 .trigger_fd = { -EBADF, -EBADF },
                 .events_wd = -1,
+                .limit_wd = -1,
         };
         engine_state_init(&g->engine);
 
@@ -149,23 +190,20 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
                 goto fail;
 
         /* memory.events changes are file-modified events on cgroupfs. */
-        char events_path[64];
-        snprintf(events_path, sizeof events_path, "/proc/self/fd/%i/memory.events", g->cgfd);
-        g->events_wd = inotify_add_watch(m->inotify_fd, events_path, IN_MODIFY);
-        if (g->events_wd < 0) {
-                r = -errno;
-                if (ERRNO_IS_GONE(r))
+        r = guard_watch_file(g, "memory.events", &g->events_wd);
+        if (r < 0) {
+                if (ERRNO_IS_GONE(r) || r == -ENOMEM)
                         goto fail;
                 log_warning_errno(r, "%s: cannot watch memory.events: %m, ignoring", path);
-        } else {
-                r = hashmap_put(m->guard_by_wd, INT_TO_PTR(g->events_wd), g);
-                if (r == -EEXIST) {
-                        /* The kernel reuses a wd for the same inode; another guard cannot own it. */
-                        (void) hashmap_remove(m->guard_by_wd, INT_TO_PTR(g->events_wd));
-                        r = hashmap_put(m->guard_by_wd, INT_TO_PTR(g->events_wd), g);
+        }
+        /* Before the first sample reads memory.max: a limit written after that read is an event. */
+        if (p->has_brake) {
+                r = guard_watch_file(g, "memory.max", &g->limit_wd);
+                if (r < 0) {
+                        if (ERRNO_IS_GONE(r) || r == -ENOMEM)
+                                goto fail;
+                        log_debug_errno(r, "%s: cannot watch memory.max: %m, ignoring", path);
                 }
-                if (r < 0)
-                        goto fail;
         }
 
         state_apply(g); /* what the previous instance knew about this cgroup */
@@ -186,14 +224,8 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         if (g->manager->stateful && hashmap_get(g->manager->stateful, g->path) == g)
                 (void) hashmap_remove(g->manager->stateful, g->path);
         g->timer = sd_event_source_disable_unref(g->timer);
-        if (g->events_wd >= 0) {
-                if (hashmap_get(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd)) == g)
-                        (void) hashmap_remove(g->manager->guard_by_wd, INT_TO_PTR(g->events_wd));
-                /* Also when the cgroup is gone: kernfs sends no IN_IGNORED for a removed cgroup, its watch
-                 * (and the inode it pins) stays until removed (seen in the VM: ENOSPC after ~4,000 guarded
-                 * cgroups came and went). wds are allocated cyclically, so this one is not reused yet. */
-                (void) inotify_rm_watch(g->manager->inotify_fd, g->events_wd);
-        }
+        guard_unwatch_file(g, &g->events_wd);
+        guard_unwatch_file(g, &g->limit_wd);
         if (g->engine.phase == ENGINE_PRESSURE && g->manager->n_under_pressure > 0)
                 g->manager->n_under_pressure--;
         closep(&g->cgfd);
@@ -498,7 +530,10 @@ int guard_step(Guard *g)
         usec_t next = d.next_step_usec;
         if (g->relief_active)
                 next = MIN(next, MAX(g->relief_until_usec, now));
-        if (g->policy->has_brake && !g->brake_active && o.mem.max == CGROUP_LIMIT_MAX && !g->have_last)
+        bool awaits_limit = g->policy->has_brake && !g->brake_active && o.mem.max == CGROUP_LIMIT_MAX;
+        if (!awaits_limit)
+                guard_unwatch_file(g, &g->limit_wd); /* the limit came: its later changes are not ours */
+        else if (g->limit_wd < 0 && !g->have_last)
                 next = MIN(next, now + BRAKE_RECHECK_USEC);
         guard_schedule(g, next);
 

@@ -282,7 +282,10 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         if (g) {
                                 if (e->mask & IN_IGNORED) {
                                         (void) hashmap_remove(m->guard_by_wd, INT_TO_PTR(e->wd));
-                                        g->events_wd = -1;
+                                        if (e->wd == g->limit_wd)
+                                                g->limit_wd = -1;
+                                        else
+                                                g->events_wd = -1;
                                         if (!cgroup_has_memory(g->cgfd))
                                                 manager_drop_guard(m, g, true);
                                 } else if (e->mask & IN_MODIFY)

@@ -31,6 +31,7 @@ typedef struct Guard {
         int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
         sd_event_source *trigger_source[2];
         int events_wd;                   /* inotify watch on memory.events, -1 if none */
+        int limit_wd;                    /* inotify watch on memory.max while a brake waits for a limit */
         sd_event_source *timer;
 
         EngineState engine;
@@ -92,7 +93,7 @@ struct Manager {
         sd_event_source *inotify_source;
         Hashmap *dirs_by_path;           /* path -> DirWatch */
         Hashmap *dir_by_wd;              /* wd -> DirWatch */
-        Hashmap *guard_by_wd;            /* memory.events wd -> Guard */
+        Hashmap *guard_by_wd;            /* memory.events (and memory.max) wd -> Guard */
         Hashmap *guards;                 /* path -> Guard */
         Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
         bool stateful_incomplete;        /* a put into stateful failed: save from all guards */

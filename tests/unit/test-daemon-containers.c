@@ -107,6 +107,45 @@ Test(containers, names_matching_and_memory_high_ownership)
         free(log);
 }
 
+/* A podman container appears while the daemon runs, and crun writes its memory.max only later (seen in the
+ * VM: seconds after mkdir under load). The brake follows that write, with no timer: the guard watches
+ * memory.max until a limit is there. Before, one look 1 s after mkdir found "max" and the brake never came. */
+Test(containers, brake_follows_a_limit_written_after_mkdir)
+{
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "cp -a '%s/containers/root' '%s/host'", FIXTURES_DIR, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        fx_make_cgroup("/machine.slice", "max\n");
+        fx_start(&(FxRun) { .policy = POLICY, .host_fixture = true, .no_bus = true });
+
+        /* Built aside and moved in, as a cgroup appears with its files at once; no limit yet. */
+        fx_make_cgroup_at("aside", "/libpod-" ID_A ".scope", "max\n");
+        fx_make_cgroup_at("aside", "/libpod-" ID_A ".scope/container", "max\n");
+        char from[300], to[300];
+        snprintf(from, sizeof from, "%s/aside/libpod-" ID_A ".scope", fx_dir);
+        snprintf(to, sizeof to, "%s/cg" PODMAN, fx_dir);
+        cr_assert_eq(rename(from, to), 0);
+        bool seen = false;
+        for (int i = 0; i < 100 * fx_scale() && !seen; i++) {
+                seen = strstr(fx_control("status\n"), PODMAN "/container") != NULL;
+                if (!seen)
+                        usleep(50 * 1000);
+        }
+        cr_assert(seen, "the new container is not guarded: %s", fx_control("status\n"));
+        usleep(1500 * 1000 * fx_scale()); /* past the one look again after mkdir */
+        cr_assert_null(strstr(fx_slurp("daemon.log"), "BRAKE=set"), "a brake without a limit:\n%s",
+                       fx_slurp("daemon.log"));
+        cr_assert_eq(strncmp(fx_slurp("cg" PODMAN "/container/memory.high"), "max", 3), 0);
+
+        fx_put("cg" PODMAN "/container/memory.max", "100000000\n");
+        const char *log = fx_wait_log("BRAKE=set", 3000);
+        cr_assert_not_null(log, "no brake after the limit was written");
+        const char *l = line_with(log, "BRAKE=set", "CONTAINER_NAME=web", NULL);
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "CGROUP=" PODMAN "/container") && strstr(l, "BRAKE_BYTES=89997312"), "%s", l);
+        cr_assert_str_eq(fx_slurp("cg" PODMAN "/container/memory.high"), "89997312");
+}
+
 Test(containers, names_missing_fall_back_to_the_id)
 {
         /* No host tree: nothing to match by name, and Cgroup= still matches with the short id as the name. */
