@@ -154,6 +154,37 @@ int inject_maps_find(const char *buf, uint64_t addr, uint64_t *ret_lo, uint64_t 
         return 0;
 }
 
+size_t inject_heap_candidates(const char *maps, uint64_t *starts, size_t max)
+{
+        char line[1024];
+        size_t n = 0;
+        for (const char *p = maps; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                if (len >= sizeof line)
+                        len = sizeof line - 1;
+                memcpy(line, p, len);
+                line[len] = 0;
+                p = nl ? nl + 1 : NULL;
+
+                uint64_t lo, hi, off;
+                char perms[5];
+                const char *path;
+                if (maps_line(line, &lo, &hi, &off, perms, &path) < 0 || path[0] || perms[0] != 'r' ||
+                    perms[1] != 'w' || lo % INJECT_HEAP_ALIGN != 0 || hi - lo > INJECT_HEAP_ALIGN)
+                        continue;
+                if (n < max)
+                        starts[n] = lo;
+                n++;
+        }
+        return n;
+}
+
+bool inject_heap_is_first(uint64_t start, uint64_t ar_ptr, uint64_t prev)
+{
+        return prev == 0 && ar_ptr > start && ar_ptr < start + 4096;
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* ELF */
 
@@ -573,6 +604,9 @@ int inject_status_parse(const char *buf, InjectStatus *ret)
                 else if (strncmp(p, "SigCgt:", 7) == 0) {
                         s.sigcgt = strtoull(p + 7, NULL, 16);
                         s.have_sigcgt = true;
+                } else if (strncmp(p, "SigBlk:", 7) == 0) {
+                        s.sigblk = strtoull(p + 7, NULL, 16);
+                        s.have_sigblk = true;
                 }
                 p = nl ? nl + 1 : NULL;
         }

@@ -140,6 +140,19 @@ typedef struct InjectStatus {
         uint64_t vm_rss_bytes;
         bool have_sigcgt;
         uint64_t sigcgt;
+        bool have_sigblk;
+        uint64_t sigblk; /* the thread's blocked mask (of /proc/PID/task/TID/status) */
 } InjectStatus;
 
 int inject_status_parse(const char *buf, InjectStatus *ret);
+
+/* glibc's arenas other than the main one live in "heaps": anonymous mappings aligned to HEAP_MAX_SIZE
+ * (64 MiB on 64-bit), each starting with a heap_info whose first words are ar_ptr (its arena) and prev
+ * (the arena's previous heap, NULL for its first). Fills starts with the start of every anonymous
+ * read-write mapping so aligned (at most max); returns how many there are in all. Pure. */
+#define INJECT_HEAP_ALIGN (64ULL << 20)
+size_t inject_heap_candidates(const char *maps, uint64_t *starts, size_t max);
+
+/* Pure: whether the two first words of a candidate (ar_ptr, prev) are those of an arena's first heap:
+ * prev NULL and the arena (malloc_state) right behind heap_info, within the heap's first page. */
+bool inject_heap_is_first(uint64_t start, uint64_t ar_ptr, uint64_t prev);

@@ -190,6 +190,19 @@ static int target_check(pid_t pid, Target *t, InjectResult *res)
         return 1;
 }
 
+int inject_syscalls_allowed(void)
+{
+        /* Not our tracee: ESRCH when ptrace itself is allowed. */
+        errno = 0;
+        long v = ptrace(PTRACE_PEEKUSER, getpid(), 0, 0);
+        if (v == -1 && (errno == EPERM || errno == ENOSYS || errno == EACCES))
+                return 0;
+        if (process_vm_readv(getpid(), NULL, 0, NULL, 0, 0) < 0 &&
+            (errno == EPERM || errno == ENOSYS || errno == EACCES))
+                return 0;
+        return 1;
+}
+
 int inject_check(pid_t pid, InjectResult *ret)
 {
         Target t = { .pid = pid };
@@ -408,6 +421,85 @@ static const char *syscall_name(long nr)
         }
 }
 
+/* SigBlk of one thread, from /proc/PID/task/TID/status. */
+static int thread_sigblk(pid_t pid, pid_t tid, uint64_t *ret)
+{
+        char what[64];
+        _cleanup_free_ char *buf = NULL;
+        InjectStatus st;
+        snprintf(what, sizeof what, "task/%d/status", (int) tid);
+        int r = proc_read(pid, what, &buf);
+        if (r < 0)
+                return r;
+        if (inject_status_parse(buf, &st) < 0 || !st.have_sigblk)
+                return -EINVAL;
+        if (st.state == 'Z' || st.state == 'X')
+                return -ESRCH;
+        *ret = st.sigblk;
+        return 0;
+}
+
+/* Runs the last call without syscall stops and waits for its end, which /proc shows: the rt_sigreturn at
+ * the frame gives the thread its own signal mask back, so its SigBlk leaves call_blk (the mask set for the
+ * call, which differs from the thread's own: checked by the caller). Then stops the thread once more to
+ * detach it: that stop interrupts whatever it sleeps in by then, which resumes as after any ptrace stop
+ * (-ERESTART*: the kernel restarts it; an epoll_wait(-1) that returned -EINTR is restarted here, as the
+ * frame does). Returns 1 done, 0 timed out (detached mid-call), negative errno. */
+static int watch_call(pid_t pid, pid_t tid, uint64_t call_blk, usec_t deadline, InjectResult *res)
+{
+        usec_t started = now_mono(), pause_usec = 50;
+        int r;
+
+        if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+                return -errno;
+        for (;;) {
+                /* Stops meanwhile: a synchronous fault of the call (passed on), a group stop. */
+                int status;
+                r = wait_stop(tid, 0, &status);
+                if (r == 0) {
+                        int sig = WSTOPSIG(status);
+                        if ((status >> 16) != 0 || sig == (SIGTRAP | 0x80))
+                                sig = 0;
+                        if (ptrace(PTRACE_CONT, tid, 0, (void *) (long) sig) < 0)
+                                return -errno;
+                        continue;
+                }
+                if (r != -ETIMEDOUT)
+                        return r;
+                uint64_t blk;
+                r = thread_sigblk(pid, tid, &blk);
+                if (r < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+                if (blk != call_blk)
+                        break; /* returned through its frame */
+                if (now_mono() >= deadline) {
+                        res->timed_out = true;
+                        res->call_usec += now_mono() - started;
+                        detach_anyway(tid);
+                        return 0;
+                }
+                nanosleep(&(struct timespec) { .tv_nsec = (long) pause_usec * 1000 }, NULL);
+                pause_usec = MIN(pause_usec * 2, (usec_t) 2000);
+        }
+        res->call_usec += now_mono() - started;
+
+        r = interrupt_stop(tid, now_mono() + 5 * USEC_PER_SEC);
+        if (r < 0)
+                return r == -ETIMEDOUT ? 0 : r; /* released when this tracer exits */
+        struct user_regs_struct regs;
+        if (ptrace(PTRACE_GETREGS, tid, 0, &regs) >= 0 && (long) regs.rax == -EINTR && regs.cs == 0x33) {
+                const char *why = NULL;
+                if (inject_resume_classify(&regs, &why) == INJECT_RESUME_RESTART) {
+                        regs.rax = regs.orig_rax;
+                        regs.rip -= 2;
+                        (void) ptrace(PTRACE_SETREGS, tid, 0, &regs);
+                }
+        }
+        if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0)
+                return -errno;
+        return 1;
+}
+
 typedef struct Call {
         uint64_t fn, arg0, arg1;
         int mallinfo_slot; /* -1, or 0/1: mallinfo2() writes into data + 80 * slot */
@@ -416,7 +508,8 @@ typedef struct Call {
 /* Runs the prepared calls on the stopped thread tid. Returns 1 when all returned, 0 on timeout (detached
  * mid-call: the call finishes on its own), negative errno (-ESRCH: the thread exited). */
 static int run_calls(pid_t tid, const struct user_regs_struct *base, const InjectLayout *l, const Target *t,
-                     const Call *calls, size_t n_calls, usec_t deadline, InjectResult *res)
+                     const Call *calls, size_t n_calls, uint64_t own_mask, bool follow_syscalls, usec_t deadline,
+                     InjectResult *res)
 {
         uint64_t sigreturn_ip = t->libc.restorer + t->libc_bias + sizeof(uint8_t[9]);
         size_t next = 0;
@@ -452,6 +545,18 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                         memcpy(&mask, &all, sizeof mask);
                         if (ptrace(PTRACE_SETSIGMASK, tid, sizeof mask, &mask) < 0)
                                 return -errno;
+                }
+                if (next == n_calls - 1 && !follow_syscalls) {
+                        /* The mask as the kernel keeps it (it drops SIGKILL and SIGSTOP): the watch compares
+                         * with it. Equal to the thread's own, the end could not be seen: follow instead. */
+                        uint64_t blk;
+                        r = thread_sigblk(t->pid, tid, &blk);
+                        if (r < 0 && r != -EINVAL)
+                                return r;
+                        if (r >= 0 && blk != own_mask) {
+                                res->watched = true;
+                                return watch_call(t->pid, tid, blk, deadline, res);
+                        }
                 }
                 usec_t started = now_mono();
                 if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
@@ -526,7 +631,11 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
 
         if (ptrace(PTRACE_SEIZE, tid, 0, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0) {
                 r = -errno;
-                if (r == -EPERM)
+                if (r == -EPERM && !inject_syscalls_allowed())
+                        set_reason(res, "ptrace refused (EPERM) by memwarden's own system call filter: the unit "
+                                        "needs SystemCallFilter=ptrace process_vm_readv process_vm_writev in a "
+                                        "drop-in (memwarden.policy(5), Inject=)");
+                else if (r == -EPERM)
                         set_reason(res, "ptrace refused (EPERM): memwardend needs CAP_SYS_PTRACE and the target "
                                         "must not be more privileged");
                 return r == -EPERM ? 0 : r;
@@ -615,6 +724,14 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                 memcpy(data + 160, purge, sizeof purge);
                 calls[n_calls++] = (Call) { .fn = t->jemalloc.mallctl + t->jemalloc_bias, .arg0 = l.data + 160,
                                             .mallinfo_slot = -1 };
+        } else if (o->mallinfo_only) {
+                if (!t->libc.mallinfo2) {
+                        set_reason(res, "libc %s has no mallinfo2 symbol (glibc before 2.33)", t->maps.libc.path);
+                        r = 0;
+                        goto detach;
+                }
+                res->how = "mallinfo2()";
+                calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 0 };
         } else {
                 res->how = "malloc_trim(0)";
                 bool mi = o->mallinfo && t->libc.mallinfo2;
@@ -622,7 +739,7 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                         calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 0 };
                 calls[n_calls++] = (Call) { .fn = t->libc.malloc_trim + t->libc_bias, .arg0 = 0,
                                             .mallinfo_slot = -1 };
-                if (mi)
+                if (mi && o->follow_syscalls)
                         calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 1 };
         }
 
@@ -635,7 +752,10 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                 goto detach;
         }
         res->tid = tid;
-        r = run_calls(tid, &regs, &l, t, calls, n_calls, deadline, res);
+        /* mallinfo2 alone is followed: its buffer is read at the rt_sigreturn stop, before the thread's own
+         * code (or a signal handler) may use that stack again; it makes no system calls but lock waits. */
+        r = run_calls(tid, &regs, &l, t, calls, n_calls, mask, o->follow_syscalls || o->mallinfo_only, deadline,
+                      res);
         if (r < 0 && r != -ESRCH)
                 detach_anyway(tid); /* mid-call or not: the frame is in place, detaching is safe */
         res->stop_usec += now_mono() - stop_start - res->call_usec;
@@ -702,6 +822,22 @@ static int threads_list(pid_t pid, Candidate **ret, size_t *ret_n)
         return 0;
 }
 
+/* The main arena, plus one per first heap of another arena (cgroup-inject-parse.h). 0 when unreadable. */
+static unsigned count_arenas(const Target *t)
+{
+        uint64_t starts[256];
+        size_t n = inject_heap_candidates(t->maps_text, starts, ELEMENTSOF(starts));
+        unsigned arenas = 1;
+        for (size_t i = 0; i < n && i < ELEMENTSOF(starts); i++) {
+                uint64_t w[2];
+                if (mem_read(t->pid, starts[i], w, sizeof w) < 0)
+                        continue;
+                if (inject_heap_is_first(starts[i], w[0], w[1]))
+                        arenas++;
+        }
+        return arenas;
+}
+
 static uint64_t rss_now(pid_t pid)
 {
         _cleanup_free_ char *status = NULL;
@@ -745,6 +881,14 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
         r = target_check(pid, &t, ret);
         if (r <= 0)
                 goto finish;
+
+        if (opts.mallinfo_only && t.maps.allocator != INJECT_ALLOCATOR_GLIBC) {
+                set_reason(ret, "mallinfo2() is glibc's; this process uses %s", inject_allocator_to_string(t.maps.allocator));
+                r = 0;
+                goto finish;
+        }
+        if (t.maps.allocator == INJECT_ALLOCATOR_GLIBC)
+                ret->arenas = count_arenas(&t);
 
         r = threads_list(pid, &c, &n);
         if (r < 0)

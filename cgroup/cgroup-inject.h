@@ -20,7 +20,11 @@
 typedef struct InjectOptions {
         usec_t timeout_usec;     /* for one process, from the pidfd to the detach; 0 = 10 s */
         unsigned max_threads;    /* threads stopped and looked at before giving up; 0 = 8 */
-        bool mallinfo;           /* glibc: also call mallinfo2() before and after the trim */
+        bool mallinfo;           /* glibc: also call mallinfo2() before the trim (and after it, when following) */
+        bool follow_syscalls;    /* follow the release call with PTRACE_SYSCALL, counting its madvise/munmap/brk
+                                  * (a stop per system call: 40,000 for a big jemalloc purge); default: run it
+                                  * without stops and see its end in /proc (SigBlk) */
+        bool mallinfo_only;      /* glibc: call only mallinfo2() (the allocator view of the map), no release */
         uint64_t call_address;   /* tests only: call this void f(void) in the target instead */
 } InjectOptions;
 
@@ -36,9 +40,13 @@ typedef struct InjectResult {
         uint64_t rss_before, rss_after;     /* VmRSS, bytes */
         bool have_mallinfo;
         InjectMallinfo mallinfo_before, mallinfo_after;
-        unsigned release_calls;     /* madvise(DONTNEED/FREE), munmap and brk shrinks made by the call */
-        uint64_t released_bytes;    /* the lengths passed to those calls (pages already released count again:
-                                     * RSS before/after is what was really given back) */
+        unsigned arenas;            /* glibc: the main arena + the first heaps of the others in /proc/PID/maps
+                                     * (inject_heap_candidates()); 0 when not counted */
+        bool watched;               /* the release call ran without syscall stops: release_calls and
+                                     * released_bytes are not counted */
+        unsigned release_calls;     /* following: madvise(DONTNEED/FREE), munmap and brk shrinks made by the call */
+        uint64_t released_bytes;    /* following: the lengths passed to those calls (pages already released count
+                                     * again: RSS before/after is what was really given back) */
         usec_t call_usec;           /* from resuming the thread into the call to its rt_sigreturn */
         usec_t stop_usec;           /* how long the thread was stopped by us, in total */
         unsigned threads_tried;
@@ -50,6 +58,11 @@ typedef struct InjectResult {
  * (0: not checked; the pidfd still pins the process for the rest). Returns 1 when the call ran, 0 when
  * the process was refused or skipped (ret->reason says why), negative errno on errors (-ESRCH: gone). */
 int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret);
+
+/* Whether this process may make the system calls an injection needs (ptrace, process_vm_readv/writev):
+ * 1 yes, 0 when a seccomp filter refuses them (systemd's SystemCallFilter=: EPERM, or ENOSYS). Probes
+ * with calls that have no effect (PTRACE_PEEKUSER on itself, a zero-length process_vm_readv). */
+int inject_syscalls_allowed(void);
 
 /* Checks everything that does not need ptrace (status, seccomp, Yama, maps, symbols). Returns 1 when
  * an injection may be tried, 0 with ret->reason and ret->allocator when refused, negative errno. */

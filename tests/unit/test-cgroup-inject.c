@@ -246,12 +246,18 @@ Test(inject_parse, status)
 {
         InjectStatus s;
         cr_assert_eq(inject_status_parse("Name:\tx\nState:\tS (sleeping)\nTracerPid:\t42\nVmRSS:\t  1024 kB\n"
-                                         "SigCgt:\t0000000000004000\nSeccomp:\t2\n", &s), 0);
+                                         "SigBlk:\tfffffffe7ffbfeff\nSigCgt:\t0000000000004000\nSeccomp:\t2\n", &s), 0);
         cr_assert_eq(s.tracer_pid, 42);
+        cr_assert(s.have_sigblk);
+        cr_assert_eq(s.sigblk, 0xfffffffe7ffbfeffULL);
+        cr_assert(s.have_sigcgt);
+        cr_assert_eq(s.sigcgt, 0x4000);
         cr_assert_eq(s.seccomp, 2);
         cr_assert_eq(s.state, 'S');
         cr_assert_eq(s.vm_rss_bytes, 1024 * 1024);
         cr_assert_eq(inject_status_parse("nothing\n", &s), -EINVAL);
+        cr_assert_eq(inject_status_parse("TracerPid:\t0\n", &s), 0);
+        cr_assert_not(s.have_sigblk, "no SigBlk line: not known");
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -429,14 +435,82 @@ Test(inject_host, frag_rss_falls)
         usleep(50000);
         InjectResult r = inject(p.pid, 1);
         cr_assert(r.have_mallinfo);
+        cr_assert(r.watched, "by default the call runs without syscall stops");
+        cr_assert_eq(r.release_calls, 0, "not followed: not counted");
         /* glibc held the freed 90 MiB: mallinfo2's fordblks says so, then malloc_trim gave it back. */
         cr_assert_gt(r.mallinfo_before.fordblks, 50ULL << 20, "free bytes held %lu", r.mallinfo_before.fordblks);
+        cr_assert_gt(r.rss_before, r.rss_after + (50ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
+        cr_assert_gt(r.call_usec, 0);
+        cr_assert_eq(tracer_of(p.pid), 0, "detached");
+        cr_log_info("frag (watched): RSS %lu -> %lu KiB, call %lu us, stop %lu us", r.rss_before >> 10,
+                    r.rss_after >> 10, (unsigned long) r.call_usec, (unsigned long) r.stop_usec);
+        finish(&p);
+}
+
+/* Followed with PTRACE_SYSCALL (InjectOptions.follow_syscalls): the madvise calls are counted, and
+ * mallinfo2 after the trim is chained on the same stop. */
+Test(inject_host, frag_followed_counts_madvise)
+{
+        const char *argv[] = { FRAG, "--mib", "100", "--threads", "1", "--stdin", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        usleep(50000);
+        InjectResult r;
+        InjectOptions o = { .mallinfo = true, .follow_syscalls = true, .timeout_usec = 10 * USEC_PER_SEC };
+        cr_assert_eq(inject_process(p.pid, 0, &o, &r), 1, "%s", r.reason);
+        cr_assert_not(r.watched);
         cr_assert_gt(r.released_bytes, 50ULL << 20, "madvised %lu", r.released_bytes);
         cr_assert_gt(r.rss_before, r.rss_after + (50ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
         cr_assert_eq(r.mallinfo_after.uordblks, r.mallinfo_before.uordblks, "the data in use is untouched");
-        cr_log_info("frag: RSS %lu -> %lu KiB, released %lu KiB in %u calls, call %lu us, stop %lu us",
+        cr_log_info("frag (followed): RSS %lu -> %lu KiB, released %lu KiB in %u calls, call %lu us, stop %lu us",
                     r.rss_before >> 10, r.rss_after >> 10, r.released_bytes >> 10, r.release_calls,
                     (unsigned long) r.call_usec, (unsigned long) r.stop_usec);
+        finish(&p);
+}
+
+/* The map's allocator view (memwardenctl map --inject): mallinfo2() alone, and the arenas counted from the
+ * heaps in /proc/PID/maps: 4 threads that allocated at once use the main arena and others. Nothing is
+ * released: RSS stays. */
+Test(inject_host, mallinfo_only_allocator_view)
+{
+        const char *argv[] = { FRAG, "--mib", "64", "--threads", "4", "--stdin", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        usleep(50000);
+        InjectResult r;
+        InjectOptions o = { .mallinfo_only = true, .timeout_usec = 10 * USEC_PER_SEC };
+        cr_assert_eq(inject_process(p.pid, 0, &o, &r), 1, "%s", r.reason);
+        cr_assert_str_eq(r.how, "mallinfo2()");
+        cr_assert(r.have_mallinfo);
+        const InjectMallinfo *mi = &r.mallinfo_before;
+        cr_assert_gt(mi->fordblks, 40ULL << 20, "the freed 90%% is held free: %lu", mi->fordblks);
+        cr_assert_lt(mi->uordblks, 16ULL << 20, "in use: %lu", mi->uordblks);
+        cr_assert_geq(r.arenas, 2, "arenas %u", r.arenas);
+        cr_assert_leq(r.arenas, 5, "arenas %u", r.arenas);
+        cr_assert_lt(r.rss_before - MIN(r.rss_before, r.rss_after), 4ULL << 20, "nothing released: RSS %lu -> %lu",
+                     r.rss_before, r.rss_after);
+        cr_assert_eq(tracer_of(p.pid), 0, "detached");
+        cr_log_info("allocator view: arena %lu, in use %lu, free %lu, mmapped %lu, %u arenas",
+                    (unsigned long) mi->arena, (unsigned long) mi->uordblks, (unsigned long) mi->fordblks,
+                    (unsigned long) mi->hblkhd, r.arenas);
+        cr_assert_eq(finish(&p), 0);
+}
+
+Test(inject_host, mallinfo_only_refuses_jemalloc)
+{
+        const char *je = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+        if (access(je, R_OK) < 0)
+                cr_skip_test("libjemalloc2 is not installed");
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, je);
+        expect_ready(&p);
+        InjectResult r;
+        InjectOptions o = { .mallinfo_only = true };
+        cr_assert_eq(inject_process(p.pid, 0, &o, &r), 0);
+        cr_assert(strstr(r.reason, "mallinfo2() is glibc's; this process uses jemalloc"), "%s", r.reason);
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
         finish(&p);
 }
 
@@ -453,6 +527,100 @@ Test(inject_host, jemalloc_purge_lowers_rss)
         cr_assert_str_eq(r.how, "mallctl(\"arena.4096.purge\")");
         cr_assert_gt(r.rss_before, r.rss_after + (30ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
         finish(&p);
+}
+
+/* Debian's redis-server (jemalloc, linked dynamically), never enrolled: filled, 90% deleted, then the purge
+ * injected into one instance; its twin gets the same and nothing else (the same scenario without
+ * memwarden, same run). Decay is off in both (MALLOC_CONF) so that what falls is the purge's doing: by
+ * default jemalloc's background thread gives dirty pages back over ~10 s on its own. Every kept key is
+ * read back afterwards. */
+#define REDIS_SERVER "/usr/bin/redis-server"
+#define REDIS_KEYS SOURCE_ROOT "/tests/helpers/redis-keys.py"
+
+static pid_t redis_start(int port)
+{
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 1);
+                dup2(null, 2);
+                setenv("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1", 1);
+                char portbuf[16];
+                snprintf(portbuf, sizeof portbuf, "%d", port);
+                execl(REDIS_SERVER, REDIS_SERVER, "--port", portbuf, "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no", "--dir", "/tmp", "--enable-debug-command", "yes", NULL);
+                _exit(127);
+        }
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d ping >/dev/null 2>&1", port);
+        for (int i = 0; i < 100 && system(cmd) != 0; i++)
+                usleep(100 * 1000);
+        cr_assert_eq(system(cmd), 0, "redis-server on port %d did not answer", port);
+        return pid;
+}
+
+static int redis_keys(int port, const char *args, char *out, size_t size)
+{
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "python3 %s %d %s 2>&1", REDIS_KEYS, port, args);
+        FILE *f = popen(cmd, "r");
+        cr_assert_not_null(f);
+        size_t n = fread(out, 1, size - 1, f);
+        out[n] = 0;
+        int st = pclose(f);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static uint64_t vm_rss(pid_t pid)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+                fclose(f);
+        buf[n] = 0;
+        char *t = strstr(buf, "VmRSS:");
+        return t ? strtoull(t + 6, NULL, 10) * 1024 : 0;
+}
+
+Test(inject_host, redis_purge_keeps_keys, .timeout = 240)
+{
+        if (access(REDIS_SERVER, X_OK) < 0 || system("command -v redis-cli >/dev/null") != 0)
+                cr_skip_test("redis-server/redis-tools not installed (scripts/install-deps --vm)");
+        int port = 20000 + getpid() % 20000;
+        pid_t red = redis_start(port), twin = redis_start(port + 1);
+        char out[512];
+        for (int i = 0; i < 2; i++) {
+                cr_assert_eq(redis_keys(port + i, "fill 50000 1000", out, sizeof out), 0, "%s", out);
+                cr_assert_eq(redis_keys(port + i, "drop 50000 10", out, sizeof out), 0, "%s", out);
+        }
+        uint64_t before = vm_rss(red), twin_before = vm_rss(twin);
+        cr_assert_gt(before, 40ULL << 20, "filled: RSS %lu", before);
+
+        InjectResult r = inject(red, 1);
+        cr_assert_eq(r.allocator, INJECT_ALLOCATOR_JEMALLOC);
+        cr_assert_str_eq(r.how, "mallctl(\"arena.4096.purge\")");
+        uint64_t after = vm_rss(red), twin_after = vm_rss(twin);
+        cr_log_info("redis: RSS %lu -> %lu MiB (purge injected, call %lu ms, stop %lu ms); twin %lu -> %lu MiB",
+                    before >> 20, after >> 20, (unsigned long) (r.call_usec / 1000),
+                    (unsigned long) (r.stop_usec / 1000), twin_before >> 20, twin_after >> 20);
+        /* 90% of ~50 MiB of values deleted: what jemalloc can give back (pages without a kept value) comes
+         * back to the kernel; the twin keeps it. */
+        cr_assert_gt(before, after + (20ULL << 20), "RSS %lu -> %lu", before, after);
+        cr_assert_lt(twin_before - MIN(twin_before, twin_after), 8ULL << 20, "twin RSS %lu -> %lu", twin_before,
+                     twin_after);
+        cr_assert_eq(tracer_of(red), 0, "detached");
+
+        cr_assert_eq(redis_keys(port, "check 50000 10 1000", out, sizeof out), 0, "%s", out);
+        cr_assert(strstr(out, "kept 5000 ok 5000 missing 0 wrong 0"), "%s", out);
+        cr_assert_eq(redis_keys(port + 1, "check 50000 10 1000", out, sizeof out), 0, "twin: %s", out);
+        kill(red, SIGKILL);
+        kill(twin, SIGKILL);
+        waitpid(red, NULL, 0);
+        waitpid(twin, NULL, 0);
 }
 
 Test(inject_host, refuses_static_binary)
