@@ -7,7 +7,7 @@
  * cgroup path (the processes directly in it) or a PID. --report prints one machine-readable line per process
  * instead (what memwardend reads when it runs this as its injection helper):
  *   inject pid=N result=injected|refused|gone|error how=... tid=N was=... rss_before=B rss_after=B
- *          released=B calls=N held_before=B free_before=B held_after=B free_after=B call_usec=U stop_usec=U
+ *          released=B calls=N held_before=B free_before=B held_after=B free_after=B arenas=N call_usec=U stop_usec=U
  *          reason=TEXT (to the end of the line)
  * PID:START pins the PID to that start time (field 22 of /proc/PID/stat): a reused PID is reported gone. */
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup-inject.h"
+#include "cgroup/cgroup-map.h"
 #include "cgroup/cgroup-trim.h"
 #include "ctl-inject.h"
 #include "ctl-target.h"
@@ -95,12 +96,12 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
         if (report) {
                 printf("inject pid=%d result=%s how=%s tid=%d was=%s rss_before=%" PRIu64 " rss_after=%" PRIu64
                        " released=%" PRIu64 " calls=%u held_before=%" PRIu64 " free_before=%" PRIu64
-                       " held_after=%" PRIu64 " free_after=%" PRIu64 " call_usec=%" PRIu64 " stop_usec=%" PRIu64
-                       " reason=%s\n",
+                       " held_after=%" PRIu64 " free_after=%" PRIu64 " arenas=%u call_usec=%" PRIu64
+                       " stop_usec=%" PRIu64 " reason=%s\n",
                        (int) pid, result, how_token(&r),
                        (int) r.tid, r.thread_was[0] ? r.thread_was : "-", r.rss_before, r.rss_after,
                        r.released_bytes, r.release_calls, held_before, (uint64_t) r.mallinfo_before.fordblks,
-                       held_after, (uint64_t) r.mallinfo_after.fordblks, (uint64_t) r.call_usec,
+                       held_after, (uint64_t) r.mallinfo_after.fordblks, r.arenas, (uint64_t) r.call_usec,
                        (uint64_t) r.stop_usec, r.reason);
                 fflush(stdout);
                 return;
@@ -123,10 +124,11 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
         format_bytes(r.rss_after, after, sizeof after);
         format_bytes(freed, rel, sizeof rel);
         format_bytes(r.released_bytes, mad, sizeof mad);
-        printf("%d (%s): injected %s on thread %d (was in %s): RSS %s -> %s (%s released); the call advised "
-               "%s of free memory away in %u calls, ran %.1f ms, the thread was stopped %.1f ms more\n",
-               (int) pid, comm, r.how, (int) r.tid, r.thread_was, before, after, rel, mad, r.release_calls,
-               r.call_usec / 1000.0, r.stop_usec / 1000.0);
+        printf("%d (%s): injected %s on thread %d (was in %s): RSS %s -> %s (%s released)", (int) pid, comm, r.how,
+               (int) r.tid, r.thread_was, before, after, rel);
+        if (!r.watched)
+                printf("; the call advised %s of free memory away in %u calls", mad, r.release_calls);
+        printf(", ran %.1f ms, the thread was stopped %.1f ms more\n", r.call_usec / 1000.0, r.stop_usec / 1000.0);
         if (r.have_mallinfo) {
                 char hb[32], fb[32], ub[32];
                 format_bytes(held_before, hb, sizeof hb);
@@ -225,4 +227,43 @@ int verb_trim_inject(const CtlArgs *a, char **args)
                        t.gone, t.failed, rel);
         }
         return t.injected > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void ctl_map_inject(CgroupMap *m, double timeout_sec, unsigned *ret_injected, unsigned *ret_refused,
+                    char *first_reason, size_t reason_size)
+{
+        InjectOptions o = { .mallinfo_only = true, .timeout_usec = (usec_t) (timeout_sec * USEC_PER_SEC) };
+        unsigned injected = 0, refused = 0;
+
+        for (size_t i = 0; i < m->n_procs; i++) {
+                MapProcess *p = &m->procs[i];
+                if (p->has_allocator || !p->has_smaps || p->estimated || p->pid == getpid() || p->pid == 1)
+                        continue;
+                InjectResult r;
+                int k = inject_process(p->pid, 0, &o, &r);
+                if (k > 0 && r.have_mallinfo) {
+                        /* glibc counts chunks it already gave back (a trim's madvise) as free: what can be free
+                         * and resident is at most RSS - in use. */
+                        const InjectMallinfo *mi = &r.mallinfo_before;
+                        uint64_t in_use = mi->uordblks + mi->hblkhd;
+                        uint64_t rss = p->smaps.rss;
+                        uint64_t free_resident = MIN((uint64_t) mi->fordblks, rss > in_use ? rss - in_use : 0);
+                        p->allocator = (AllocatorReport) {
+                                .held_bytes = in_use + free_resident,
+                                .in_use_bytes = in_use,
+                                .free_bytes = free_resident,
+                                .arenas = r.arenas,
+                        };
+                        snprintf(p->allocator.allocator, sizeof p->allocator.allocator, "glibc");
+                        p->has_allocator = true;
+                        injected++;
+                } else if (k >= 0) {
+                        if (refused++ == 0 && first_reason)
+                                snprintf(first_reason, reason_size, "%d (%s): %s", (int) p->pid, p->comm,
+                                         r.reason[0] ? r.reason : "no figures");
+                }
+        }
+        (void) map_diagnose(m);
+        *ret_injected = injected;
+        *ret_refused = refused;
 }

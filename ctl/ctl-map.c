@@ -38,6 +38,7 @@
 #include "cgroup/cgroup-fs.h"
 #include "cgroup/cgroup-map.h"
 #include "cgroup/cgroup-unit.h"
+#include "ctl-inject.h"
 #include "ctl-map.h"
 #include "ctl-target.h"
 #include "util/json.h"
@@ -169,7 +170,8 @@ static void print_human(FILE *f, const CgroupMap *m, const char *unit, size_t to
         for (size_t i = 0; i < m->n_procs; i++)
                 any_alloc = any_alloc || m->procs[i].has_allocator;
         if (any_alloc) {
-                fprintf(f, "\nAllocator (reports of libmemwarden-trim), free = held - in use\n");
+                fprintf(f, "\nAllocator (reports of libmemwarden-trim, or mallinfo2() called with --inject), free = held - in "
+                           "use\n");
                 fprintf(f, "  %7s %-16s %-10s %9s %9s %9s %6s  %-*s\n", "PID", "COMM", "ALLOCATOR", "HELD", "IN USE",
                         "FREE", "ARENAS", BAR_WIDTH, "FREE OF HELD");
                 for (size_t i = 0; i < m->n_procs; i++) {
@@ -346,7 +348,10 @@ void map_help(void)
                "\n"
                "      --json     one JSON object (schema: memwardenctl(1))\n"
                "      --top N    processes shown (default %d; 0: all)\n"
-               "      --files N  open files shown, most cached first (default %d; 0: no file scan)\n",
+               "      --files N  open files shown, most cached first (default %d; 0: no file scan)\n"
+               "      --inject   the allocator view of every glibc process without a report of its own, by\n"
+               "                 calling mallinfo2() inside it through ptrace (as trim --inject does; root)\n"
+               "      --timeout SEC  with --inject: per process (default 10)\n",
                MAP_TOP_DEFAULT, MAP_FILES_DEFAULT);
 }
 
@@ -394,6 +399,16 @@ int verb_map(const CtlArgs *a, char **operands)
                         k == -ENODEV ? "the memory controller is not enabled for this cgroup" :
                                        strerror(-k));
                 return 1;
+        }
+
+        if (a->inject) {
+                unsigned injected = 0, refused = 0;
+                char why[300] = "";
+                ctl_map_inject(m, a->timeout_sec, &injected, &refused, why, sizeof why);
+                fprintf(stderr, "Allocator view: mallinfo2() injected into %u process(es)", injected);
+                if (refused)
+                        fprintf(stderr, "; %u refused, the first: %s", refused, why);
+                fputs("\n", stderr);
         }
 
         CgroupIdentity id = {};

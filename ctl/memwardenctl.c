@@ -280,8 +280,9 @@ static const Verb verbs[] = {
         { "status", "[--json] [--socket PATH]", 0, 0, CTL_OPT_JSON | CTL_OPT_SOCKET, verb_status, NULL },
         { "metrics", "[--socket PATH]", 0, 0, CTL_OPT_SOCKET, verb_metrics, NULL },
         { "reload", "[--socket PATH]", 0, 0, CTL_OPT_SOCKET, verb_reload, NULL },
-        { "map", "CGROUP|UNIT [--json] [--top N] [--files N]", 1, 1,
-          CTL_OPT_JSON | CTL_OPT_TOP | CTL_OPT_FILES | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR,
+        { "map", "CGROUP|UNIT [--json] [--top N] [--files N] [--inject [--timeout SEC]]", 1, 1,
+          CTL_OPT_JSON | CTL_OPT_TOP | CTL_OPT_FILES | CTL_OPT_CGROUP_ROOT | CTL_OPT_PROC_ROOT | CTL_OPT_TRIM_DIR |
+                  CTL_OPT_INJECT | CTL_OPT_TIMEOUT,
           verb_map, map_help },
         { "trim", "[--info] UNIT|CGROUP|PID... | --inject [--report] [--no-mallinfo] [--timeout SEC] UNIT|CGROUP|PID...",
           1, MANY,

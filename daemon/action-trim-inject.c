@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "action-trim-inject.h"
+#include "alert.h"
 #include "cgroup/cgroup-act.h"
+#include "cgroup/cgroup-inject.h"
 #include "cgroup/cgroup-restart.h"
 #include "config.h"
 #include "util/fileio.h"
@@ -34,7 +36,9 @@
 extern char **environ;
 
 typedef struct InjectRun {
+        Manager *manager;
         char *path;              /* the guard's cgroup: the key */
+        size_t n_targets;
         pid_t helper;
         int pidfd, out_fd;
         sd_event_source *io, *exit_source, *timer;
@@ -88,6 +92,12 @@ int trim_inject_line_parse(const char *line, TrimInjectLine *ret)
                         l.call_usec = strtoull(v, NULL, 10);
                 else if (streq(k, "stop_usec"))
                         l.stop_usec = strtoull(v, NULL, 10);
+                else if (streq(k, "held_before"))
+                        l.held_before = strtoull(v, NULL, 10);
+                else if (streq(k, "free_before"))
+                        l.free_before = strtoull(v, NULL, 10);
+                else if (streq(k, "arenas"))
+                        l.arenas = (unsigned) strtoul(v, NULL, 10);
                 /* other keys (tid, calls, mallinfo2 figures) are for memwardenctl's readers */
         }
         if (!have_pid || !have_result)
@@ -104,7 +114,37 @@ static const void *process_key(pid_t pid, uint64_t start)
         return INT_TO_PTR((intptr_t) ((uint64_t) pid ^ (start << 22)));
 }
 
-bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, usec_t now)
+static void batch_set(TrimInjectBatch *b, size_t i, pid_t pid, uint64_t start, uint64_t rss)
+{
+        b->pids[i] = pid;
+        b->starts[i] = start;
+        b->rss[i] = rss;
+}
+
+bool trim_inject_batch_has(const TrimInjectBatch *b, pid_t pid)
+{
+        for (size_t i = 0; i < b->n; i++)
+                if (b->pids[i] == pid)
+                        return true;
+        return false;
+}
+
+void trim_inject_batch_sort(TrimInjectBatch *b)
+{
+        /* Insertion sort: at most TRIM_INJECT_BATCH_MAX entries in three arrays. */
+        for (size_t i = 1; i < b->n; i++) {
+                pid_t pid = b->pids[i];
+                uint64_t start = b->starts[i], rss = b->rss[i];
+                size_t j = i;
+                while (j > 0 && (b->rss[j - 1] < rss || (b->rss[j - 1] == rss && b->pids[j - 1] > pid))) {
+                        batch_set(b, j, b->pids[j - 1], b->starts[j - 1], b->rss[j - 1]);
+                        j--;
+                }
+                batch_set(b, j, pid, start, rss);
+        }
+}
+
+bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, uint64_t rss_bytes, usec_t now)
 {
         char path[48];
         _cleanup_free_ char *stat = NULL;
@@ -122,12 +162,18 @@ bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid
                 }
         }
         if (b->n >= TRIM_INJECT_BATCH_MAX) {
+                /* Keep the largest: replace the smallest if this one holds more. */
+                size_t min = 0;
+                for (size_t i = 1; i < b->n; i++)
+                        if (b->rss[i] < b->rss[min])
+                                min = i;
                 b->full++;
-                return false;
+                if (b->rss[min] >= rss_bytes)
+                        return false;
+                batch_set(b, min, pid, start, rss_bytes);
+                return true;
         }
-        b->pids[b->n] = pid;
-        b->starts[b->n] = start;
-        b->n++;
+        batch_set(b, b->n++, pid, start, rss_bytes);
         return true;
 }
 
@@ -231,6 +277,74 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 }
 
+int trim_inject_line_format(const TrimInjectLine *l, char *buf, size_t size)
+{
+        if (!streq(l->result, "injected"))
+                return snprintf(buf, size, " via=injected result=%s reason=\"%s\"", l->result, l->reason);
+        uint64_t freed = l->rss_before > l->rss_after ? l->rss_before - l->rss_after : 0;
+        int n = snprintf(buf, size,
+                         " via=injected how=%s released=%" PRIu64 " rss_before=%" PRIu64 " rss_after=%" PRIu64
+                         " call_usec=%" PRIu64 " stop_usec=%" PRIu64 " thread_was=%s",
+                         l->how, freed, l->rss_before, l->rss_after, l->call_usec, l->stop_usec, l->was);
+        if (n >= 0 && (size_t) n < size && l->held_before > 0) {
+                uint64_t in_use = l->held_before > l->free_before ? l->held_before - l->free_before : 0;
+                int k = snprintf(buf + n, size - (size_t) n,
+                                 " allocator_held=%" PRIu64 " allocator_in_use=%" PRIu64 " allocator_free=%" PRIu64,
+                                 l->held_before, in_use, l->free_before);
+                n = k < 0 ? k : n + k;
+                if (k >= 0 && (size_t) n < size && l->arenas > 0) {
+                        k = snprintf(buf + n, size - (size_t) n, " arenas=%u", l->arenas);
+                        n = k < 0 ? k : n + k;
+                }
+        }
+        return n;
+}
+
+/* When the helper is done: one result record with what each process released, so that an injection that
+ * ends after the trim's settle report (seconds per process under pressure) is still reported. */
+static void run_report(InjectRun *r)
+{
+        Guard *g = r->manager && r->manager->guards ? hashmap_get(r->manager->guards, r->path) : NULL;
+        if (!g || r->n_lines == 0)
+                return;
+        uint64_t released = 0;
+        unsigned injected = 0, fields = 0;
+        Record *rec = record_new(MW_MESSAGE_RESULT, LOG_INFO);
+        record_add_guard(rec, g);
+        record_add(rec, "ACTION=trim");
+        record_add(rec, "TRIM_INJECT_DONE=1");
+        for (size_t i = 0; i < r->n_lines; i++) {
+                const TrimInjectLine *l = r->lines + i;
+                if (streq(l->result, "injected")) {
+                        injected++;
+                        released += l->rss_before > l->rss_after ? l->rss_before - l->rss_after : 0;
+                }
+                if (fields++ < 32) {
+                        char line[600];
+                        int n = snprintf(line, sizeof line, "pid=%d", (int) l->pid);
+                        if (n > 0 && (size_t) n < sizeof line)
+                                (void) trim_inject_line_format(l, line + n, sizeof line - (size_t) n);
+                        record_add(rec, "TRIM_PROCESS=%s", line);
+                }
+        }
+        record_add(rec, "TRIM_INJECTED=%u", injected);
+        record_add(rec, "TRIM_INJECT_REFUSED=%zu", r->n_lines - injected);
+        record_add(rec, "TRIM_RELEASED_BYTES=%" PRIu64, released);
+        char b[FORMAT_BYTES_MAX];
+        record_send(rec, "%s: injected trim done: %u of %zu process(es) took the call, RSS released %s", r->path,
+                    injected, r->n_lines, format_bytes(b, sizeof b, released));
+}
+
+bool trim_inject_running(const char *guard_path, size_t *ret_n)
+{
+        InjectRun *r = runs_by_path ? hashmap_get(runs_by_path, guard_path) : NULL;
+        if (!r || !r->running)
+                return false;
+        if (ret_n)
+                *ret_n = r->n_targets;
+        return true;
+}
+
 static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         InjectRun *r = userdata;
@@ -246,6 +360,7 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 log_warning("%s: the injection helper %s %d, ignoring.", r->path,
                             si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal", si.si_status);
         run_stop_watching(r);
+        run_report(r);
         return 0;
 }
 
@@ -276,8 +391,7 @@ static const char *helper_path(char *buf, size_t size)
         return BINDIR "/memwardenctl";
 }
 
-int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec,
-                      const TrimInjectBatch *b)
+int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec, TrimInjectBatch *b)
 {
         if (b->n == 0)
                 return 0;
@@ -291,7 +405,8 @@ int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_tim
                 run_free(old);
         }
 
-        /* argv: memwardenctl trim --inject --report --timeout SEC PID:START... */
+        trim_inject_batch_sort(b);
+        /* argv: memwardenctl trim --inject --report --timeout SEC PID:START... (in this order) */
         char timeout[32], hbuf[4200];
         snprintf(timeout, sizeof timeout, "%.3f", (double) per_process_timeout_usec / USEC_PER_SEC);
         const char *helper = helper_path(hbuf, sizeof hbuf);
@@ -347,6 +462,8 @@ int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_tim
                 close(pipefd[0]);
                 return -ENOMEM;
         }
+        run->manager = m;
+        run->n_targets = b->n;
         run->helper = child;
         run->pidfd = pidfd;
         run->out_fd = pipefd[0];
@@ -379,4 +496,24 @@ bool trim_inject_result(const char *guard_path, pid_t pid, TrimInjectLine *ret)
                         return true;
                 }
         return false;
+}
+
+void trim_inject_check_sandbox(Manager *m)
+{
+        const char *first = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < m->config->n_policies; i++)
+                if (m->config->policies[i]->trim.inject) {
+                        first = first ?: m->config->policies[i]->name;
+                        n++;
+                }
+        if (n == 0 || inject_syscalls_allowed())
+                return;
+        Record *r = record_new(MW_MESSAGE_STARTED, LOG_WARNING);
+        record_add(r, "INJECT=blocked");
+        record_add(r, "POLICY=%s", first);
+        record_send(r, "%zu policies (%s%s) ask for Inject=yes, but memwardend's system call filter refuses ptrace: "
+                       "no process will be injected until a drop-in adds SystemCallFilter=ptrace process_vm_readv "
+                       "process_vm_writev (memwarden.policy(5)), ignoring",
+                    n, first, n > 1 ? ", ..." : "");
 }

@@ -24,28 +24,51 @@ typedef struct TrimInjectLine {
         char how[16];      /* malloc_trim, mallctl-purge */
         char was[24];      /* what the thread was doing */
         uint64_t rss_before, rss_after, released, call_usec, stop_usec;
+        uint64_t held_before, free_before; /* glibc's mallinfo2() before the call: arena + hblkhd, fordblks */
+        unsigned arenas;                   /* glibc: arenas counted from its heaps; 0 unknown */
         char reason[200];
 } TrimInjectLine;
 
 /* Pure: parses one --report line. Returns 0 or -EINVAL. */
 int trim_inject_line_parse(const char *line, TrimInjectLine *ret);
 
-/* The processes one trim asks to inject. */
+/* The processes one trim asks to inject. The helper takes them largest first (trim_inject_batch_sort()):
+ * one injection can take seconds under pressure, and the process holding most is the one to reach before
+ * the limit. */
 typedef struct TrimInjectBatch {
         pid_t pids[TRIM_INJECT_BATCH_MAX];
         uint64_t starts[TRIM_INJECT_BATCH_MAX];
+        uint64_t rss[TRIM_INJECT_BATCH_MAX];
         size_t n;
         unsigned cooling; /* left out: injected less than TRIM_INJECT_COOLDOWN_USEC ago */
-        unsigned full;    /* left out: more than TRIM_INJECT_BATCH_MAX */
+        unsigned full;    /* left out: smaller than the TRIM_INJECT_BATCH_MAX largest */
 } TrimInjectBatch;
 
-/* Adds pid (start time read now) unless it is cooling down or the batch is full. Returns true if added. */
-bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, usec_t now);
+/* Adds pid (start time read now) unless it is cooling down; a full batch keeps its TRIM_INJECT_BATCH_MAX
+ * largest (by rss_bytes). Returns true if added (a smaller one may have been dropped for it: its caller
+ * learns that from trim_inject_batch_has()). */
+bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, uint64_t rss_bytes, usec_t now);
 
-/* Starts the helper for the guard's cgroup. Returns 1 started, 0 when the batch is empty, -EBUSY when the
+/* Pure: whether pid is (still) in the batch. */
+bool trim_inject_batch_has(const TrimInjectBatch *b, pid_t pid);
+
+/* Pure: orders the batch by RSS, largest first (ties: lower PID first). */
+void trim_inject_batch_sort(TrimInjectBatch *b);
+
+/* Sorts the batch and starts the helper for the guard's cgroup. Returns 1 started, 0 when the batch is empty, -EBUSY when the
  * previous helper of this cgroup still runs, negative errno. */
-int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec,
-                      const TrimInjectBatch *b);
+int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec, TrimInjectBatch *b);
+
+/* Appends " via=injected how=... released=... ..." (or " via=injected result=refused reason=...") for one
+ * helper line to a TRIM_PROCESS= value. Pure. Returns what snprintf returns. */
+int trim_inject_line_format(const TrimInjectLine *l, char *buf, size_t size);
+
+/* Whether the injection helper of this cgroup still runs, and for how many processes. */
+bool trim_inject_running(const char *guard_path, size_t *ret_n);
 
 /* The helper's line for pid from the last run for this cgroup (true), false when there is none yet. */
 bool trim_inject_result(const char *guard_path, pid_t pid, TrimInjectLine *ret);
+
+/* At start and reload: when a policy asks for Inject=yes but the daemon's own seccomp filter refuses the
+ * system calls an injection needs, one warning record (INJECT=blocked) says what to add. */
+void trim_inject_check_sandbox(Manager *m);

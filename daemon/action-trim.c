@@ -282,7 +282,7 @@ static bool command_matches(const TrimConfig *tc, const char *comm)
 typedef struct TrimRun {
         Guard *guard;
         TrimPending *pending;
-        unsigned signalled, skipped_no_handler, commands, failed, gone, too_many;
+        unsigned signalled, skipped_no_handler, commands, failed, gone, too_many, inject_marked;
         int last_error;
         TrimInjectBatch inject;
         usec_t now;
@@ -326,8 +326,9 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
                         continue;
                 }
                 if (c[i].verdict == TRIM_VERDICT_NO_HANDLER) {
-                        if (tc->inject && trim_inject_batch_add(&t->inject, root, c[i].pid, t->now)) {
+                        if (tc->inject && trim_inject_batch_add(&t->inject, root, c[i].pid, c[i].rss_bytes, t->now)) {
                                 s.injected = true;
+                                t->inject_marked++;
                                 t->pending->sent[t->pending->n_sent++] = s;
                         } else
                                 t->skipped_no_handler++;
@@ -365,24 +366,29 @@ static void trim_pending_expire(usec_t now)
 }
 
 /* [Trim] Inject=: hands the batch to the injection helper. Returns how many processes it took; those it
- * could not take lose their mark (they count as left alone). */
-static unsigned trim_action_inject(Guard *g, TrimPending *p, const TrimInjectBatch *b, ActionOutcome *out)
+ * could not take (or that a larger process pushed out of a full batch) are dropped from the pending list
+ * (they count as left alone). */
+static unsigned trim_action_inject(Guard *g, TrimPending *p, TrimInjectBatch *b, ActionOutcome *out,
+                                   size_t *ret_in_flight)
 {
         if (!g->policy->trim.inject)
                 return 0;
         int r = trim_inject_start(g->manager, g->path, g->policy->trim.inject_timeout_usec, b);
         if (r < 0) {
-                if (r == -EBUSY)
-                        log_info("%s: the previous injection is still running; these processes wait for the next "
-                                 "trim.", g->path);
-                else
+                if (r == -EBUSY) {
+                        /* Still at work on the previous batch (largest first): that is this rung acting, not
+                         * failing. Its result record (TRIM_INJECT_DONE=1) comes when it ends. */
+                        (void) trim_inject_running(g->path, ret_in_flight);
+                        log_debug("%s: the previous injection is still running; these processes wait for the next "
+                                  "trim.", g->path);
+                } else
                         log_warning_errno(r, "%s: cannot start the injection helper: %m, ignoring", g->path);
-                for (size_t i = 0; i < p->n_sent; i++)
-                        if (p->sent[i].injected) {
-                                /* Not handed over: drop it from the pending list. */
-                                p->sent[i--] = p->sent[--p->n_sent];
-                        }
         }
+        for (size_t i = 0; i < p->n_sent;)
+                if (p->sent[i].injected && (r <= 0 || !trim_inject_batch_has(b, p->sent[i].pid)))
+                        p->sent[i] = p->sent[--p->n_sent]; /* not handed over */
+                else
+                        i++;
         unsigned n = r > 0 ? (unsigned) b->n : 0;
         action_add_field(out, "TRIM_INJECT_QUEUED=%u", n);
         if (b->cooling)
@@ -423,8 +429,9 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
                 trim_pending_free(p);
                 return out->result = r;
         }
-        unsigned injecting = trim_action_inject(g, p, &t.inject, out);
-        t.skipped_no_handler += (unsigned) t.inject.n - injecting; /* the helper could not start */
+        size_t in_flight = 0;
+        unsigned injecting = trim_action_inject(g, p, &t.inject, out, &in_flight);
+        t.skipped_no_handler += t.inject_marked - injecting; /* not handed over */
 
         TrimPending *old = hashmap_remove(pending_by_path, g->path);
         trim_pending_free(old);
@@ -441,6 +448,12 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
                 action_add_field(out, "TRIM_SKIPPED_TOO_MANY=%u", t.too_many);
 
         unsigned asked = t.signalled + t.commands + injecting;
+        if (asked == 0 && in_flight > 0) {
+                snprintf(out->summary, sizeof out->summary,
+                         "the injected trim of %zu process(es) started before is still running (%u without a handler "
+                         "wait for it)", in_flight, t.skipped_no_handler);
+                return out->result = 0;
+        }
         if (asked == 0 && t.failed > 0) {
                 snprintf(out->summary, sizeof out->summary, "could not ask any process to trim");
                 return out->result = t.last_error;
@@ -498,7 +511,7 @@ void action_trim_settled(Guard *g, Record *r)
                     rep.time_usec + USEC_PER_SEC >= p->sent_realtime_usec)
                         have = true;
 
-                char line[600];
+                char line[800];
                 int n = snprintf(line, sizeof line, "pid=%d comm=%s", (int) s->pid, s->comm[0] ? s->comm : "?");
                 TrimInjectLine il;
                 if (s->injected && trim_inject_result(g->path, s->pid, &il)) {
@@ -508,17 +521,11 @@ void action_trim_settled(Guard *g, Record *r)
                                 /* No AnonHugePages figure right after the call: THP regrowth is not split out for it. */
                                 rep = (TrimReport) { .rss_before = il.rss_before, .rss_after = il.rss_after,
                                                      .anon_huge_after = UINT64_MAX };
-                                uint64_t freed = il.rss_before > il.rss_after ? il.rss_before - il.rss_after : 0;
-                                released += freed;
-                                n += snprintf(line + n, sizeof line - (size_t) n,
-                                              " via=injected how=%s released=%" PRIu64 " rss_before=%" PRIu64
-                                              " rss_after=%" PRIu64 " call_usec=%" PRIu64 " stop_usec=%" PRIu64
-                                              " thread_was=%s",
-                                              il.how, freed, il.rss_before, il.rss_after, il.call_usec, il.stop_usec,
-                                              il.was);
-                        } else
-                                n += snprintf(line + n, sizeof line - (size_t) n, " via=injected result=%s reason=\"%s\"",
-                                              il.result, il.reason);
+                                released += il.rss_before > il.rss_after ? il.rss_before - il.rss_after : 0;
+                        }
+                        int k = trim_inject_line_format(&il, line + n, sizeof line - (size_t) n);
+                        n += k > 0 ? k : 0;
+                        n = MIN(n, (int) sizeof line - 1);
                 } else if (s->injected)
                         n += snprintf(line + n, sizeof line - (size_t) n,
                                       " via=injected result=pending rss_before=%" PRIu64, s->rss_before);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include "action-trim-inject.h"
 #include "action.h"
 #include "alert.h"
 #include "config.h"
@@ -357,6 +358,7 @@ static void record_started(Manager *m, bool reload)
         record_send(r, "memwardend %s %s: %zu policies, guarding %zu cgroups", PACKAGE_VERSION,
                 reload ? "reloaded" : "started", m->config->n_policies, hashmap_size(m->guards));
         metrics_changed(m); /* MetricsFile= may have changed; the guarded set did */
+        trim_inject_check_sandbox(m);
 }
 
 int manager_reload(Manager *m, ConfigError *ret_err)
