@@ -153,8 +153,11 @@ void engine_policy_changed(const Policy *old, const Policy *new, EngineState *s)
                 }
         if (new->ladder[pos] == RUNG_ALERT && (size_t) pos + 1 < new->n_ladder)
                 pos++; /* an alert in front is passed through (engine_enter()) */
-        if (new->ladder[pos] != cur)
-                s->rung_at_usec = s->last_run_usec[new->ladder[pos]]; /* as if entered in its cooldown */
+        if (new->ladder[pos] != cur) {
+                /* Another rung takes over: entered at the next step (it acts unless in its cooldown). */
+                s->rung_at_usec = s->last_run_usec[new->ladder[pos]];
+                s->enter_pending = true;
+        }
         s->rung_pos = pos;
         /* MaxThrottle= brought us to the old last rung; a new ladder with more after it may escalate again. */
         s->throttle_escalated = s->throttle_escalated && (size_t) pos == new->n_ladder - 1;
@@ -339,6 +342,7 @@ static bool engine_enter(const Policy *p, EngineState *s, size_t pos, usec_t now
         Rung r = p->ladder[pos];
 
         s->rung_pos = (int) pos;
+        s->enter_pending = false;
         if (rung_in_cooldown(p, s, r, now)) {
                 s->rung_at_usec = s->last_run_usec[r];
                 return false;
@@ -398,6 +402,12 @@ static void engine_advance(const Policy *p, EngineState *s, usec_t now, Decision
                                         engine_act(p, s, ACT_CAUSE_ESCALATION, now, d);
                                 continue;
                         }
+                }
+
+                if (s->enter_pending) {
+                        if (engine_enter(p, s, (size_t) s->rung_pos, now))
+                                engine_act(p, s, ACT_CAUSE_ESCALATION, now, d);
+                        continue;
                 }
 
                 pos = predicted_restart_due(p, s);
@@ -592,6 +602,7 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
                 s->rung_pos = -1;
                 s->throttle_escalated = false;
                 s->refused = false;
+                s->enter_pending = false;
                 memset(s->last_result, 0, sizeof s->last_result);
                 if (s->brake_released) {
                         d.rearm_brake = true;
@@ -644,6 +655,7 @@ bool engine_restore(const Policy *p, EngineState *s, const EngineSnapshot *snap,
         s->rung_pos = pos;
         s->rung_at_usec = p->ladder[pos] == snap->rung ? MIN(snap->rung_at_usec, now) :
                                                           s->last_run_usec[p->ladder[pos]];
+        s->enter_pending = p->ladder[pos] != snap->rung; /* as after a policy change */
         s->throttle_escalated = snap->throttle_escalated && (size_t) pos == p->n_ladder - 1;
         return true;
 }

@@ -101,7 +101,11 @@
  *     rung can act (tests/unit/test-policy-engine.c checks this over generated ladders and timings).
  * - Policy change (engine_policy_changed()): the episode goes on; the current rung is mapped by name to
  *   its position in the new ladder, or else to the next gentler-to-harsher rung present after it, or the
- *   last; a pending settle report of a rung the new ladder lacks is dropped.
+ *   last; a pending settle report of a rung the new ladder lacks is dropped. A rung that is kept goes on
+ *   with its settle time and cooldown from its own run. A rung that takes over from one the new ladder
+ *   lacks is entered at the next step in PRESSURE (enter_pending) as by escalation: it acts then
+ *   (ACT_CAUSE_ESCALATION) unless it is in its cooldown, when it counts as tried at its last run.
+ *   engine_restore() maps a restored rung the same way.
  * - now_usec must be > 0 (last_run_usec uses 0 for "never"); a clock going backwards is treated as no time
  *   elapsed. */
 #pragma once
@@ -167,6 +171,7 @@ typedef struct EngineState {
         double growth_bytes_per_sec;  /* with a prediction: the growth rate it used */
         uint64_t limit_bytes;         /* with a prediction: the limit it aimed at */
         bool refused;                 /* engine_rung_refused(): go to the last rung at the next step */
+        bool enter_pending;           /* a policy change made another rung current: enter it at the next step */
         int last_result[_RUNG_MAX];   /* this episode: < 0 when the rung's last run failed (engine_rung_result) */
         bool brake_active;            /* the last observation's brake_active */
         bool brake_released;          /* the brake was lifted because no rung could act; until calm */

@@ -1547,6 +1547,66 @@ Test(engine, policy_change_maps_the_rung_by_name)
         cr_assert_eq(calm.rung_pos, -1);
 }
 
+/* After a policy change the next action is the one the rule names (policy-engine.h, "Policy change"): a
+ * rung that takes over from one the new ladder lacks acts at the next step unless it is in its cooldown; a
+ * rung that is kept goes on with its settle time from its own run. */
+Test(engine, policy_change_next_action)
+{
+        Policy old = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
+        Observation o = test_obs();
+        o.triggers_fired = 1u << PSI_SOME;
+
+        static const struct {
+                const char *name;
+                Rung ladder[_RUNG_MAX];
+                size_t n;
+                usec_t kill_ran;  /* kill's last run before the episode (0: never) */
+                double at;        /* the step after the change */
+                int act;          /* the rung that acts at that step, NONE for no action */
+                ActCause cause;
+        } cases[] = {
+                { "drop-cache removed: reclaim acts at once", { RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL }, 3, 0, 1.5,
+                  RUNG_RECLAIM, ACT_CAUSE_ESCALATION },
+                { "drop-cache removed, nothing harsher but kill: kill", { RUNG_ALERT, RUNG_KILL }, 2, 0, 1.5,
+                  RUNG_KILL, ACT_CAUSE_ESCALATION },
+                { "nothing harsher: the last (trim) acts", { RUNG_ALERT, RUNG_TRIM }, 2, 0, 1.5, RUNG_TRIM,
+                  ACT_CAUSE_ESCALATION },
+                { "kept: drop-cache settles from its own run", { RUNG_DROP_CACHE, RUNG_KILL }, 2, 0, 2, NONE, 0 },
+                { "kept: then escalation from its own run", { RUNG_DROP_CACHE, RUNG_KILL }, 2, 0, 5, RUNG_KILL,
+                  ACT_CAUSE_ESCALATION },
+                { "kept at a new position: no kill by index", { RUNG_ALERT, RUNG_DROP_CACHE, RUNG_KILL }, 3, 0, 2,
+                  NONE, 0 },
+                { "the rung taking over is in its cooldown: no action", { RUNG_KILL }, 1, T0 - 30 * SEC, 1.5, NONE, 0 },
+                { "... and it repeats after its cooldown", { RUNG_KILL }, 1, T0 - 30 * SEC, 30, RUNG_KILL,
+                  ACT_CAUSE_REPEAT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                EngineState s;
+                engine_state_init(&s);
+                s.last_run_usec[RUNG_KILL] = cases[i].kill_ran;
+                Decision d = step(&old, &s, &o, AT(0));
+                cr_assert(d.act && d.rung == RUNG_DROP_CACHE, "%s: onset", cases[i].name);
+                (void) step(&old, &s, &o, AT(1));
+
+                Policy p = test_policy_n(cases[i].ladder, cases[i].n);
+                engine_policy_changed(&old, &p, &s);
+                for (double t = 1.5; t <= cases[i].at; t += 0.5) {
+                        d = step(&p, &s, &o, AT(t));
+                        if (t < cases[i].at)
+                                cr_assert(!d.act, "%s: %s acted at %.1f s, before the step checked", cases[i].name,
+                                          rung_name(d.rung), t);
+                }
+                if (cases[i].act == NONE)
+                        cr_assert(!d.act, "%s: %s acted", cases[i].name, rung_name(d.rung));
+                else {
+                        cr_assert(d.act, "%s: nothing acted", cases[i].name);
+                        cr_assert_eq(d.rung, (Rung) cases[i].act, "%s: %s acted", cases[i].name, rung_name(d.rung));
+                        cr_assert_eq(d.cause, cases[i].cause, "%s: cause %s", cases[i].name,
+                                     act_cause_to_string(d.cause));
+                }
+        }
+}
+
 Test(engine, snapshot_restore_table)
 {
         Policy old = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
