@@ -23,7 +23,7 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-static int sys_pidfd_open(pid_t pid)
+int pidfd_open_pid(pid_t pid)
 {
         long r = syscall(SYS_pidfd_open, pid, 0U);
         return r < 0 ? -errno : (int) r;
@@ -97,7 +97,7 @@ int pidfd_open_in_cgroup(const CgroupRoot *r, pid_t pid, const char *cgpath)
         if (!r || pid <= 0 || !cgpath)
                 return -EINVAL;
 
-        pidfd = sys_pidfd_open(pid);
+        pidfd = pidfd_open_pid(pid);
         if (pidfd < 0)
                 return pidfd == -ESRCH ? -ESRCH :
                                          log_debug_errno(pidfd, "pidfd_open(%d) failed: %m", (int) pid);

@@ -19,6 +19,11 @@ int cgroup_write_high(int cgfd, uint64_t bytes);
 /* Writes "1" to cgroup.kill (5.14+): SIGKILL to every process in the subtree. -ENOENT when missing. */
 int cgroup_kill_all(int cgfd);
 
+/* pidfd_open(2) (the raw system call: older C libraries lack the wrapper). Returns the pidfd (O_CLOEXEC) or
+ * -errno (-ESRCH: no such process). For a child of ours that has not been reaped this is race-free; for any
+ * other process use pidfd_open_in_cgroup() or check after opening. */
+int pidfd_open_pid(pid_t pid);
+
 /* Opens a pidfd for pid, then checks (after opening, so the PID cannot be reused in between) that the
  * process is still in cgroup cgpath (/proc/PID/cgroup "0::<cgpath>"). Returns the pidfd; -ESRCH if it
  * exited or moved elsewhere. */

@@ -37,13 +37,11 @@
 #include <stdarg.h>
 #include <sched.h>
 
+#include "cgroup-act.h"
 #include "cgroup-inject.h"
 #include "cgroup-restart.h"
 #include "util/fileio.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #define NT_X86_XSTATE_ 0x202
 #define XSTATE_BUF_MAX (64 * 1024)
 #define FRAMES_MAX 256
@@ -865,9 +863,9 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
 
         /* Pin it: the pidfd keeps the PID from being reused while we work; the start time proves that
          * the PID is still the process the caller meant. */
-        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
+        _cleanup_close_ int pidfd = pidfd_open_pid(pid);
         if (pidfd < 0)
-                return -errno;
+                return pidfd;
         if (expected_starttime) {
                 _cleanup_free_ char *stat = NULL;
                 uint64_t start;

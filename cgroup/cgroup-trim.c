@@ -9,17 +9,12 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cgroup-act.h"
 #include "cgroup-trim.h"
 #include "util/fileio.h"
 #include "util/log.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 int trim_signal(void)
 {
@@ -125,10 +120,8 @@ int trim_send(const CgroupRoot *r, pid_t pid, const char *cgpath, int value, Tri
                                        (int) pid);
         if (cgpath)
                 pidfd = pidfd_open_in_cgroup(r, pid, cgpath);
-        else {
-                long fd = syscall(SYS_pidfd_open, pid, 0U);
-                pidfd = fd < 0 ? -errno : (int) fd;
-        }
+        else
+                pidfd = pidfd_open_pid(pid);
         if (pidfd < 0)
                 return pidfd;
 
@@ -450,23 +443,9 @@ int trim_report_read(int dirfd, pid_t pid, bool info, uid_t uid, TrimReport *ret
         if (st.st_uid != 0 && st.st_uid != uid)
                 return log_debug_errno(-EPERM, "Report %s is owned by uid %u, not the process's uid %u", name,
                                        (unsigned) st.st_uid, (unsigned) uid);
-        buf = malloc(TRIM_REPORT_FILE_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        size_t n = 0;
-        for (;;) {
-                ssize_t l = read(fd, buf + n, TRIM_REPORT_FILE_MAX + 1 - n);
-                if (l < 0 && errno == EINTR)
-                        continue;
-                if (l < 0)
-                        return -errno;
-                if (l == 0)
-                        break;
-                n += (size_t) l;
-                if (n > TRIM_REPORT_FILE_MAX)
-                        return -EFBIG;
-        }
-        buf[n] = 0;
+        k = read_full_fd(fd, TRIM_REPORT_FILE_MAX, &buf, NULL);
+        if (k < 0)
+                return k;
         k = trim_report_parse(buf, &t);
         if (k < 0)
                 return log_debug_errno(k, "Cannot parse report %s: %m", name);

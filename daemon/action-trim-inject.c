@@ -26,9 +26,6 @@
 #include "util/log.h"
 #include "util/time-util.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -442,10 +439,10 @@ int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_tim
                 close(pipefd[0]);
                 return -r;
         }
-        int pidfd = (int) syscall(SYS_pidfd_open, child, 0U);
+        int pidfd = pidfd_open_pid(child);
         if (pidfd < 0) {
                 /* Unsupervised it would still end on its own (each process has its timeout). */
-                r = -errno;
+                r = pidfd;
                 close(pipefd[0]);
                 log_warning_errno(r, "%s: cannot watch the injection helper (PID %d): %m; it runs unsupervised",
                                   guard_path, (int) child);

@@ -21,6 +21,7 @@
 
 #include "cgroup/cgroup-restart.h"
 #include "policy.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/strv.h"
 
@@ -1275,27 +1276,17 @@ static int read_config_file(const char *path, char **ret, size_t *ret_size, Conf
         if (r < 0)
                 return r;
 
-        buf = malloc(CONFIG_FILE_SIZE_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, CONFIG_FILE_SIZE_MAX + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        config_error(err, path, 0, "cannot read: %s", strerror(-r));
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > CONFIG_FILE_SIZE_MAX) {
-                        config_error(err, path, 0, "file too large (more than %u bytes)", CONFIG_FILE_SIZE_MAX);
-                        return -EFBIG;
-                }
+        r = read_full_fd(fd, CONFIG_FILE_SIZE_MAX, &buf, &n);
+        if (r == -EFBIG) {
+                config_error(err, path, 0, "file too large (more than %u bytes)", CONFIG_FILE_SIZE_MAX);
+                return r;
         }
-        buf[n] = '\0';
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                config_error(err, path, 0, "cannot read: %s", strerror(-r));
+                return r;
+        }
         *ret = TAKE_PTR(buf);
         *ret_size = n;
         return 0;

@@ -8,22 +8,20 @@
 #include "fileio.h"
 #include "macro.h"
 
-int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size)
+int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size)
 {
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        size_t size = 0, alloc = 4096;
+        /* Room for max_size + 1 bytes and the NUL: one byte more than allowed tells a file that is too large
+         * from one of exactly max_size bytes. */
+        size_t cap = max_size + 2, size = 0, alloc = MIN((size_t) 4096, cap);
         _cleanup_free_ char *buf = malloc(alloc);
         if (!buf)
                 return -ENOMEM;
 
         for (;;) {
                 if (alloc - size < 2) {
-                        if (alloc >= max_size)
+                        if (alloc >= cap)
                                 return -EFBIG;
-                        size_t nalloc = MIN(alloc * 2, max_size + 1);
+                        size_t nalloc = MIN(alloc * 2, cap);
                         char *n = realloc(buf, nalloc);
                         if (!n)
                                 return -ENOMEM;
@@ -47,6 +45,14 @@ int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, 
                 *ret_size = size;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max_size, ret, ret_size);
 }
 
 int write_string_file_at(int dirfd, const char *path, const char *s)

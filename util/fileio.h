@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+/* Reads fd from its position to EOF into a NUL-terminated buffer, at most max_size bytes (-EFBIG beyond):
+ * for a file the caller opened and checked itself. Returns 0 or -errno; *ret and *ret_size only on success. */
+int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 /* Reads the file at dirfd/path (O_RDONLY|O_CLOEXEC|O_NOFOLLOW) into a NUL-terminated buffer, at most
  * max_size bytes (-EFBIG beyond). Returns 0; -errno on failure (-ENOENT/-ENODEV: it went away). */
 int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size);

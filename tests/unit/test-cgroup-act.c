@@ -307,3 +307,45 @@ Test(act, open_largest)
         cr_assert_eq(proc_open_largest(r, cg, NULL, NULL), -ESRCH, "empty cgroup");
         cgroup_root_free(r);
 }
+
+/* util/fileio: a file of exactly max_size bytes is read whole, one byte more is -EFBIG; the size limit
+ * holds across the buffer's growth steps (4096, 8192 ...) and for sizes below the first one. */
+Test(fileio, read_full_fd_limits)
+{
+        static const size_t sizes[] = { 0, 1, 4094, 4095, 4096, 4097, 8191, 8192, 8193, 20000 };
+        char path[] = "/tmp/mw-fileio-XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        unlink(path);
+        char *data = malloc(20001);
+        cr_assert_not_null(data);
+        for (size_t i = 0; i < 20001; i++)
+                data[i] = (char) ('a' + i % 26);
+
+        for (size_t k = 0; k < ELEMENTSOF(sizes); k++) {
+                size_t n = sizes[k];
+                cr_assert_eq(ftruncate(fd, 0), 0);
+                cr_assert_eq(pwrite(fd, data, n, 0), (ssize_t) n);
+                for (int d = -1; d <= 1; d++) {
+                        if (d < 0 && n == 0)
+                                continue;
+                        size_t max = n + (size_t) d; /* n - 1, n, n + 1 */
+                        char *b = NULL;
+                        size_t got = SIZE_MAX;
+                        cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+                        int r = read_full_fd(fd, max, &b, &got);
+                        if (d < 0) {
+                                cr_assert_eq(r, -EFBIG, "%zu bytes with max %zu: %d", n, max, r);
+                                cr_assert_null(b);
+                                continue;
+                        }
+                        cr_assert_eq(r, 0, "%zu bytes with max %zu: %d", n, max, r);
+                        cr_assert_eq(got, n);
+                        cr_assert_eq(memcmp(b, data, n), 0);
+                        cr_assert_eq(b[n], 0);
+                        free(b);
+                }
+        }
+        free(data);
+        close(fd);
+}
