@@ -15,21 +15,10 @@
 #include <systemd/sd-bus.h>
 
 #include "ctl-brakes.h"
+#include "daemon/bus-systemd.h"
 #include "daemon/state.h"
 #include "policy/policy.h"
 #include "util/macro.h"
-
-static sd_bus *connect_systemd(void)
-{
-        sd_bus *b = NULL;
-        if (sd_bus_open_system(&b) >= 0)
-                return b;
-        if (sd_bus_new(&b) < 0)
-                return NULL;
-        if (sd_bus_set_address(b, "unix:path=/run/systemd/private") < 0 || sd_bus_start(b) < 0)
-                return sd_bus_unref(b);
-        return b;
-}
 
 static int cmp_saved(const void *a, const void *b)
 {
@@ -95,7 +84,8 @@ int verb_release_brakes(const CtlArgs *a, char **operands)
                         ret = EXIT_FAILURE;
                 } else {
                         root_path = root->root_path ? strdup(root->root_path) : NULL;
-                        sd_bus *bus = connect_systemd();
+                        sd_bus *bus = NULL;
+                        (void) bus_connect_systemd(&bus); /* none: cgroupfs only */
                         for (size_t j = 0; j < k; j++) {
                                 SavedGuard *s = list[j];
                                 if (!s->brake)

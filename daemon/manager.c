@@ -14,6 +14,7 @@
 #include "action-trim-inject.h"
 #include "action.h"
 #include "alert.h"
+#include "bus-systemd.h"
 #include "config.h"
 #include "manager.h"
 #include "state.h"
@@ -409,21 +410,9 @@ int manager_reload(Manager *m, ConfigError *ret_err)
 
 static int manager_connect_bus(Manager *m)
 {
-        int r = sd_bus_open_system(&m->bus);
-        if (r < 0) {
-                /* No dbus-daemon (early boot, minimal containers): talk to PID 1 directly. */
-                sd_bus *b = NULL;
-                r = sd_bus_new(&b);
-                if (r >= 0)
-                        r = sd_bus_set_address(b, "unix:path=/run/systemd/private");
-                if (r >= 0)
-                        r = sd_bus_start(b);
-                if (r < 0) {
-                        sd_bus_unref(b);
-                        return r;
-                }
-                m->bus = b;
-        }
+        int r = bus_connect_systemd(&m->bus);
+        if (r < 0)
+                return r;
         /* sd-bus closes an attached bus when the event loop exits (SIGTERM), before manager_free() restores
          * the brakes: the restore then went to cgroupfs only, systemd kept the unit's MemoryHigh= and put the
          * brake back at the next daemon-reload (dpkg's, after `apt remove`). Keep it open until then. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "bus-systemd.h"
 #include "cgroup/cgroup-act.h"
 #include "manager.h"
 #include "state.h"
@@ -382,12 +383,7 @@ static int set_memory_high_dbus(sd_bus *bus, const char *unit, uint64_t value)
 {
         sd_bus_message *msg = NULL, *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_message_new_method_call(bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                "org.freedesktop.systemd1.Manager", "SetUnitProperties");
-        if (r >= 0)
-                r = sd_bus_message_append(msg, "sb", unit, 1);
-        if (r >= 0)
-                r = sd_bus_message_append(msg, "a(sv)", 1, "MemoryHigh", "t", value);
+        int r = bus_message_new_memory_high(bus, unit, value, &msg);
         if (r >= 0)
                 r = sd_bus_call(bus, msg, 5 * USEC_PER_SEC, &error, &reply);
         if (r < 0)
