@@ -23,17 +23,8 @@
 #include "cgroup/cgroup-trim.h"
 #include "ctl-inject.h"
 #include "ctl-target.h"
+#include "util/format-util.h"
 #include "util/macro.h"
-
-static void format_bytes(uint64_t b, char *buf, size_t size)
-{
-        if (b >= (1ULL << 30))
-                snprintf(buf, size, "%.1f GiB", (double) b / (1ULL << 30));
-        else if (b >= (1ULL << 20))
-                snprintf(buf, size, "%.1f MiB", (double) b / (1ULL << 20));
-        else
-                snprintf(buf, size, "%" PRIu64 " KiB", b >> 10);
-}
 
 static int parse_target(const char *s, pid_t *ret_pid, uint64_t *ret_start)
 {
@@ -120,10 +111,10 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
                 return;
         }
         char before[32], after[32], rel[32], mad[32];
-        format_bytes(r.rss_before, before, sizeof before);
-        format_bytes(r.rss_after, after, sizeof after);
-        format_bytes(freed, rel, sizeof rel);
-        format_bytes(r.released_bytes, mad, sizeof mad);
+        format_bytes(before, sizeof before, r.rss_before);
+        format_bytes(after, sizeof after, r.rss_after);
+        format_bytes(rel, sizeof rel, freed);
+        format_bytes(mad, sizeof mad, r.released_bytes);
         printf("%d (%s): injected %s on thread %d (was in %s): RSS %s -> %s (%s released)", (int) pid, comm, r.how,
                (int) r.tid, r.thread_was, before, after, rel);
         if (!r.watched)
@@ -131,9 +122,9 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
         printf(", ran %.1f ms, the thread was stopped %.1f ms more\n", r.call_usec / 1000.0, r.stop_usec / 1000.0);
         if (r.have_mallinfo) {
                 char hb[32], fb[32], ub[32];
-                format_bytes(held_before, hb, sizeof hb);
-                format_bytes(r.mallinfo_before.fordblks, fb, sizeof fb);
-                format_bytes(r.mallinfo_before.uordblks + r.mallinfo_before.hblkhd, ub, sizeof ub);
+                format_bytes(hb, sizeof hb, held_before);
+                format_bytes(fb, sizeof fb, r.mallinfo_before.fordblks);
+                format_bytes(ub, sizeof ub, r.mallinfo_before.uordblks + r.mallinfo_before.hblkhd);
                 printf("    glibc (mallinfo2 before the call): %s held, %s in use, %s in free chunks\n", hb, ub,
                        fb);
         }
@@ -222,7 +213,7 @@ int verb_trim_inject(const CtlArgs *a, char **args)
 
         if (!a->report) {
                 char rel[32];
-                format_bytes(t.released, rel, sizeof rel);
+                format_bytes(rel, sizeof rel, t.released);
                 printf("injected %u, refused %u, gone %u, failed %u; RSS released %s\n", t.injected, t.refused,
                        t.gone, t.failed, rel);
         }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "manager.h"
+#include "util/format-util.h" /* format_bytes(), which records use */
 
 #define MW_MESSAGE_PRESSURE "cc09ac76392d4205bf123cd640dcc1a6"     /* pressure onset (+ first rung) */
 #define MW_MESSAGE_ACTION "6e42d91a5e50420ea92356dafbb4b46a"       /* a rung ran (escalation, repeat) */
@@ -28,10 +29,6 @@ void record_add_observation(Record *r, const Guard *g, const Observation *o, con
 /* Sends (journal) or prints (stderr) the record with MESSAGE= formatted from fmt, and frees it. */
 void record_send(Record *r, const char *fmt, ...) _printf_(2, 3);
 
-/* "47.7M", "1.2G", "512K", "800B": 1024-based, at most one decimal; "max" for UINT64_MAX (a limit of
- * "max"). For people, not for parsing. */
-#define FORMAT_BYTES_MAX 16
-const char *format_bytes(char *buf, size_t size, uint64_t v);
 
 /* A configuration error, with file:line. */
 void alert_config_error(const ConfigError *err, const char *what);
