@@ -192,29 +192,6 @@ const char *map_format_size(char buf[static MAP_SIZE_MAX], uint64_t v)
         return buf;
 }
 
-/* Reads at most size-1 bytes of a file (one that may be huge, like cmdline). Returns the length. */
-static ssize_t read_prefix_at(int dirfd, const char *path, char *buf, size_t size)
-{
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        size_t n = 0;
-
-        if (fd < 0)
-                return -errno;
-        while (n + 1 < size) {
-                ssize_t k = read(fd, buf + n, size - 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        buf[n] = 0;
-        return (ssize_t) n;
-}
-
 /* cmdline: NULs between arguments as spaces, control bytes as '?', trailing NUL/space dropped, "..."
  * when cut. */
 static void cmdline_clean(char *buf, size_t len, bool cut, char out[static MAP_CMDLINE_MAX])
