@@ -1,26 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# NOT REGISTERED in meson.build: does not pass yet. podman (Debian 12's 4.3, root, vfs storage on a tmpfs,
-# cgroup manager systemd, --network none, --rootfs /:O for python3), matched by [Match] Container=,
-# asserted by memory.events oom_kill of machine.slice and by the container's own state:
-#  a. frag: python3 holds ~135 MiB of freed glibc heap in a 256 MiB container, then a second python3 needs
-#     150 MiB: trimmed (libmemwarden-trim.so bind-mounted and preloaded), no OOM kill, the record names the
-#     container. In the one run made (host under heavy load), the second python3 died with 137: the
-#     container was not relieved in time; not diagnosed yet.
-#  b. leak: restarted through `podman restart --time 10` (Command=, via systemd-run) before its limit,
-#     SIGTERM seen; c. nothing to give back: killed by memwarden (cgroup.kill), not the kernel. Not reached.
+# Real podman containers (Debian 12's podman 4.3 + crun, root, cgroup manager systemd, vfs storage on a tmpfs,
+# --network none, no registry): a tiny image made here with `podman import` (directories and the usr-merge
+# links; /usr is bind-mounted read-only from the host for python3 and libmemwarden-trim.so). Each outcome is
+# judged by the container's own memory.events oom_kill and its processes' own state:
+#  a. frag, first WITHOUT memwarden (in a container no policy matches: memwarden leaves it alone) and then
+#     with it, same image and workload:
+#     python3 A holds ~135 MiB of freed glibc heap in a 256 MiB container, then python3 B needs 150 MiB.
+#     Without: the kernel OOM-kills python A (oom_kill >= 1). With: [Match] Container=frag, the brake is set
+#     on the container's own cgroup, A is trimmed (libmemwarden-trim.so preloaded), B gets its memory, A
+#     lives, oom_kill 0; the records carry CONTAINER_NAME, CONTAINER_ID and CONTAINER_IMAGE.
+#  b. a leaking container restarted gracefully through `podman restart --time 10` (the runtime's own stop
+#     timeout) before its limit: its process flushed on SIGTERM, the container runs again, no OOM kill.
+# NOT REGISTERED in meson.build: does not pass yet. Seen in its VM runs (16:00-16:35 UTC, 1 Dec): part a's
+# baseline holds (python A OOM-killed, oom_kill 1, twice), but with memwarden the container frag was never
+# guarded: no record and no debug line from memwardend about it, `memwardenctl status` "guarding 0
+# cgroups", while podman's containers.json naming it was readable from the daemon's mount namespace; the
+# kernel OOM-killed A as in the baseline. In both runs frag was podman's second container of the boot
+# (frag-alone before it), with memwardend started before or after the first. An earlier exploratory boot
+# with memwardend started first and frag the first container (policy Container=, Brake=87.5%, Ladder=alert,
+# no SomeTrigger=) did guard and brake it (memory.high 224M, status "container frag (localhost/mw-tiny:1)").
+# Not diagnosed yet; part b was not reached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
 command -v podman >/dev/null || skip "no podman (scripts/install-deps --vm installs it)"
 HELPERS=$MEMWARDEN_SOURCE/tests/helpers
-HOG=$MEMWARDEN_SOURCE/tests/integration/hog.py
 mw_install
 LIB=$(sed -n 's/^#define TRIM_LIBRARY_PATH "\(.*\)"$/\1/p' "$MEMWARDEN_BUILD/config.h")
 [ -n "$LIB" ] && [ -e "$LIB" ] || fail "libmemwarden-trim.so not installed at '$LIB'"
+case "$LIB" in /usr/*) ;; *) fail "$LIB is not under /usr (the containers see the host's /usr only)" ;; esac
+echo -e "[Daemon]\nLogLevel=debug" >/etc/memwarden/memwarden.conf # the guest journal shows the guard's timing
 
 # --------------------------------------------------------------------------------------------------------
-# P. podman
+# podman, and a 20 KiB image
 mkdir -p /etc/containers /var/lib/containers
 mount -t tmpfs tmpfs /var/lib/containers
 cat >/etc/containers/storage.conf <<'S'
@@ -29,15 +42,54 @@ driver = "vfs"
 runroot = "/run/containers/storage"
 graphroot = "/var/lib/containers/storage"
 S
+R=/run/mw-rootfs
+mkdir -p $R/usr $R/etc $R/tmp $R/proc $R/sys $R/dev $R/run $R/out $R/src
+for l in bin lib lib64 sbin; do ln -s usr/$l $R/$l; done
+cp /etc/passwd /etc/group $R/etc/
+tar -C $R -cf /run/mw-rootfs.tar . && podman import -q /run/mw-rootfs.tar localhost/mw-tiny:1 >/dev/null ||
+        fail "podman import"
+pass "image localhost/mw-tiny:1 imported ($(podman image inspect -f '{{.Size}}' localhost/mw-tiny:1) bytes)"
+
 OUT=/run/mw-ct
 mkdir -p $OUT
-machine_ooms() { cg_event /sys/fs/cgroup/machine.slice oom_kill; }
+mw_diag() { # what the daemon sees, for a failure: its guards, and podman's containers.json from its namespace
+        memwardenctl status >&2
+        nsenter -t "$MW_PID" -m sh -c 'ls -l /var/lib/containers/storage/vfs-containers/ &&
+                head -c 600 /var/lib/containers/storage/vfs-containers/containers.json' >&2
+        mw_dump_journal 40
+}
 ctr_cgroup() { echo "/sys/fs/cgroup/machine.slice/libpod-$(podman inspect -f '{{.Id}}' "$1").scope/container"; }
-prun() { # NAME MEMORY ARGS...: a container from the host's own files (--rootfs /:O), output dir at /out
-        local name=$1 mem=$2; shift 2
-        podman run -d --name "$name" --memory "$mem" --memory-swap "$mem" --network none \
-                -v $OUT:/out -v "$LIB:$LIB:ro" -e LD_PRELOAD="$LIB" --rootfs /:O "$@" >/dev/null ||
+prun() { # NAME MEMORY [PODMAN-OPTIONS...] -- CMD...: a container of the tiny image; /out is $OUT, /src the tree
+        local name=$1 mem=$2 opts=(); shift 2
+        while [ "$1" != -- ]; do opts+=("$1"); shift; done
+        shift
+        podman run -d --name "$name" --memory "$mem" --memory-swap "$mem" --network none "${opts[@]}" \
+                -v /usr:/usr:ro -v $OUT:/out -v "$MEMWARDEN_SOURCE:/src:ro" localhost/mw-tiny:1 "$@" >/dev/null ||
                 fail "podman run $name"
+}
+
+# a. frag: python3 A keeps ~135 MiB freed in glibc's heap, then B needs 150 MiB (256 MiB container)
+cat >$OUT/frag.sh <<'S'
+#!/bin/bash
+n=$1
+python3 /src/tests/helpers/frag.py 150 > /out/$n.a &
+apid=$!
+until grep -q ^ready /out/$n.a 2>/dev/null; do sleep 0.1; done
+echo "a $(cat /out/$n.a)" >> /out/$n.log
+python3 -c 'b = b"y" * (150 << 20); print("allocated", len(b) >> 20)' > /out/$n.b
+echo "b-exit $? $(cat /out/$n.b)" >> /out/$n.log
+if kill -0 $apid 2>/dev/null; then echo a-alive; else echo a-dead; fi >> /out/$n.log
+sleep 600 # the cgroup stays for its counters; the test removes the container
+S
+chmod +x $OUT/frag.sh
+frag_run() { # NAME: runs the frag workload in container NAME; sets a_state, b_rc, b_out, ooms
+        prun "$1" 256m -e LD_PRELOAD="$LIB" -- /out/frag.sh "$1"
+        local cg; cg=$(ctr_cgroup "$1")
+        wait_for 240 grep -q "^a-" $OUT/$1.log || { mw_dump_journal 30; cat $OUT/$1.log >&2; fail "$1: python B did not finish"; }
+        read -r _ b_rc b_out < <(grep "^b-exit " $OUT/$1.log)
+        a_state=$(grep "^a-" $OUT/$1.log)
+        ooms=$(cg_event "$cg" oom_kill)
+        info "$1: $(grep '^a ' $OUT/$1.log | cut -d' ' -f1-4) -> $a_state; B: exit $b_rc $b_out; memory.events oom_kill ${ooms:-?}, max $(cg_event "$cg" max), high $(cg_event "$cg" high)"
 }
 
 mw_policy 30-podman <<P
@@ -55,6 +107,7 @@ P
 mw_policy 31-podman <<P
 [Match]
 Container=leaky
+ContainerImage=localhost/mw-tiny:*
 [Pressure]
 Brake=90%
 Usage=40%
@@ -67,75 +120,56 @@ Settle=10s
 LeadTime=60s
 Command=/usr/bin/systemd-run --wait --collect --quiet /usr/bin/podman restart --time 10 %c
 P
-mw_policy 32-podman <<P
-[Match]
-Container=hog
-[Pressure]
-Brake=90%
-SampleInterval=500ms
-[Actions]
-Ladder=alert kill
-[Alert]
-Settle=3s
-[Kill]
-Mode=cgroup
-P
 MW_T0=$(date '+%Y-%m-%d %H:%M:%S')
 mw_start
-oom0=$(machine_ooms); oom0=${oom0:-0}
 
-# a. frag
-cat >$OUT/frag.sh <<S
-#!/bin/bash
-python3 $HELPERS/frag.py 150 > /out/a.out &
-until grep -q ^ready /out/a.out 2>/dev/null; do sleep 0.1; done
-echo "a \$(cat /out/a.out)" >> /out/frag.log
-python3 -c 'b = b"y" * (150 << 20); print("allocated", len(b) >> 20)' > /out/b.out
-echo "b-exit \$? \$(cat /out/b.out)" >> /out/frag.log
-wait
-S
-chmod +x $OUT/frag.sh
-prun frag 256m /out/frag.sh
-pass "podman container frag runs in $(ctr_cgroup frag)"
-wait_for 120 grep -q "^b-exit " $OUT/frag.log || { mw_dump_journal 30; cat $OUT/frag.log >&2; fail "python B did not finish"; }
-read -r _ _ apid a_rss a_freed < <(grep "^a " $OUT/frag.log)
-read -r _ b_rc b_out < <(grep "^b-exit " $OUT/frag.log)
-assert_eq "$b_rc" 0 "frag: the second python3 in the container exited 0"
-assert_contains "$b_out" "allocated 150" "frag: the second python3 got its 150 MiB"
+# a0. without memwarden: memwardend runs, but no policy matches frag-alone (Container=frag is exact)
+frag_run frag-alone
+assert_ge "${ooms:-0}" 1 "without memwarden: the kernel OOM-killed in the frag container (memory.events oom_kill)"
+assert_eq "$a_state" a-dead "without memwarden: python A (the one holding the freed heap) was the victim"
+base_ooms=$ooms base_a=$a_state
+podman rm -f -t 0 frag-alone >/dev/null
+
+
+# a1. with memwarden
+frag_run frag
+id=$(podman inspect -f '{{.Id}}' frag)
+mw_wait_record 10 "$MW_BRAKE" "r.get('CONTAINER_NAME') == 'frag' and r.get('BRAKE') == 'set'" ||
+        { mw_diag; fail "frag: no brake record naming the container"; }
+assert_eq "$(mw_field CGROUP)" "$(ctr_cgroup frag | sed 's|^/sys/fs/cgroup||')" "frag: the brake is on the container's own cgroup"
+assert_eq "$(mw_field BRAKE_BYTES)" $(( 256 * 7 / 8 << 20 )) "frag: brake at 87.5% of the container's 256 MiB"
+assert_eq "$(mw_field CONTAINER_ID)" "$id" "frag: CONTAINER_ID is the container's id"
+assert_eq "$(mw_field CONTAINER_IMAGE)" localhost/mw-tiny:1 "frag: CONTAINER_IMAGE is the image podman names"
+assert_eq "$(mw_field CONTAINER_RUNTIME)" podman "frag: CONTAINER_RUNTIME=podman"
 mw_wait_record 20 "$MW_ACTION" "r.get('CONTAINER_NAME') == 'frag' and r.get('ACTION') == 'trim'" ||
         mw_wait_record 1 "$MW_PRESSURE" "r.get('CONTAINER_NAME') == 'frag' and r.get('ACTION') == 'trim'" ||
-        { mw_dump_journal 30; fail "no trim record naming the container frag"; }
-assert_eq "$(mw_field CGROUP)" "$(ctr_cgroup frag | sed 's|^/sys/fs/cgroup||')" "frag: the record is for the container's own cgroup"
-assert_eq "$(mw_field CONTAINER_RUNTIME)" podman "frag: CONTAINER_RUNTIME=podman"
+        { mw_dump_journal 40; fail "frag: no trim record naming the container"; }
 info "frag: trim record: $(mw_field MESSAGE)"
-assert_eq "$(cg_event "$(ctr_cgroup frag)" oom_kill)" 0 "frag: the container's memory.events oom_kill is 0"
+assert_eq "$(mw_field CONTAINER_ID)" "$id" "frag: the trim record carries CONTAINER_ID"
+assert_eq "$a_state" a-alive "frag: with memwarden python A survived (without: $base_a)"
+assert_eq "$b_rc" 0 "frag: with memwarden the second python3 exited 0"
+assert_contains "$b_out" "allocated 150" "frag: the second python3 got its 150 MiB"
+assert_eq "${ooms:-x}" 0 "frag: with memwarden memory.events oom_kill is 0 (without: $base_ooms)"
 podman rm -f -t 0 frag >/dev/null
 
-# b. leak, restarted through podman
+# b. leak, restarted through podman before the limit
 : >$OUT/leak.state
-prun leaky 128m python3 $HELPERS/leak.py /out/leak.state 2 flush
+prun leaky 128m -- python3 /src/tests/helpers/leak.py /out/leak.state 2 flush
 pass "podman container leaky runs in $(ctr_cgroup leaky)"
-mw_wait_record 120 "$MW_ACTION" "r.get('CONTAINER_NAME') == 'leaky' and r.get('ACTION') == 'restart'" ||
+started0=$(podman inspect -f '{{.State.StartedAt}}' leaky)
+mw_wait_record 150 "$MW_ACTION" "r.get('CONTAINER_NAME') == 'leaky' and r.get('ACTION') == 'restart'" ||
         mw_wait_record 1 "$MW_PRESSURE" "r.get('CONTAINER_NAME') == 'leaky' and r.get('ACTION') == 'restart'" ||
-        { mw_dump_journal 30; fail "no restart record for leaky"; }
-assert_eq "$(mw_field RESTART_VIA)" command "leak: restarted through Command="
+        { mw_dump_journal 40; fail "leak: no restart record for leaky"; }
 info "leak: $(mw_field MESSAGE)"
+assert_eq "$(mw_field RESTART_VIA)" command "leak: restarted through [Restart] Command= (podman restart)"
+assert_eq "$(mw_field CONTAINER_IMAGE)" localhost/mw-tiny:1 "leak: matched by Container= and ContainerImage="
 wait_for 90 grep -q flushed $OUT/leak.state || { mw_dump_journal 30; fail "leak: no SIGTERM flush"; }
-pass "leak: the container's process flushed on SIGTERM: $(head -1 $OUT/leak.state)"
-wait_for 90 sh -c "[ \"\$(podman inspect -f '{{.State.Running}} {{.RestartCount}}' leaky 2>/dev/null)\" != 'true 0' ] && podman inspect -f '{{.State.Running}}' leaky | grep -q true" ||
+pass "leak: the container's process flushed on SIGTERM within podman's --time 10: $(head -1 $OUT/leak.state)"
+wait_for 90 sh -c "[ \"\$(podman inspect -f '{{.State.Running}} {{.State.StartedAt}}' leaky)\" != 'true $started0' ] && podman inspect -f '{{.State.Running}}' leaky | grep -q true" ||
         fail "leak: the container is not running again"
-pass "leak: running again after podman restart ($(podman inspect -f 'started {{.State.StartedAt}}' leaky))"
-assert_eq "$(( $(machine_ooms) - oom0 ))" 0 "leak: no OOM kill in machine.slice"
+pass "leak: running again after podman restart (started $started0, now $(podman inspect -f '{{.State.StartedAt}}' leaky))"
+assert_eq "$(cg_event "$(ctr_cgroup leaky)" oom_kill)" 0 "leak: memory.events oom_kill 0 in the restarted container"
+assert_eq "$(journalctl --since "$MW_T0" --no-pager -k | grep -c 'Memory cgroup out of memory.*' )" 0 \
+        "leak: no kernel OOM kill since memwardend started (kernel log)"
 podman rm -f -t 0 leaky >/dev/null
-
-# c. nothing to give back: killed by memwarden, not the kernel
-prun hog 128m python3 $HOG 200 2 0.05
-mw_wait_record 90 "$MW_ACTION" "r.get('CONTAINER_NAME') == 'hog' and r.get('ACTION') == 'kill'" ||
-        mw_wait_record 1 "$MW_PRESSURE" "r.get('CONTAINER_NAME') == 'hog' and r.get('ACTION') == 'kill'" ||
-        { mw_dump_journal 30; fail "no kill record for hog"; }
-info "hog: $(mw_field MESSAGE)"
-wait_for 30 sh -c "podman inspect -f '{{.State.Running}}' hog | grep -q false" || fail "hog still runs"
-pass "hog: the container stopped ($(podman inspect -f 'exit code {{.State.ExitCode}}' hog))"
-assert_eq "$(( $(machine_ooms) - oom0 ))" 0 "hog: memwarden killed it, the kernel OOM-killed nothing in machine.slice"
-podman rm -f -t 0 hog >/dev/null
 done_testing

@@ -146,6 +146,45 @@ Test(containers, brake_follows_a_limit_written_after_mkdir)
         cr_assert_str_eq(fx_slurp("cg" PODMAN "/container/memory.high"), "89997312");
 }
 
+static bool fx_status_has(const char *needle)
+{
+        for (int i = 0; i < 100 * fx_scale(); i++) {
+                if (strstr(fx_control("status\n"), needle))
+                        return true;
+                usleep(50 * 1000);
+        }
+        return false;
+}
+
+static void move_in_container(const char *id)
+{
+        char rel[200], from[400], to[400];
+        snprintf(rel, sizeof rel, "/libpod-%s.scope", id);
+        fx_make_cgroup_at("aside", rel, "max\n");
+        snprintf(rel, sizeof rel, "/libpod-%s.scope/container", id);
+        fx_make_cgroup_at("aside", rel, "100000000\n");
+        snprintf(from, sizeof from, "%s/aside/libpod-%s.scope", fx_dir, id);
+        snprintf(to, sizeof to, "%s/cg/machine.slice/libpod-%s.scope", fx_dir, id);
+        cr_assert_eq(rename(from, to), 0);
+}
+
+/* Containers come and go in machine.slice: the second one is guarded too. */
+Test(containers, second_container_after_the_first_is_gone)
+{
+        fx_make_cgroup("/machine.slice", "max\n");
+        fx_start(&(FxRun) { .policy = "[Match]\nCgroup=/machine.slice/*/container\n"
+                                      "[Pressure]\nBrake=90%\n[Actions]\nLadder=alert\n",
+                            .no_bus = true });
+        char cmd[600];
+        move_in_container(ID_B);
+        cr_assert(fx_status_has(ID_B ".scope/container"), "first: %s", fx_control("status\n"));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/cg/machine.slice/libpod-%s.scope'", fx_dir, ID_B);
+        cr_assert_eq(system(cmd), 0);
+        usleep(300 * 1000);
+        move_in_container(ID_C);
+        cr_assert(fx_status_has(ID_C ".scope/container"), "second: %s", fx_control("status\n"));
+}
+
 Test(containers, names_missing_fall_back_to_the_id)
 {
         /* No host tree: nothing to match by name, and Cgroup= still matches with the short id as the name. */
