@@ -339,24 +339,46 @@ static bool outermost(const char *name)
 }
 
 /* 1 = clean, 0 = not (reason), negative errno. */
-static int stack_check(Target *t, pid_t tid, Dwfl **dwflp, char *reason, size_t reason_size)
+static int warm_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+{
+        Dwarf_Addr bias;
+        (void) dwfl_module_getelf(mod, &bias);
+        (void) dwfl_module_eh_cfi(mod, &bias);
+        (void) dwfl_module_getsymtab(mod);
+        return DWARF_CB_OK;
+}
+
+/* The unwinder for pid: its modules, their ELF files, CFI and symbol tables are read here, before any
+ * thread is stopped (under TCG that took seconds, all of it while the target thread stood still).
+ * dwfl_linux_proc_attach() with assume_ptrace_stopped reads registers only when a thread is unwound.
+ * Returns 1, or 0 with reason. */
+static int dwfl_prepare(pid_t pid, Dwfl **ret, char *reason, size_t reason_size)
 {
         static const Dwfl_Callbacks cb = {
                 .find_elf = dwfl_linux_proc_find_elf,
                 .find_debuginfo = dwfl_standard_find_debuginfo,
         };
+        Dwfl *d = dwfl_begin(&cb);
+        if (!d)
+                return -ENOMEM;
+        if (dwfl_linux_proc_report(d, pid) != 0 || dwfl_report_end(d, NULL, NULL) != 0 ||
+            dwfl_linux_proc_attach(d, pid, /* assume_ptrace_stopped= */ true) != 0) {
+                dwfl_end(d);
+                snprintf(reason, reason_size, "cannot read the process for unwinding: %s", dwfl_errmsg(-1));
+                return 0;
+        }
+        (void) dwfl_getmodules(d, warm_module, NULL, 0);
+        *ret = d;
+        return 1;
+}
+
+/* 1 = clean, 0 = not (reason), negative errno. */
+static int stack_check(Target *t, pid_t tid, Dwfl **dwflp, char *reason, size_t reason_size)
+{
         if (!*dwflp) {
-                Dwfl *d = dwfl_begin(&cb);
-                if (!d)
-                        return -ENOMEM;
-                if (dwfl_linux_proc_report(d, t->pid) != 0 || dwfl_report_end(d, NULL, NULL) != 0 ||
-                    dwfl_linux_proc_attach(d, t->pid, /* assume_ptrace_stopped= */ true) != 0) {
-                        dwfl_end(d);
-                        snprintf(reason, reason_size, "cannot read the process for unwinding: %s",
-                                 dwfl_errmsg(-1));
-                        return 0;
-                }
-                *dwflp = d;
+                int r = dwfl_prepare(t->pid, dwflp, reason, reason_size);
+                if (r <= 0)
+                        return r;
         }
         Unwind u = { .dwfl = *dwflp };
         int r = dwfl_getthread_frames(*dwflp, tid, frame_cb, &u);
@@ -897,6 +919,10 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                 r = 0;
                 goto finish;
         }
+        /* The unwinder is made ready before the first stop (else at it, in stack_check()). */
+        char why_dwfl[200];
+        if (dwfl_prepare(pid, &dwfl, why_dwfl, sizeof why_dwfl) <= 0)
+                dwfl = NULL; /* stack_check() tries again and says why */
         r = 0;
         for (size_t i = 0; i < n && i < opts.max_threads && now_mono() < deadline; i++) {
                 ret->threads_tried++;
