@@ -361,6 +361,10 @@ int verb_map(const CtlArgs *a, char **operands)
         long top = a->top, files = a->files;
         CtlTarget t;
 
+        if (a->inject && a->proc_root) {
+                fprintf(stderr, "map --inject calls into live processes: it does not take --proc-root.\n");
+                return 2;
+        }
         if (ctl_target_parse(operands[0], &t) < 0 || t.kind == CTL_TARGET_PID) {
                 fprintf(stderr, "map takes a cgroup or a unit, not %s. Try 'memwardenctl map --help'.\n",
                         operands[0]);

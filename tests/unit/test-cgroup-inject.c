@@ -822,6 +822,11 @@ Test(inject_ctl, refusals_and_bad_input)
         cr_assert(strstr(out, "1 (") && strstr(out, "not injected: PID 1 is never injected"), "%s", out);
         cr_assert_eq(run_ctl("trim --inject --report 1:12345", out, sizeof out), 1);
         cr_assert(strstr(out, "result=refused"), "%s", out);
+        /* map --inject: live processes only; --report is trim's. */
+        cr_assert_eq(run_ctl("map x.service --inject --proc-root /tmp", out, sizeof out), 2);
+        cr_assert(strstr(out, "does not take --proc-root"), "%s", out);
+        cr_assert_eq(run_ctl("map x.service --inject --report", out, sizeof out), 2);
+        cr_assert(strstr(out, "--report does not apply to map"), "%s", out);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -860,6 +865,72 @@ Test(inject_daemon, report_line_parse)
         cr_assert_eq(trim_inject_line_parse("inject result=injected", &l), -EINVAL, "no pid");
         cr_assert_eq(trim_inject_line_parse("inject pid=0 result=injected", &l), -EINVAL);
         cr_assert_eq(trim_inject_line_parse("inject pid=5 garbage", &l), -EINVAL);
+}
+
+/* The helper takes the processes largest first; a full batch keeps the largest. */
+Test(inject_daemon, batch_largest_first)
+{
+        TrimInjectBatch b = {};
+        for (size_t i = 0; i < TRIM_INJECT_BATCH_MAX; i++) {
+                b.pids[i] = (pid_t) (100 + i);
+                b.rss[i] = (uint64_t) (i % 7) << 20;
+                b.n++;
+        }
+        b.rss[10] = 500ULL << 20;
+        b.rss[20] = 500ULL << 20; /* a tie: the lower PID first */
+        trim_inject_batch_sort(&b);
+        cr_assert_eq(b.pids[0], 110);
+        cr_assert_eq(b.pids[1], 120);
+        for (size_t i = 1; i < b.n; i++)
+                cr_assert_geq(b.rss[i - 1], b.rss[i], "sorted at %zu", i);
+        cr_assert(trim_inject_batch_has(&b, 163));
+        cr_assert_not(trim_inject_batch_has(&b, 99));
+}
+
+Test(inject_daemon, line_format)
+{
+        TrimInjectLine l;
+        cr_assert_eq(trim_inject_line_parse("inject pid=42 result=injected how=malloc_trim tid=42 was=clock_nanosleep "
+                                            "rss_before=166391808 rss_after=26959872 released=0 calls=0 "
+                                            "held_before=158584832 free_before=141360560 held_after=0 free_after=0 "
+                                            "arenas=3 call_usec=219455 stop_usec=5085 reason=", &l), 0);
+        cr_assert_eq(l.held_before, 158584832);
+        cr_assert_eq(l.free_before, 141360560);
+        cr_assert_eq(l.arenas, 3);
+        char buf[600];
+        trim_inject_line_format(&l, buf, sizeof buf);
+        cr_assert_str_eq(buf, " via=injected how=malloc_trim released=139431936 rss_before=166391808 "
+                              "rss_after=26959872 call_usec=219455 stop_usec=5085 thread_was=clock_nanosleep "
+                              "allocator_held=158584832 allocator_in_use=17224272 allocator_free=141360560 arenas=3");
+        cr_assert_eq(trim_inject_line_parse("inject pid=7 result=refused how=- tid=0 was=- rss_before=0 "
+                                            "reason=unknown allocator (musl)", &l), 0);
+        trim_inject_line_format(&l, buf, sizeof buf);
+        cr_assert_str_eq(buf, " via=injected result=refused reason=\"unknown allocator (musl)\"");
+        /* Truncation is safe. */
+        char small[16];
+        trim_inject_line_format(&l, small, sizeof small);
+        cr_assert_eq(strlen(small), sizeof small - 1);
+}
+
+Test(inject_parse, heap_candidates)
+{
+        const char *maps = "55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0 [heap]\n"
+                           "7f1c38000000-7f1c3a5a1000 rw-p 00000000 00:00 0 \n"
+                           "7f1c3a5a1000-7f1c3c000000 ---p 00000000 00:00 0 \n"
+                           "7f1c40000000-7f1c40021000 rw-p 00000000 00:00 0 \n"
+                           "7f1c44000000-7f1c44100000 rw-p 00000000 fe:01 42 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+                           "7f1c48000000-7f1c50000000 rw-p 00000000 00:00 0 \n" /* 128 MiB: not a heap */
+                           "7f1c54001000-7f1c54021000 rw-p 00000000 00:00 0 \n"; /* not aligned */
+        uint64_t starts[4];
+        cr_assert_eq(inject_heap_candidates(maps, starts, 4), 2);
+        cr_assert_eq(starts[0], 0x7f1c38000000ULL);
+        cr_assert_eq(starts[1], 0x7f1c40000000ULL);
+        cr_assert_eq(inject_heap_candidates("garbage\n", starts, 4), 0);
+        cr_assert_eq(inject_heap_candidates(maps, starts, 1), 2, "counts beyond max");
+        cr_assert(inject_heap_is_first(0x7f1c38000000ULL, 0x7f1c38000020ULL, 0));
+        cr_assert_not(inject_heap_is_first(0x7f1c38000000ULL, 0x7f1c38000020ULL, 0x7f1c30000000ULL),
+                      "a later heap of the arena");
+        cr_assert_not(inject_heap_is_first(0x7f1c38000000ULL, 0x55d0c0001000ULL, 0), "ar_ptr elsewhere");
 }
 
 /* The report lines the daemon parses are the ones memwardenctl prints: one real round trip. */
