@@ -14,7 +14,8 @@
  *     injections back to back (main idle in pthread_join), then TORTURE_INJECTIONS/20 with main busy too:
  *     injections/s, how many timed out or were skipped (every thread inside malloc), threads left attached
  *     (must be 0), the longest stop of a target thread outside the call, and the target's own verdict
- *     (checksums, no crash, no deadlock). */
+ *     (checksums, no crash, no deadlock). $INJECT_BENCH_FOLLOW=1: the torture's calls followed with
+ *     PTRACE_SYSCALL instead of watched (part 1 runs both). */
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -129,7 +130,8 @@ static void torture(const char *target, unsigned count, bool busy, bool verbose)
         char first_skip[256] = "";
         for (unsigned i = 0; i < count; i++) {
                 InjectResult r;
-                InjectOptions o = { .timeout_usec = 5 * USEC_PER_SEC };
+                InjectOptions o = { .timeout_usec = 5 * USEC_PER_SEC,
+                                    .follow_syscalls = getenv("INJECT_BENCH_FOLLOW") != NULL };
                 int k = inject_process(t.pid, 0, &o, &r);
                 left_traced += traced(t.pid);
                 if (k == 1) {
@@ -167,26 +169,14 @@ static void torture(const char *target, unsigned count, bool busy, bool verbose)
         close(t.in);
 }
 
-int main(int argc, char **argv)
+/* One latency run; returns the median decision-to-done time (us), or -1. */
+static double latency(const char *target, size_t n, bool follow)
 {
-        if (argc < 2) {
-                fprintf(stderr, "usage: inject-bench TARGET [PROCESSES [TORTURE_INJECTIONS]]\n");
-                return 2;
-        }
-        const char *target = argv[1];
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        bool verbose = getenv("INJECT_BENCH_VERBOSE") != NULL;
-        size_t n = argc > 2 ? (size_t) atol(argv[2]) : 100;
-        unsigned torture_n = argc > 3 ? (unsigned) atol(argv[3]) : 1000;
-        if (n == 0)
-                n = 1;
-
-        /* 1. latency over a "cgroup" of n processes */
         Child *c = calloc(n, sizeof *c);
         double *total = calloc(n, sizeof *total), *call = calloc(n, sizeof *call), *stop = calloc(n, sizeof *stop);
         double *baseline = calloc(n < 15 ? n : 15, sizeof *baseline);
         if (!c || !total || !call || !stop || !baseline)
-                return 1;
+                return -1;
         for (size_t i = 0; i < n; i++)
                 c[i] = spawn(target, (char *[]) { (char *) target, "frag", "20", NULL });
         usleep(200 * 1000);
@@ -194,7 +184,7 @@ int main(int argc, char **argv)
         double t_all = now_us();
         for (size_t i = 0; i < n; i++) {
                 InjectResult r;
-                InjectOptions o = { .timeout_usec = 10 * USEC_PER_SEC };
+                InjectOptions o = { .timeout_usec = 10 * USEC_PER_SEC, .follow_syscalls = follow };
                 double t0 = now_us();
                 int k = inject_process(c[i].pid, 0, &o, &r);
                 total[ok] = now_us() - t0;
@@ -223,19 +213,47 @@ int main(int argc, char **argv)
         }
         if (ok == 0) {
                 fprintf(stderr, "no injection succeeded\n");
-                return 1;
+                return -1;
         }
         double med = pct(total, ok, 0.5), p99 = pct(total, ok, 0.99);
-        printf("latency, %zu processes (20 MiB fragmented heap each, blocked in read):\n", n);
+        printf("latency, %zu processes (20 MiB fragmented heap each, blocked in read), the call %s:\n", n,
+               follow ? "followed with PTRACE_SYSCALL (a stop per madvise)" : "watched in /proc (no stops)");
         printf("  decision to done per process: median %.2f ms, p99 %.2f ms; the whole cgroup %.2f s\n", med / 1e3,
                p99 / 1e3, t_all / 1e6);
-        printf("  the call (malloc_trim under PTRACE_SYSCALL): median %.2f ms, p99 %.2f ms\n", pct(call, ok, 0.5) / 1e3,
+        printf("  the call (malloc_trim): median %.2f ms, p99 %.2f ms\n", pct(call, ok, 0.5) / 1e3,
                pct(call, ok, 0.99) / 1e3);
         printf("  target thread stopped outside the call: median %.3f ms, p99 %.3f ms\n", pct(stop, ok, 0.5) / 1e3,
                pct(stop, ok, 0.99) / 1e3);
         printf("  baseline, malloc_trim(0) in-process on the same heap: median %.2f ms; injected/in-process %.1fx\n",
                base_med / 1e3, med / base_med);
         printf("  %u of %zu injected, %u of %zu read their next line intact\n", ok, n, intact, n);
+        free(c);
+        free(total);
+        free(call);
+        free(stop);
+        free(baseline);
+        return med;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                fprintf(stderr, "usage: inject-bench TARGET [PROCESSES [TORTURE_INJECTIONS]]\n");
+                return 2;
+        }
+        const char *target = argv[1];
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        bool verbose = getenv("INJECT_BENCH_VERBOSE") != NULL;
+        size_t n = argc > 2 ? (size_t) atol(argv[2]) : 100;
+        unsigned torture_n = argc > 3 ? (unsigned) atol(argv[3]) : 1000;
+        if (n == 0)
+                n = 1;
+
+        /* 1. latency over a "cgroup" of n processes: the call watched (the default), then followed */
+        double watched = latency(target, n, false), followed = latency(target, n, true);
+        if (watched < 0 || followed < 0)
+                return 1;
+        printf("  watched/followed, decision to done (median): %.2fx\n", watched / followed);
 
         /* 2. torture: 8 threads in malloc/free/realloc; main idle in pthread_join (its futex thread takes the
          * calls), then with main busy too (only running threads: those inside malloc are refused). */
