@@ -3,9 +3,9 @@
  * to reach the limit within [Restart] LeadTime= (CAUSE=predicted), or by the ordinary escalation rules.
  *
  * How:
- * - [Restart] Command= set: run it (posix_spawn, no shell; %c container id, %u unit, %p cgroup path), reaped
- *   through sd_event_add_child(); SIGKILLed after CommandTimeout=; a failure, death or timeout is a record
- *   (RESULT=failed|timeout) naming the cgroup and container.
+ * - [Restart] Command= set: run it through the one Command= spawner (daemon/action-command.h: no shell; %c
+ *   container id, %u unit, %g cgroup path), watched through a pidfd; SIGKILLed after CommandTimeout=; a
+ *   failure, death or timeout is a record (RESULT=failed|timeout) naming the cgroup and container.
  * - What (restart_target()): the guarded service; on a slice or pod whose processes sit in child cgroups, the
  *   child with the largest memory.current (named in RESTART_CGROUP= and, for a service, RESTART_UNIT=).
  * - a systemd service: org.freedesktop.systemd1.Manager.RestartUnit(unit,
@@ -28,16 +28,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "action-command.h"
 #include "action.h"
 #include "alert.h"
 #include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-procs.h"
 #include "cgroup/cgroup-restart.h"
+#include "policy/policy-command.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
-
-extern char **environ;
 
 #define RESTART_LIMITS_MAX 256
 
@@ -122,140 +122,36 @@ static int restart_unit(Guard *g, const char *unit, ActionOutcome *out)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* Command= */
-
-typedef struct CommandChild {
-        char *what;   /* for messages: the cgroup path */
-        char *argv0;
-        char *container_id, *container_name; /* for the record, copied: the guard may be gone by then */
-        sd_event_source *child, *timer;
-        usec_t timeout_usec;
-        bool timed_out;
-} CommandChild;
-
-static void command_child_free(void *p)
-{
-        CommandChild *c = p;
-        if (!c)
-                return;
-        c->timer = sd_event_source_disable_unref(c->timer);
-        free(c->what);
-        free(c->argv0);
-        free(c->container_id);
-        free(c->container_name);
-        free(c);
-}
-
-/* A command that failed, died or hung is an error in the journal with the cgroup and container it was for
- * (the action record said only that it was started). */
-static void command_record_failure(CommandChild *c, const siginfo_t *si)
-{
-        char t[FORMAT_TIME_MAX];
-        Record *r = record_new(MW_MESSAGE_ACTION, LOG_WARNING);
-        record_add(r, "CGROUP=%s", c->what);
-        if (c->container_id)
-                record_add(r, "CONTAINER_ID=%s", c->container_id);
-        if (c->container_name)
-                record_add(r, "CONTAINER_NAME=%s", c->container_name);
-        record_add(r, "ACTION=restart");
-        record_add(r, "RESTART_VIA=command");
-        record_add(r, "RESTART_COMMAND=%s", c->argv0);
-        record_add(r, "RESULT=%s", c->timed_out ? "timeout" : "failed");
-        if (c->timed_out) {
-                record_add(r, "RESTART_COMMAND_TIMEOUT_USEC=%" PRIu64, c->timeout_usec);
-                record_send(r, "%s: restart command %s did not finish within %s, killed it", c->what, c->argv0,
-                        format_time(t, sizeof t, c->timeout_usec));
-        } else if (si->si_code == CLD_EXITED) {
-                record_add(r, "RESTART_COMMAND_STATUS=%i", si->si_status);
-                record_send(r, "%s: restart command %s failed with exit status %i", c->what, c->argv0,
-                        si->si_status);
-        } else {
-                record_add(r, "RESTART_COMMAND_SIGNAL=%i", si->si_status);
-                record_send(r, "%s: restart command %s died of signal %i", c->what, c->argv0, si->si_status);
-        }
-}
-
-static int on_command_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
-{
-        CommandChild *c = userdata;
-
-        if (si->si_code == CLD_EXITED && si->si_status == 0 && !c->timed_out)
-                log_info("%s: restart command %s finished", c->what, c->argv0);
-        else
-                command_record_failure(c, si);
-        sd_event_source_disable_unref(s);
-        return 0;
-}
-
-static int on_command_timeout(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        CommandChild *c = userdata;
-        c->timed_out = true;
-        /* The exit handler reports it once the kill is reaped. */
-        (void) sd_event_source_send_child_signal(c->child, SIGKILL, NULL, 0);
-        return 0;
-}
+/* Command= (policy/policy-command.h, daemon/action-command.h) */
 
 static int restart_command(Guard *g, ActionOutcome *out)
 {
         _cleanup_strv_free_ char **argv = NULL;
-        RestartCommandVars v = { .container_id = g->id.container_id, .unit = g->id.unit, .cgroup = g->path };
-        int r;
+        CommandVars v = { .container_id = g->id.container_id, .unit = g->id.unit, .cgroup = g->path };
+        char missing = 0;
 
         action_add_field(out, "RESTART_VIA=command");
-        r = restart_command_expand(g->policy->restart_command, &v, &argv);
-        if (r < 0) {
-                snprintf(out->summary, sizeof out->summary, "%s", r == -ENODATA ?
-                        "Command= uses a specifier this cgroup has no value for (%c without a container id?)" :
-                        "cannot expand Command=");
+        int r = command_expand(g->policy->restart_command, &v, &argv, &missing);
+        if (r == -ENODATA) {
+                const char *what = missing == 'c' ? "container id" : missing == 'u' ? "unit" : "value for it";
+                snprintf(out->summary, sizeof out->summary, "Command= uses %%%c, and this cgroup has no %s", missing,
+                         what);
                 return r;
         }
-
-        /* sd-event reaps children through SIGCHLD, which must be blocked (idempotent). The child gets an
-         * empty mask and default dispositions back. */
-        sigset_t chld, empty;
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        sigemptyset(&empty);
-        (void) sigprocmask(SIG_BLOCK, &chld, NULL);
-
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t all;
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &empty);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        pid_t pid;
-        r = -posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
-        posix_spawnattr_destroy(&attr);
         if (r < 0) {
+                snprintf(out->summary, sizeof out->summary, "cannot expand Command=");
+                return r;
+        }
+        pid_t pid = command_spawn(g->manager, argv, &(CommandFor) {
+                .rung = RUNG_RESTART,
+                .cgroup = g->path,
+                .container_id = g->id.container_id,
+                .container_name = g->id.container_name,
+                .timeout_usec = g->policy->restart_command_timeout_usec,
+        });
+        if (pid < 0) {
                 snprintf(out->summary, sizeof out->summary, "cannot run %.200s", argv[0]);
-                return r;
-        }
-
-        CommandChild *c = calloc(1, sizeof *c);
-        sd_event_source *s = NULL;
-        if (c && (c->what = strdup(g->path)) && (c->argv0 = strdup(argv[0])) &&
-            (!g->id.container_id || (c->container_id = strdup(g->id.container_id))) &&
-            (!g->id.container_name || (c->container_name = strdup(g->id.container_name))))
-                r = sd_event_add_child(g->manager->event, &s, pid, WEXITED, on_command_exit, c);
-        else
-                r = -ENOMEM;
-        if (r < 0) {
-                /* Cannot watch it: reap it blocking rather than leave a zombie; the command was started. */
-                log_warning_errno(r, "%s: cannot watch restart command %s: %m, waiting for it", g->path, argv[0]);
-                (void) waitpid(pid, NULL, 0);
-                command_child_free(c);
-        } else {
-                (void) sd_event_source_set_destroy_callback(s, command_child_free);
-                (void) sd_event_source_set_description(s, "restart-command");
-                /* Bounded: a runtime that hangs is killed after CommandTimeout= (an error record). */
-                c->child = s;
-                c->timeout_usec = g->policy->restart_command_timeout_usec;
-                if (sd_event_add_time_relative(g->manager->event, &c->timer, CLOCK_MONOTONIC, c->timeout_usec,
-                                               100 * USEC_PER_MSEC, on_command_timeout, c) < 0)
-                        log_warning("%s: cannot arm the timeout of restart command %s, ignoring", g->path, argv[0]);
+                return pid;
         }
         action_add_field(out, "RESTART_COMMAND_PID=%i", (int) pid);
         snprintf(out->summary, sizeof out->summary, "ran %.200s", argv[0]);

@@ -16,40 +16,28 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "action-command.h"
 #include "action-trim-inject.h"
 #include "action-trim.h"
 #include "action.h"
 #include "alert.h"
 #include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-trim.h"
+#include "policy/policy-command.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
 #define TRIM_PROCESSES_MAX 256        /* asked per action; more are skipped (and counted) */
 #define TRIM_PROCESS_FIELDS_MAX 32    /* TRIM_PROCESS= fields in one record */
 #define TRIM_PENDING_MAX_AGE_USEC (10 * 60 * USEC_PER_SEC)
-#define TRIM_COMMANDS_RUNNING_MAX 64
-
-extern char **environ;
 
 typedef struct TrimSent {
         pid_t pid;
@@ -69,7 +57,6 @@ typedef struct TrimPending {
 } TrimPending;
 
 static Hashmap *pending_by_path;
-static unsigned n_commands_running;
 
 static TrimPending *trim_pending_free(TrimPending *p)
 {
@@ -113,156 +100,28 @@ void action_trim_prepare(Manager *m)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* Command= */
+/* Command= (policy/policy-command.h, daemon/action-command.h) */
 
-typedef struct TrimCommand {
-        char *what;            /* for messages: "jcmd 1234 System.trim_native_heap" */
-        pid_t pid;
-        int pidfd;
-        sd_event_source *io, *timer;
-} TrimCommand;
-
-static void trim_command_free(TrimCommand *c)
+static int trim_command_spawn(Manager *m, const Guard *g, pid_t pid, const char *cgpath)
 {
-        c->io = sd_event_source_disable_unref(c->io);
-        c->timer = sd_event_source_disable_unref(c->timer);
-        closep(&c->pidfd);
-        free(c->what);
-        free(c);
-        if (n_commands_running > 0)
-                n_commands_running--;
-}
-
-static int on_command_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-        TrimCommand *c = userdata;
-        siginfo_t si = {};
-
-        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG) < 0) {
-                log_debug_errno(-errno, "Cannot reap trim command PID %d: %m, ignoring", (int) c->pid);
-                trim_command_free(c);
-                return 0;
-        }
-        if (si.si_pid == 0)
-                return 0; /* not yet */
-        if (si.si_code == CLD_EXITED && si.si_status == 0)
-                log_info("Trim command \"%s\" (PID %d) succeeded.", c->what, (int) c->pid);
-        else if (si.si_code == CLD_EXITED)
-                log_warning("Trim command \"%s\" (PID %d) failed with exit status %d, ignoring.", c->what,
-                            (int) c->pid, si.si_status);
-        else
-                log_warning("Trim command \"%s\" (PID %d) was killed by signal %s, ignoring.", c->what,
-                            (int) c->pid, strsignal(si.si_status));
-        trim_command_free(c);
-        return 0;
-}
-
-static int on_command_timeout(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        TrimCommand *c = userdata;
-        log_warning("Trim command \"%s\" (PID %d) did not finish in time, killing it.", c->what, (int) c->pid);
-        (void) pidfd_signal(c->pidfd, SIGKILL, -1);
-        return 0;
-}
-
-/* Expands %p, %c, %% in one word. */
-static char *expand_word(const char *w, pid_t pid, const char *cgpath)
-{
-        char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
-        if (!f)
-                return NULL;
-        for (const char *p = w; *p; p++) {
-                if (*p == '%' && p[1] == 'p') {
-                        fprintf(f, "%d", (int) pid);
-                        p++;
-                } else if (*p == '%' && p[1] == 'c') {
-                        fputs(cgpath, f);
-                        p++;
-                } else if (*p == '%' && p[1] == '%') {
-                        fputc('%', f);
-                        p++;
-                } else
-                        fputc(*p, f);
-        }
-        if (fclose(f) != 0) {
-                free(out);
-                return NULL;
-        }
-        return out;
-}
-
-static int trim_command_spawn(Manager *m, const TrimConfig *tc, pid_t pid, const char *cgpath)
-{
+        const TrimConfig *tc = &g->policy->trim;
         _cleanup_strv_free_ char **argv = NULL;
-        const char *p = tc->command;
+        CommandVars v = { .pid = pid, .container_id = g->id.container_id, .unit = g->id.unit, .cgroup = cgpath };
 
-        if (n_commands_running >= TRIM_COMMANDS_RUNNING_MAX)
-                return -EBUSY;
-        for (;;) {
-                p += strspn(p, " \t");
-                if (!*p)
-                        break;
-                size_t n = strcspn(p, " \t");
-                _cleanup_free_ char *w = strndup(p, n), *e = NULL;
-                if (!w || !(e = expand_word(w, pid, cgpath)) || strv_extend(&argv, e) < 0)
-                        return -ENOMEM;
-                p += n;
-        }
-        if (!argv)
-                return -EINVAL;
-
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        posix_spawnattr_setsigmask(&attr, &none); /* the daemon blocks SIGTERM etc. for sd-event */
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-        pid_t child;
-        int r = posix_spawnp(&child, argv[0], &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return -r;
-
-        /* A pidfd at once: every signal goes through one, even to our own unreaped child. */
-        long fd = syscall(SYS_pidfd_open, child, 0U);
-        if (fd < 0) {
-                r = -errno;
-                /* Without a pidfd it is neither timed nor killed (no bare PIDs): it runs to its end, and a
-                 * zombie may remain until memwardend exits. Only with EMFILE/ENOMEM. */
-                log_warning_errno(r, "Cannot watch the trim command \"%s\" (PID %i): %m; it runs unsupervised",
-                                  tc->command, (int) child);
+        int r = command_expand(tc->command, &v, &argv, NULL);
+        if (r < 0)
                 return r;
-        }
-
-        TrimCommand *c = calloc(1, sizeof *c);
-        if (!c) {
-                (void) pidfd_signal((int) fd, SIGKILL, -1);
-                (void) waitpid(child, NULL, 0); /* killed: returns at once */
-                close((int) fd);
-                return -ENOMEM;
-        }
-        n_commands_running++;
-        c->pid = child;
-        c->pidfd = -EBADF;
-        c->what = strdup(tc->command);
-        c->pidfd = (int) fd;
-        r = sd_event_add_io(m->event, &c->io, c->pidfd, EPOLLIN, on_command_exit, c);
-        if (r >= 0)
-                r = sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC, tc->command_timeout_usec,
-                                               100 * USEC_PER_MSEC, on_command_timeout, c);
-        if (r < 0) {
-                (void) pidfd_signal(c->pidfd, SIGKILL, -1);
-                (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &(siginfo_t) {}, WEXITED);
-                trim_command_free(c);
-                return r;
-        }
-        log_debug("Started trim command \"%s\" for PID %d as PID %d.", c->what, (int) pid, (int) child);
+        pid_t child = command_spawn(m, argv, &(CommandFor) {
+                .rung = RUNG_TRIM,
+                .cgroup = cgpath,
+                .container_id = g->id.container_id,
+                .container_name = g->id.container_name,
+                .pid = pid,
+                .timeout_usec = tc->command_timeout_usec,
+        });
+        if (child < 0)
+                return child;
+        log_debug("Started trim command \"%s\" for PID %d as PID %d.", tc->command, (int) pid, (int) child);
         return 0;
 }
 
@@ -312,7 +171,7 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
 
                 int r;
                 if (command_matches(tc, c[i].comm)) {
-                        r = trim_command_spawn(t->guard->manager, tc, c[i].pid, cgpath);
+                        r = trim_command_spawn(t->guard->manager, t->guard, c[i].pid, cgpath);
                         if (r < 0) {
                                 log_warning_errno(r, "%s: cannot run the trim command for PID %d: %m, ignoring",
                                                   cgpath, (int) c[i].pid);

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "cgroup/cgroup-restart.h"
+#include "policy-command.h"
 #include "policy.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -400,28 +400,22 @@ static int config_parse_kill_mode(ParseContext *c, const ConfigItem *item, const
         return 0;
 }
 
-/* [Trim] Command=: words split at blanks, no shell; %p (PID), %c (cgroup path) and %% are the only
- * specifiers, and the program itself is not one. Empty: none. */
-static int config_parse_trim_command(ParseContext *c, const ConfigItem *item, const char *value, void *data)
+/* [Trim] Command= and [Restart] Command= (ltype: the rung): one language, policy/policy-command.h. Empty:
+ * none. */
+static int config_parse_command(ParseContext *c, const ConfigItem *item, const char *value, void *data)
 {
         char **s = data;
+        char error[COMMAND_ERROR_MAX];
 
-        c->trim_command_line = c->line;
+        if (item->ltype == RUNG_TRIM)
+                c->trim_command_line = c->line;
         if (!*value) {
                 free(*s);
                 *s = NULL;
                 return 0;
         }
-        if (value[0] == '%')
-                return parse_error(c, "Command=%s: the program must be named, not a specifier", value);
-        for (const char *q = value; *q; q++)
-                if (*q == '%') {
-                        q++;
-                        if (*q != 'p' && *q != 'c' && *q != '%')
-                                return parse_error(c, "Command=%s: unknown specifier %%%s (known: %%p PID, %%c "
-                                                   "cgroup path, %%%% a percent sign)",
-                                                   value, *q ? (char[]) { *q, 0 } : "");
-                }
+        if (command_check(value, (Rung) item->ltype, error, sizeof error) < 0)
+                return parse_error(c, "Command=%s: %s", value, error);
         char *n = strdup(value);
         if (!n)
                 return parse_oom(c);
@@ -728,32 +722,6 @@ static int config_parse_drop_cache_paths(ParseContext *c, const ConfigItem *item
         return for_each_word(c, item, value, drop_cache_path_add, data);
 }
 
-/* [Restart] Command=: words split at blanks, no shell; %c %u %p %% are the only specifiers. Empty: none. */
-static int config_parse_restart_command(ParseContext *c, const ConfigItem *item, const char *value, void *data)
-{
-        char **s = data;
-        char bad = 0;
-
-        if (!*value) {
-                free(*s);
-                *s = NULL;
-                return 0;
-        }
-        if (restart_command_check(value, &bad) < 0) {
-                if (bad)
-                        return parse_error(c, "Command=%s: unknown specifier %%%c (known: %%c container id, %%u "
-                                           "unit, %%p cgroup path, %%%% a percent sign)",
-                                           value, bad);
-                return parse_error(c, "Command=%s: expected a program and its arguments", value);
-        }
-        char *n = strdup(value);
-        if (!n)
-                return parse_oom(c);
-        free(*s);
-        *s = n;
-        return 0;
-}
-
 #define P(field) offsetof(Policy, field), sizeof(((Policy *) NULL)->field)
 #define D(field) offsetof(DaemonConfig, field), sizeof(((DaemonConfig *) NULL)->field)
 #define RUNG_ITEMS(r, section)                                                                              \
@@ -788,7 +756,7 @@ static const ConfigItem policy_items[] = {
 
         RUNG_ITEMS(RUNG_ALERT, "Alert"),
         RUNG_ITEMS(RUNG_TRIM, "Trim"),
-        { "Trim", "Command", config_parse_trim_command, offsetof(Policy, trim.command), 0, 0 },
+        { "Trim", "Command", config_parse_command, offsetof(Policy, trim.command), 0, RUNG_TRIM },
         { "Trim", "CommandMatch", config_parse_trim_command_match, offsetof(Policy, trim.command_match), 0, 0 },
         { "Trim", "CommandTimeout", config_parse_time_min, P(trim.command_timeout_usec), (int) (100 * USEC_PER_MSEC) },
         { "Trim", "Inject", config_parse_bool, P(trim.inject), 0 },
@@ -804,7 +772,7 @@ static const ConfigItem policy_items[] = {
         { "Restart", "LeadTime", config_parse_time_or_off, P(restart_lead_usec), 0 },
         { "Restart", "Burst", config_parse_unsigned, P(restart_burst), 0 },
         { "Restart", "Interval", config_parse_time_or_off, P(restart_interval_usec), 0 },
-        { "Restart", "Command", config_parse_restart_command, offsetof(Policy, restart_command), 0, 0 },
+        { "Restart", "Command", config_parse_command, offsetof(Policy, restart_command), 0, RUNG_RESTART },
         { "Restart", "StopTimeout", config_parse_time, P(restart_stop_timeout_usec), 0 },
         { "Restart", "CommandTimeout", config_parse_time_min, P(restart_command_timeout_usec),
           (int) (100 * USEC_PER_MSEC) },

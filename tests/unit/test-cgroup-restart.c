@@ -1,63 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for cgroup/cgroup-restart.c: Command= templates, /proc/PID/stat start times (hostile comm
- * names), the restart rate limit. */
+/* Unit tests for cgroup/cgroup-restart.c: /proc/PID/stat start times (hostile comm names), the restart
+ * rate limit. Command= is tests/unit/test-policy-command.c. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "cgroup/cgroup-restart.h"
 #include "util/strv.h"
-
-Test(command, check)
-{
-        char bad = 'x';
-        cr_assert_eq(restart_command_check("podman restart %c", &bad), 0);
-        cr_assert_eq(bad, 0);
-        cr_assert_eq(restart_command_check("/usr/bin/x --unit=%u --cg %p 100%%", NULL), 0);
-        cr_assert_eq(restart_command_check("x %n", &bad), -EINVAL);
-        cr_assert_eq(bad, 'n');
-        cr_assert_eq(restart_command_check("x 100%", &bad), -EINVAL, "a lone % at the end");
-        cr_assert_eq(bad, '%');
-        cr_assert_eq(restart_command_check("   ", &bad), -EINVAL);
-        cr_assert_eq(bad, 0);
-        cr_assert_eq(restart_command_check("", NULL), -EINVAL);
-}
-
-Test(command, expand)
-{
-        RestartCommandVars v = { .container_id = "0123abcd", .unit = "libpod-0123abcd.scope",
-                                 .cgroup = "/machine.slice/libpod-0123abcd.scope" };
-        char **argv = NULL;
-
-        cr_assert_eq(restart_command_expand("  podman\trestart  %c  ", &v, &argv), 0);
-        cr_assert_eq(strv_length(argv), 3);
-        cr_assert_str_eq(argv[0], "podman");
-        cr_assert_str_eq(argv[1], "restart");
-        cr_assert_str_eq(argv[2], "0123abcd");
-        strv_free(argv);
-
-        cr_assert_eq(restart_command_expand("/bin/echo --unit=%u cg=%p 50%% %c%c", &v, &argv), 0);
-        cr_assert_str_eq(argv[1], "--unit=libpod-0123abcd.scope");
-        cr_assert_str_eq(argv[2], "cg=/machine.slice/libpod-0123abcd.scope");
-        cr_assert_str_eq(argv[3], "50%");
-        cr_assert_str_eq(argv[4], "0123abcd0123abcd");
-        cr_assert_null(argv[5]);
-        strv_free(argv);
-
-        /* A value with blanks stays one argument: no shell, no re-splitting. */
-        v.unit = "odd name.service";
-        cr_assert_eq(restart_command_expand("x %u", &v, &argv), 0);
-        cr_assert_eq(strv_length(argv), 2);
-        cr_assert_str_eq(argv[1], "odd name.service");
-        strv_free(argv);
-
-        /* %c for a cgroup that is no container: refuse rather than run "podman restart" bare. */
-        v.container_id = NULL;
-        argv = NULL;
-        cr_assert_eq(restart_command_expand("podman restart %c", &v, &argv), -ENODATA);
-        cr_assert_null(argv);
-        cr_assert_eq(restart_command_expand("x %q", &v, &argv), -EINVAL);
-        cr_assert_eq(restart_command_expand("", &v, &argv), -EINVAL);
-}
 
 Test(stat, starttime)
 {

@@ -299,11 +299,11 @@ Test(trim_policy, keys)
         Policy *p = NULL;
         ConfigError err = {};
         cr_assert_eq(load("[Match]\nUnit=a.service\n[Actions]\nLadder=trim kill\n[Trim]\n"
-                          "Command=jcmd %p System.trim_native_heap %c 100%%\nCommandMatch=java\n"
+                          "Command=jcmd %p System.trim_native_heap %g 100%%\nCommandMatch=java\n"
                           "CommandMatch=jsvc* tomcat?\nCommandTimeout=3s\n",
                           &p, &err),
                      0, "%u: %s", err.line, err.message);
-        cr_assert_str_eq(p->trim.command, "jcmd %p System.trim_native_heap %c 100%%");
+        cr_assert_str_eq(p->trim.command, "jcmd %p System.trim_native_heap %g 100%%");
         cr_assert_str_eq(p->trim.command_match[0], "java");
         cr_assert_str_eq(p->trim.command_match[2], "tomcat?");
         cr_assert_null(p->trim.command_match[3]);
@@ -314,7 +314,7 @@ Test(trim_policy, keys)
         policy_dump(p, f);
         fclose(f);
         cr_assert_not_null(strstr(dump, "[Trim]\nCooldown=30s\nSettle=5s\nCommand=jcmd %p System.trim_native_heap "
-                                        "%c 100%%\nCommandMatch=java\nCommandMatch=jsvc*\nCommandMatch=tomcat?\n"
+                                        "%g 100%%\nCommandMatch=java\nCommandMatch=jsvc*\nCommandMatch=tomcat?\n"
                                         "CommandTimeout=3s\n"),
                           "%s", dump);
         free(dump);
@@ -346,7 +346,7 @@ Test(trim_policy, errors)
                 const char *message;
         } bad[] = {
                 { "[Match]\nUnit=a.service\n[Trim]\nCommand=jcmd %x\nCommandMatch=java\n", 4, "unknown specifier %x" },
-                { "[Match]\nUnit=a.service\n[Trim]\nCommand=jcmd %\nCommandMatch=java\n", 4, "unknown specifier" },
+                { "[Match]\nUnit=a.service\n[Trim]\nCommand=jcmd %\nCommandMatch=java\n", 4, "a lone %" },
                 { "[Match]\nUnit=a.service\n[Trim]\nCommand=%p\nCommandMatch=java\n", 4, "must be named" },
                 { "[Match]\nUnit=a.service\n[Trim]\nCommand=jcmd %p VM.x\n", 4, "needs CommandMatch=" },
                 { "[Match]\nUnit=a.service\n[Trim]\nCommandTimeout=10ms\n", 4, "too short" },

@@ -237,3 +237,27 @@ Test(containers, restart_command_not_installed)
         cr_assert_not_null(l, "%s", log);
         cr_assert(strstr(l, "ERRNO=2"), "%s", l);
 }
+
+/* The one Command= spawner (daemon/action-command.c): the command sees no file descriptor of the daemon's
+ * beyond 0-2 (ls opens 3 itself), its output reaches the daemon's log where there is no journal, the
+ * specifiers are expanded, and an exit status other than 0 is a warning record. */
+Test(containers, restart_command_sandbox_and_status)
+{
+        make_tree();
+        fx_start(&(FxRun) {
+                .policy = "[Match]\nContainer=web\n[Pressure]\nHighEvents=yes\n[Actions]\nLadder=restart\n"
+                          "[Restart]\nCommand=/bin/ls -m /proc/self/fd /nonexistent-%c\n",
+                .host_fixture = true,
+                .no_bus = true,
+                .hide_journal = true,
+        });
+        fx_events(PODMAN "/container", 3);
+        char *log = fx_wait_log("RESTART_COMMAND_STATUS=", 5000);
+        cr_assert_not_null(log, "no record for a command that failed");
+        cr_assert(strstr(log, "/proc/self/fd:\n0, 1, 2, 3\n"), "the command saw other descriptors:\n%s", log);
+        cr_assert(strstr(log, "/nonexistent-" ID_A), "%%c was not expanded into its word:\n%s", log);
+        const char *l = line_with(log, "RESULT=failed", "RESTART_COMMAND=/bin/ls", "RESTART_COMMAND_STATUS=2");
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "ACTION=restart") && strstr(l, "RESTART_VIA=command") && strstr(l, "CONTAINER_NAME=web") &&
+                  strstr(l, "CGROUP=" PODMAN "/container"), "%s", l);
+}

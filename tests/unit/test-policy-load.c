@@ -351,7 +351,15 @@ static const struct {
         { "[Match]\nUnit=a.service\n[Kill]\nMode=nuke\n", 4, "unknown kill mode" },
         { "[Match]\nUnit=a.service\n[DropCache]\nPaths=/ok/** var/log/*\n", 4, "not an absolute path glob" },
         { "[Match]\nUnit=a.service\n[Restart]\nCommand=podman restart %n\n", 4, "unknown specifier %n" },
-        { "[Match]\nUnit=a.service\n[Restart]\nCommand=kill 100%\n", 4, "unknown specifier %%" },
+        { "[Match]\nUnit=a.service\n[Restart]\nCommand=kill 100%\n", 4, "Command=kill 100%: a lone % (%% is a percent sign)" },
+        /* One command language: the old meanings of %p in [Restart] and %c in [Trim] are refused. */
+        { "[Match]\nUnit=a.service\n[Restart]\nCommand=x --cgroup %p\n", 4,
+          "Command=x --cgroup %p: %p is the PID of the process the command is for, which [Restart] Command= does not "
+          "have; it meant the cgroup path here before: write %g for that" },
+        { "[Match]\nUnit=a.service\n\n[Trim]\nCommandMatch=java\nCommand=x %c\n", 6,
+          "Command=x %c: %c is the container id of the guarded cgroup, which [Trim] Command= does not have; it meant "
+          "the cgroup path here before: write %g for that" },
+        { "[Match]\nUnit=a.service\n[Trim]\nCommand=%g/jcmd\n", 4, "the program must be named, not a specifier" },
         { "[Match]\nUnit=a.service\n[Restart]\nLeadTime=soon\n", 4, "invalid time" },
         { "[Match]\nUnit=a.service\n[Restart]\nBurst=-1\n", 4, "not a number" },
         { "[Match]\nUnit=a.service\n[Restart]\nStopTimeout=off\n", 4, "invalid time" },
