@@ -15,7 +15,8 @@
  * - else (scopes, containers, slices): SIGTERM to the main process, the one that started first, through a
  *   pidfd; SIGKILL after [Restart] StopTimeout= if it still runs. Whoever supervises it restarts it.
  * Rate limit: at most Burst= restarts per Interval= per unit (or cgroup path, for cgroups without a unit),
- * kept across guards: a restarted service often gets a new cgroup and so a new guard. Over the limit the
+ * kept in the unit's record (daemon/unit-record.h) across guards, since a restarted service gets a new
+ * cgroup and so a new guard, and in the state file across daemon restarts. Over the limit the
  * action does nothing and returns -EBUSY (the record says RESULT=rate-limited), and tells the engine
  * (engine_rung_refused()) to go to the ladder's last rung at the next step. Any other failure to start a
  * restart does the same: waiting for the settle time would not make it work. */
@@ -35,41 +36,11 @@
 #include "cgroup/cgroup-procs.h"
 #include "cgroup/cgroup-restart.h"
 #include "policy/policy-command.h"
+#include "state.h"
+#include "unit-record.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
-
-#define RESTART_LIMITS_MAX 256
-
-typedef struct RestartLimitEntry {
-        char *key;
-        RestartLimit limit;
-        usec_t last_usec;
-} RestartLimitEntry;
-
-static RestartLimitEntry restart_limits[RESTART_LIMITS_MAX];
-
-/* The entry for key (the least recently used one is reused when the table is full). NULL on OOM. */
-static RestartLimit *restart_limit_for(const char *key, usec_t now)
-{
-        RestartLimitEntry *victim = &restart_limits[0];
-
-        for (size_t i = 0; i < RESTART_LIMITS_MAX; i++) {
-                RestartLimitEntry *e = restart_limits + i;
-                if (e->key && streq(e->key, key)) {
-                        e->last_usec = now;
-                        return &e->limit;
-                }
-                if (!e->key || (victim->key && e->last_usec < victim->last_usec))
-                        victim = e;
-        }
-        char *k = strdup(key);
-        if (!k)
-                return NULL;
-        free(victim->key);
-        *victim = (RestartLimitEntry) { .key = k, .last_usec = now };
-        return &victim->limit;
-}
 
 static bool string_endswith(const char *s, const char *suffix)
 {
@@ -303,10 +274,10 @@ int action_restart(Guard *g, const Observation *o, ActionOutcome *out)
                 action_add_field(out, "GROWTH_BYTES_PER_SEC=%.0f", g->engine.growth_bytes_per_sec);
         }
 
-        RestartLimit *l = restart_limit_for(key, now);
-        if (!l)
+        UnitRecord *u = unit_record_get(g->manager, key, /* create= */ true);
+        if (!u)
                 return out->result = -ENOMEM;
-        if (!restart_limit_take(l, now, p->restart_burst, p->restart_interval_usec)) {
+        if (!restart_limit_take(&u->restarts, now, p->restart_burst, p->restart_interval_usec)) {
                 char t[FORMAT_TIME_MAX];
                 action_add_field(out, "RESTART_RATE_LIMIT=%u/%s", p->restart_burst,
                         format_time(t, sizeof t, p->restart_interval_usec));
@@ -316,6 +287,7 @@ int action_restart(Guard *g, const Observation *o, ActionOutcome *out)
                 return out->result = -EBUSY;
         }
 
+        state_changed(g->manager); /* the rate limit survives a daemon restart */
         if (p->restart_command)
                 r = restart_command(g, out);
         else {

@@ -118,30 +118,36 @@ int brake_apply(Guard *g, const CgroupMemory *mem)
         return 1;
 }
 
+/* Someone else (the kubelet's MemoryQoS, an operator) wrote memory.high after us: it is theirs now, writing
+ * ours (the brake, or the original value) would overwrite it. Returns true (brake forgotten, one record) when
+ * memory.high holds neither the brake nor the relief we set. */
+static bool brake_taken_over(Guard *g)
+{
+        CgroupMemory now;
+        if (g->cgfd < 0 || cgroup_read_memory(g->cgfd, &now) < 0 || now.high == g->brake_bytes ||
+            (g->relief_active && now.high == g->relief_bytes))
+                return false;
+        g->brake_active = false;
+        g->relief_active = false;
+        state_changed(g->manager);
+        Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_INFO);
+        record_add_guard(rec, g);
+        record_add(rec, "BRAKE=left");
+        if (now.high == CGROUP_LIMIT_MAX)
+                record_add(rec, "MEMORY_HIGH=max");
+        else
+                record_add(rec, "MEMORY_HIGH=%" PRIu64, now.high);
+        record_send(rec, "%s: memory.high was changed by someone else while our brake was on, leaving it", g->path);
+        return true;
+}
+
 int brake_restore(Guard *g)
 {
         if (!g->brake_active)
                 return 0;
         int r;
-        /* Someone else (the kubelet's MemoryQoS, an operator) wrote memory.high after us: it is theirs now,
-         * restoring ours would overwrite it. */
-        CgroupMemory now;
-        if (g->cgfd >= 0 && cgroup_read_memory(g->cgfd, &now) >= 0 && now.high != g->brake_bytes &&
-            !(g->relief_active && now.high == g->relief_bytes)) {
-                g->brake_active = false;
-                g->relief_active = false;
-                state_changed(g->manager);
-                Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_INFO);
-                record_add_guard(rec, g);
-                record_add(rec, "BRAKE=left");
-                if (now.high == CGROUP_LIMIT_MAX)
-                        record_add(rec, "MEMORY_HIGH=max");
-                else
-                        record_add(rec, "MEMORY_HIGH=%" PRIu64, now.high);
-                record_send(rec, "%s: memory.high was changed by someone else while our brake was on, leaving it",
-                        g->path);
+        if (brake_taken_over(g))
                 return 0;
-        }
         r = brake_write_original(g);
         g->brake_active = false;
         g->relief_active = false;
@@ -207,9 +213,14 @@ int brake_tighten(Guard *g)
 {
         if (!g->relief_active)
                 return 0;
-        g->relief_active = false;
-        if (!g->brake_active)
+        if (!g->brake_active) {
+                g->relief_active = false;
                 return 0;
+        }
+        /* Written by someone else during the relief: theirs, as in brake_restore(). */
+        if (brake_taken_over(g))
+                return 0;
+        g->relief_active = false;
         int r = cgroup_write_high(g->cgfd, g->brake_bytes);
         if (ERRNO_IS_GONE(r))
                 return 0;

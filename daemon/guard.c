@@ -16,6 +16,7 @@
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
 #include "state.h"
+#include "unit-record.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -206,7 +207,8 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
                 }
         }
 
-        state_apply(g); /* what the previous instance knew about this cgroup */
+        state_apply(g);       /* what the previous instance knew about this cgroup */
+        unit_record_adopt(g); /* what the unit's previous cgroup left: its cooldowns */
         *ret = g;
         return 0;
 fail:
@@ -218,6 +220,7 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
 {
         if (!g)
                 return NULL;
+        unit_record_keep(g, cgroup_gone); /* before the brake is restored */
         if (g->brake_active && !cgroup_gone)
                 (void) brake_restore(g);
         guard_disarm_triggers(g);
@@ -445,6 +448,9 @@ int guard_step(Guard *g)
         }
         o.has_psi = cgroup_read_pressure(g->cgfd, &o.psi) >= 0;
 
+        /* The brake we left on the unit's previous cgroup (systemd carries it over) is ours again. */
+        if (!g->brake_active)
+                (void) unit_record_adopt_brake(g, &o.mem);
         /* Not while released: the brake comes back only once the cgroup was calm (the engine says). */
         if (g->policy->has_brake && !g->brake_active && !g->engine.brake_released)
                 (void) brake_apply(g, &o.mem);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "manager.h"
 #include "state.h"
+#include "unit-record.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
@@ -35,7 +36,9 @@ int manager_new(Manager **ret)
         m->guard_by_wd = hashmap_new(HASHMAP_KEY_INT);
         m->guards = hashmap_new(HASHMAP_KEY_STRING);
         m->stateful = hashmap_new(HASHMAP_KEY_STRING);
-        if (!m->dirs_by_path || !m->dir_by_wd || !m->guard_by_wd || !m->guards || !m->stateful) {
+        m->unit_records = hashmap_new(HASHMAP_KEY_STRING);
+        if (!m->dirs_by_path || !m->dir_by_wd || !m->guard_by_wd || !m->guards || !m->stateful ||
+            !m->unit_records) {
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -74,6 +77,7 @@ Manager *manager_free(Manager *m)
                 dir_watch_free(v);
         hashmap_free(m->guards);
         hashmap_free(m->stateful);
+        unit_records_free(m);
         hashmap_free(m->dirs_by_path);
         hashmap_free(m->dir_by_wd);
         hashmap_free(m->guard_by_wd);

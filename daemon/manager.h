@@ -96,6 +96,7 @@ struct Manager {
         Hashmap *guard_by_wd;            /* memory.events (and memory.max) wd -> Guard */
         Hashmap *guards;                 /* path -> Guard */
         Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
+        Hashmap *unit_records;           /* unit name (or path) -> UnitRecord: beyond a cgroup's life */
         bool stateful_incomplete;        /* a put into stateful failed: save from all guards */
 
         int control_fd;

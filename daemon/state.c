@@ -14,6 +14,7 @@
 #include "cgroup/cgroup-act.h"
 #include "manager.h"
 #include "state.h"
+#include "unit-record.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -108,21 +109,48 @@ static int parse_limit(const char *s, uint64_t *ret)
         return parse_u64(s, ret);
 }
 
-/* One "cgroup PATH key=value..." line (the leading "cgroup " already removed); modifies line. */
-static int parse_guard_line(char *line, SavedGuard **ret)
+/* "t1,t2,..." (oldest first) into a restart limit's ring. */
+static int parse_restarts(const char *v, RestartLimit *ret)
+{
+        RestartLimit l = {};
+        for (const char *p = v; *p;) {
+                char num[24];
+                size_t n = strcspn(p, ",");
+                uint64_t u;
+                if (n == 0 || n >= sizeof num || l.n >= RESTART_LIMIT_BURST_MAX)
+                        return -EINVAL;
+                memcpy(num, p, n);
+                num[n] = 0;
+                if (parse_u64(num, &u) < 0 || u == 0)
+                        return -EINVAL;
+                l.at_usec[l.n++] = u;
+                p += n;
+                if (*p == ',' && !*++p)
+                        return -EINVAL;
+        }
+        l.head = l.n % RESTART_LIMIT_BURST_MAX;
+        *ret = l;
+        return 0;
+}
+
+/* One "cgroup PATH key=value..." line, or with unit_record one "unit KEY key=value..." line (the leading word
+ * already removed); modifies line. */
+static int parse_guard_line(char *line, bool unit_record, SavedGuard **ret)
 {
         SavedGuard *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
         s->rung = _RUNG_INVALID;
         s->brake_original = CGROUP_LIMIT_MAX;
+        s->unit_record = unit_record;
 
         int r = -EINVAL;
         char *save = NULL;
         char *path = strtok_r(line, " ", &save);
-        if (!path || unescape(path) < 0 || path[0] != '/')
+        if (!path || unescape(path) < 0 || (!unit_record && path[0] != '/') || !*path)
                 goto fail;
-        if (!(s->path = strdup(path))) {
+        if (unit_record ? asprintf(&s->path, "unit %s", path) < 0 || !(s->unit = strdup(path)) :
+                          !(s->path = strdup(path))) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -136,6 +164,8 @@ static int parse_guard_line(char *line, SavedGuard **ret)
                 int q = 0;
 
                 if (streq(k, "unit")) {
+                        if (unit_record)
+                                continue; /* the line's key names it */
                         if (unescape(eq + 1) < 0 || !*v)
                                 goto fail;
                         free(s->unit);
@@ -147,6 +177,8 @@ static int parse_guard_line(char *line, SavedGuard **ret)
                         s->brake_via_dbus = streq(v, "systemd");
                 else if (streq(k, "original"))
                         q = parse_limit(v, &s->brake_original);
+                else if (streq(k, "restarts"))
+                        q = parse_restarts(v, &s->restarts);
                 else if (streq(k, "rung")) {
                         s->rung = rung_from_string(v);
                         if (s->rung < 0)
@@ -234,10 +266,11 @@ int state_parse(const char *buf, const char *boot_id, const char *root, Hashmap 
                         same_root = !root || (unescape(line + 5) >= 0 && streq(line + 5, root));
                         continue;
                 }
-                if (strncmp(line, "cgroup ", 7) != 0 || !same_boot || !same_root)
+                bool unit_record = !strncmp(line, "unit ", 5);
+                if ((!unit_record && strncmp(line, "cgroup ", 7) != 0) || !same_boot || !same_root)
                         continue; /* unknown line, or stamps of another boot: meaningless now */
                 SavedGuard *s = NULL;
-                int k = parse_guard_line(line + 7, &s);
+                int k = parse_guard_line(line + (unit_record ? 5 : 7), unit_record, &s);
                 if (k == -ENOMEM) {
                         r = k;
                         break;
@@ -265,8 +298,39 @@ int state_parse(const char *buf, const char *boot_id, const char *root, Hashmap 
         return 0;
 }
 
+static void format_brake(FILE *f, const SavedGuard *s)
+{
+        if (!s->brake)
+                return;
+        fprintf(f, " brake=%" PRIu64, s->brake_bytes);
+        if (s->brake_original == CGROUP_LIMIT_MAX)
+                fputs(" original=max", f);
+        else
+                fprintf(f, " original=%" PRIu64, s->brake_original);
+        fprintf(f, " via=%s", s->brake_via_dbus ? "systemd" : "cgroupfs");
+}
+
+static void format_unit_record(FILE *f, const SavedGuard *s)
+{
+        fputs("unit ", f);
+        write_escaped(f, s->unit);
+        format_brake(f, s);
+        for (Rung r = 0; r < _RUNG_MAX; r++)
+                if (s->last_run_usec[r] > 0)
+                        fprintf(f, " run.%s=%" PRIu64, rung_to_string(r), s->last_run_usec[r]);
+        const RestartLimit *l = &s->restarts;
+        for (unsigned i = 0, n = MIN(l->n, (unsigned) RESTART_LIMIT_BURST_MAX); i < n; i++)
+                fprintf(f, "%s%" PRIu64, i == 0 ? " restarts=" : ",",
+                        l->at_usec[(l->head + 2 * RESTART_LIMIT_BURST_MAX - n + i) % RESTART_LIMIT_BURST_MAX]);
+        fputc('\n', f);
+}
+
 void state_format_guard(FILE *f, const SavedGuard *s)
 {
+        if (s->unit_record) {
+                format_unit_record(f, s);
+                return;
+        }
         fputs("cgroup ", f);
         write_escaped(f, s->path);
         fprintf(f, " ino=%" PRIu64, s->ino);
@@ -274,14 +338,7 @@ void state_format_guard(FILE *f, const SavedGuard *s)
                 fputs(" unit=", f);
                 write_escaped(f, s->unit);
         }
-        if (s->brake) {
-                fprintf(f, " brake=%" PRIu64, s->brake_bytes);
-                if (s->brake_original == CGROUP_LIMIT_MAX)
-                        fputs(" original=max", f);
-                else
-                        fprintf(f, " original=%" PRIu64, s->brake_original);
-                fprintf(f, " via=%s", s->brake_via_dbus ? "systemd" : "cgroupfs");
-        }
+        format_brake(f, s);
         if (s->pressure) {
                 fprintf(f, " pressure=1 since=%" PRIu64 " signal=%" PRIu64, s->pressure_since_usec,
                         s->last_signal_usec);
@@ -398,6 +455,16 @@ int state_release_brake(sd_bus *bus, const CgroupRoot *root, const SavedGuard *s
 {
         if (!s->brake)
                 return 0;
+        if (s->unit_record) {
+                /* Its cgroup was gone when it was saved; systemd keeps the runtime MemoryHigh= for the unit's
+                 * next cgroup. Only systemd can take it back. */
+                if (!s->brake_via_dbus || !s->unit || s->unit[0] == '/')
+                        return 0;
+                if (!bus)
+                        return -ENOTCONN;
+                int r = set_memory_high_dbus(bus, s->unit, s->brake_original);
+                return r < 0 ? r : 1;
+        }
         _cleanup_close_ int cgfd = cgroup_open(root, s->path);
         if (cgfd < 0)
                 return ERRNO_IS_GONE(cgfd) ? 0 : cgfd;
@@ -450,16 +517,18 @@ int state_load(Manager *m)
                 return r;
         }
         m->saved = h;
+        unit_records_load(m); /* the "unit" lines: out of m->saved */
         if (hashmap_size(h) > 0)
                 log_info("Saved state of %zu cgroup(s) found in %s/%s", hashmap_size(h), state_dir(m),
                         STATE_FILE_NAME);
         return 0;
 }
 
-static void record_brake_released(Manager *m, const SavedGuard *s, int r, const char *why)
+void state_record_brake_released(const SavedGuard *s, int r, const char *why)
 {
         Record *rec = record_new(MW_MESSAGE_BRAKE, r < 0 ? LOG_WARNING : LOG_INFO);
-        record_add(rec, "CGROUP=%s", s->path);
+        if (!s->unit_record)
+                record_add(rec, "CGROUP=%s", s->path);
         if (s->unit)
                 record_add(rec, "UNIT=%s", s->unit);
         record_add(rec, "BRAKE=restored");
@@ -468,10 +537,11 @@ static void record_brake_released(Manager *m, const SavedGuard *s, int r, const 
                 record_add(rec, "MEMORY_HIGH=max");
         else
                 record_add(rec, "MEMORY_HIGH=%" PRIu64, s->brake_original);
-        record_add(rec, "BRAKE_FROM=previous-instance");
+        record_add(rec, "BRAKE_FROM=%s", s->unit_record ? "unit-record" : "previous-instance");
         if (r < 0)
                 record_add(rec, "ERRNO=%i", -r);
-        record_send(rec, "%s: memory.high brake of the previous instance %s (%s)", s->path,
+        record_send(rec, "%s: memory.high brake of %s %s (%s)", s->unit_record ? s->unit : s->path,
+                s->unit_record ? "a previous cgroup of the unit" : "the previous instance",
                 r < 0 ? "could not be removed" : "removed", why);
 }
 
@@ -484,7 +554,11 @@ void state_apply(Guard *g)
         if (!s)
                 return;
         if (s->ino != 0 && s->ino != cgroup_ino(g->cgfd)) {
-                /* Same path, new cgroup: nothing of the old one applies; its brake went with it. */
+                /* Same path, new cgroup: nothing of the old one applies, but a brake set through systemd
+                 * came with the unit to its new cgroup: the guard takes it back if memory.high holds it
+                 * (unit_record_adopt_brake()). */
+                if (s->unit && unit_record_key(g) && streq(s->unit, unit_record_key(g)))
+                        unit_record_take_saved_brake(m, s);
                 saved_guard_free(s);
                 return;
         }
@@ -520,7 +594,7 @@ void state_apply(Guard *g)
                         log_debug("%s: adopted the memory.high brake of the previous instance", g->path);
                 } else {
                         int r = state_release_brake(m->bus, m->root, s);
-                        record_brake_released(m, s, r, "the policy has no brake now");
+                        state_record_brake_released(s, r, "the policy has no brake now");
                 }
         }
         saved_guard_free(s);
@@ -579,7 +653,7 @@ void state_save_now(Manager *m)
          * under pressure in the VM and made the event-to-action latency grow with the count (p50 2.6 ms with
          * none, 21 ms with 10,000). */
         Hashmap *from = m->stateful_incomplete ? m->guards : m->stateful;
-        size_t n = hashmap_size(from), k = 0;
+        size_t n = hashmap_size(from) + unit_records_count(m), k = 0;
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         SavedGuard *buf = calloc(n ?: 1, sizeof *buf);
@@ -591,6 +665,9 @@ void state_save_now(Manager *m)
                         if (s)
                                 list[k++] = s;
                 }
+                size_t nu = unit_records_to_saved(m, buf + k, n - k);
+                for (size_t j = 0; j < nu; j++, k++)
+                        list[k] = buf + k;
                 r = state_write(state_dir(m), m->root->root_path, list, k);
         }
         free(buf);
@@ -650,10 +727,15 @@ void state_startup_done(Manager *m)
                 HashmapIter i = HASHMAP_ITER_INIT;
                 while (hashmap_iterate(m->saved, &i, &v, NULL)) {
                         SavedGuard *s = v;
-                        if (s->brake) {
+                        _cleanup_close_ int cgfd = s->brake ? cgroup_open(m->root, s->path) : -EBADF;
+                        if (s->brake && s->brake_via_dbus && s->unit && ERRNO_IS_GONE(cgfd)) {
+                                /* The unit is between two cgroups (a restart): systemd keeps the brake for
+                                 * the next one. Kept for its guard, restored at stop if none comes. */
+                                unit_record_take_saved_brake(m, s);
+                        } else if (s->brake) {
                                 int r = state_release_brake(m->bus, m->root, s);
                                 if (r != 0)
-                                        record_brake_released(m, s, r, "no policy guards the cgroup now");
+                                        state_record_brake_released(s, r, "no policy guards the cgroup now");
                         }
                 }
                 m->saved = saved_state_free(m->saved);
@@ -672,6 +754,7 @@ void state_shutdown(Manager *m)
                         if (g->brake_active)
                                 (void) brake_restore(g);
                 }
+                unit_records_restore_brakes(m); /* brakes left on units between two cgroups */
                 state_save_now(m);
                 m->state_ready = false;
         }

@@ -23,6 +23,11 @@
  *   cgroup /system.slice/web.service ino=1234 unit=web.service brake=94371840 original=max via=systemd
  *          pressure=1 since=.. signal=.. rung=reclaim rung_at=.. escalated=0 run.alert=.. run.reclaim=..
  *          actions=2 onsets=1 oom_kills=0
+ *   unit web.service brake=94371840 original=max via=systemd run.restart=.. restarts=..,..
+ * A "unit" line is a unit record (daemon/unit-record.h): what memwardend keeps about a unit (or a restart
+ * target without one, named by its cgroup path) beyond the life of its cgroup: the brake set through systemd
+ * (which carries it to the unit's next cgroup), the cooldowns of the unit's last guard and the restarts
+ * within the restart rate limit (restarts=, oldest first).
  * Unknown keys are ignored (a newer writer); a malformed line is skipped. */
 #pragma once
 
@@ -33,6 +38,7 @@
 #include <systemd/sd-bus.h>
 
 #include "cgroup/cgroup-fs.h"
+#include "cgroup/cgroup-restart.h"
 #include "policy/policy.h"
 #include "util/hashmap.h"
 #include "util/macro.h"
@@ -41,8 +47,10 @@
 #define STATE_FILE_MAX (64U * 1024U * 1024U)
 
 typedef struct SavedGuard {
-        char *path;
-        char *unit;                      /* NULL: none */
+        char *path;                      /* a unit record: "unit " + its key (never a cgroup path) */
+        char *unit;                      /* NULL: none; a unit record: its key (unit name, or cgroup path) */
+        bool unit_record;                /* a "unit" line (only brake*, last_run_usec and restarts apply) */
+        RestartLimit restarts;           /* a unit record: restarts within the rate limit */
         uint64_t ino;                    /* 0: unknown */
 
         bool brake;                      /* a memory.high brake we set is (or was at the save) in place */
@@ -80,7 +88,8 @@ int state_boot_id(char ret[static 37]);
 
 /* Restores one saved brake outside a guard: only when memory.high still holds brake_bytes (otherwise
  * someone changed it since, and it is theirs) and the cgroup is still the one we braked (same inode).
- * bus may be NULL (cgroupfs only). Returns 1 restored, 0 nothing to do (gone, changed), -errno. */
+ * bus may be NULL (cgroupfs only). A unit record's brake (its cgroup gone) is restored through systemd
+ * (bus needed). Returns 1 restored, 0 nothing to do (gone, changed), -errno. */
 int state_release_brake(sd_bus *bus, const CgroupRoot *root, const SavedGuard *s);
 
 /* The daemon's side (Manager and Guard hooks). */
@@ -102,5 +111,8 @@ void state_changed(Manager *m);
 void state_track(Guard *g);
 /* Written now (before an action runs: a crash in the action must not make the next instance redo it). */
 void state_save_now(Manager *m);
+/* One record for a brake restored outside a guard (BRAKE=restored, BRAKE_FROM=previous-instance, or
+ * unit-record for a unit record's). */
+void state_record_brake_released(const SavedGuard *s, int r, const char *why);
 /* At exit: restores every brake, then saves what is left (cooldowns, counters), frees the save source. */
 void state_shutdown(Manager *m);

@@ -148,6 +148,7 @@ typedef struct FxRun {
         bool proc_fixture;         /* --proc-root dir/proc */
         bool host_fixture;         /* --host-root dir/host (container and pod names) */
         bool no_bus;               /* DBUS_SYSTEM_BUS_ADDRESS pointing nowhere */
+        const char *bus_address;   /* DBUS_SYSTEM_BUS_ADDRESS (a private bus with a fake systemd) */
         bool hide_journal;         /* a private mount namespace without /run/systemd/journal */
         const char *wait_for;      /* default: the STARTED record */
         int start_ms;              /* how long to wait for it; default 5000 */
@@ -173,6 +174,8 @@ static void fx_start(const FxRun *run)
                 unsetenv("NOTIFY_SOCKET");
                 if (run->no_bus)
                         setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/memwarden-test-bus", 1);
+                if (run->bus_address)
+                        setenv("DBUS_SYSTEM_BUS_ADDRESS", run->bus_address, 1);
                 if (run->hide_journal && access("/run/systemd/journal/socket", F_OK) == 0) {
                         /* A host with journald: hide it in a mount namespace of our own. */
                         if (unshare(CLONE_NEWNS) < 0 ||

@@ -301,3 +301,56 @@ Test(state_parse, round_trip_and_hostile_lines)
         cr_assert_eq(hashmap_size(h), 0);
         saved_state_free(h);
 }
+
+Test(state_parse, unit_records_round_trip)
+{
+        /* A unit record (daemon/unit-record.h): its brake, cooldowns and restarts, oldest first, from a ring
+         * that wrapped around. */
+        SavedGuard s = {
+                .path = (char *) "unit web x.service",
+                .unit = (char *) "web x.service",
+                .unit_record = true,
+                .brake = true,
+                .brake_bytes = 8192,
+                .brake_original = 123456,
+                .brake_via_dbus = true,
+                .rung = _RUNG_INVALID,
+        };
+        s.last_run_usec[RUNG_RESTART] = 77;
+        for (unsigned i = 0; i < RESTART_LIMIT_BURST_MAX + 3; i++)
+                cr_assert(restart_limit_take(&s.restarts, 1000 + i, RESTART_LIMIT_BURST_MAX, 1));
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        fputs("memwarden-state 1\nboot abc\n", f);
+        state_format_guard(f, &s);
+        fputs("unit /a/path restarts=5,6\n"
+              "unit bad.service restarts=5,,6\n"
+              "unit bad2.service restarts=5,\n"
+              "unit bad3.service restarts=0\n"
+              "cgroup /a/path ino=1 run.kill=3\n",
+              f);
+        fclose(f);
+        cr_assert(strstr(buf, "unit web%20x.service brake=8192 original=123456 via=systemd run.restart=77 "
+                              "restarts=1003,1004,"), "%s", buf);
+
+        Hashmap *h = NULL;
+        cr_assert_eq(state_parse(buf, "abc", NULL, &h), 0);
+        cr_assert_eq(hashmap_size(h), 3, "%zu entries from:\n%s", hashmap_size(h), buf);
+        SavedGuard *u = hashmap_get(h, "unit web x.service");
+        cr_assert_not_null(u, "%s", buf);
+        cr_assert(u->unit_record);
+        cr_assert_str_eq(u->unit, "web x.service");
+        cr_assert(u->brake && u->brake_bytes == 8192 && u->brake_original == 123456 && u->brake_via_dbus);
+        cr_assert_eq(u->last_run_usec[RUNG_RESTART], 77);
+        cr_assert_eq(u->restarts.n, RESTART_LIMIT_BURST_MAX);
+        /* Within the limit as before: the ring holds the same restarts (the oldest three dropped). */
+        cr_assert_not(restart_limit_take(&u->restarts, 1000 + RESTART_LIMIT_BURST_MAX + 2, RESTART_LIMIT_BURST_MAX,
+                                         100000));
+        /* A unit record keyed by a path and a cgroup line of the same path are two entries. */
+        SavedGuard *p = hashmap_get(h, "unit /a/path"), *c = hashmap_get(h, "/a/path");
+        cr_assert(p && p->unit_record && p->restarts.n == 2, "%s", buf);
+        cr_assert(c && !c->unit_record && c->last_run_usec[RUNG_KILL] == 3);
+        saved_state_free(h);
+        free(buf);
+}

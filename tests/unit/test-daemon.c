@@ -249,3 +249,30 @@ Test(daemon, relief_for_trim_then_release_when_nothing_can_act)
         cr_assert_eq(strncmp(fx_slurp("cg/system.slice/web.service/memory.high"), "89997312", 8), 0,
                      "%s", fx_slurp("cg/system.slice/web.service/memory.high"));
 }
+
+Test(daemon, memory_high_written_by_someone_else_during_a_relief_is_theirs)
+{
+        /* As POLICY_RELIEF, with trim's settle time long enough to write memory.high during the relief. */
+        fx_put("cg/system.slice/web.service/memory.current", "95000000\n");
+        fx_start(&(FxRun){ .policy = "[Match]\nUnit=web.service\n"
+                                     "[Pressure]\nBrake=90%\nBrakeRelief=50%\nHysteresis=5s\nSampleInterval=100ms\n"
+                                     "[Actions]\nLadder=alert trim\n"
+                                     "[Trim]\nSettle=1s\nCooldown=10min\n" });
+        cr_assert_str_eq(fx_slurp("cg/system.slice/web.service/memory.high"), "89997312", "brake not set");
+        fx_events("/system.slice/web.service", 5);
+        cr_assert_not_null(fx_wait_log("BRAKE=relieved", 3000), "no relief before trim");
+        cr_assert_str_eq(fx_slurp("cg/system.slice/web.service/memory.high"), "97497088");
+
+        /* An operator (or the kubelet) sets memory.high while the relief is on. */
+        fx_put("cg/system.slice/web.service/memory.high", "77777216\n");
+        char *log = fx_wait_log("BRAKE=left", 3000);
+        cr_assert_not_null(log, "the end of the relief did not notice someone else's memory.high");
+        cr_assert(strstr(log, "MEMORY_HIGH=77777216"), "%s", log);
+        cr_assert_null(strstr(log, "BRAKE_AFTER_RELIEF=yes"), "the brake was put back over theirs:\n%s", log);
+        cr_assert_str_eq(fx_slurp("cg/system.slice/web.service/memory.high"), "77777216\n");
+
+        /* Not ours any more: not restored at stop either. */
+        fx_stop();
+        cr_assert_str_eq(fx_slurp("cg/system.slice/web.service/memory.high"), "77777216\n");
+        cr_assert_null(strstr(fx_slurp("daemon.log"), "BRAKE=restored"), "%s", fx_slurp("daemon.log"));
+}

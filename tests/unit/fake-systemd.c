@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/fake-systemd.c: what memwardend asks of systemd, on a private bus, for the daemon tests.
+ *   fake-systemd BUS_ADDRESS DIR
+ * Owns org.freedesktop.systemd1 on the bus and answers, on /org/freedesktop/systemd1,
+ * org.freedesktop.systemd1.Manager:
+ * - SetUnitProperties(s unit, b runtime, a(sv) props): MemoryHigh (t) is kept for the unit in
+ *   DIR/runtime/UNIT.MemoryHigh (as systemd keeps it in its runtime drop-in, for the unit's next cgroup) and
+ *   written to DIR/cg/system.slice/UNIT/memory.high when that cgroup exists ("max" for 2^64-1), replacing
+ *   the file as cgroupfs replaces the value;
+ * - RestartUnit(s unit, s mode) -> o: only logged; the test makes the unit's new cgroup.
+ * Every call is one line in DIR/systemd.log ("SetUnitProperties UNIT MemoryHigh=V", "RestartUnit UNIT MODE"),
+ * written when the call arrives; "ready" once the name is owned. With FAKE_SYSTEMD_DELAY_MS=N each reply
+ * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+static const char *dir;
+static sd_event *event;
+static uint64_t delay_usec;
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+        char p[512];
+        snprintf(p, sizeof p, "%s/systemd.log", dir);
+        FILE *f = fopen(p, "ae");
+        if (!f)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        fclose(f);
+}
+
+static void write_file(const char *path, const char *value)
+{
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *f = fopen(tmp, "we");
+        if (!f)
+                return;
+        fputs(value, f);
+        fclose(f);
+        (void) rename(tmp, path);
+}
+
+typedef struct Pending {
+        sd_bus_message *call;
+        char what[300];
+        bool job;
+} Pending;
+
+static int send_reply(Pending *p)
+{
+        int r = p->job ? sd_bus_reply_method_return(p->call, "o", "/org/freedesktop/systemd1/job/1") :
+                         sd_bus_reply_method_return(p->call, NULL);
+        if (delay_usec > 0)
+                log_line("reply %s", p->what);
+        sd_bus_message_unref(p->call);
+        free(p);
+        return r;
+}
+
+static int on_delay(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void) send_reply(userdata);
+        sd_event_source_disable_unref(s);
+        return 0;
+}
+
+static int reply(sd_bus_message *m, const char *what, bool job)
+{
+        Pending *p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->call = sd_bus_message_ref(m);
+        p->job = job;
+        snprintf(p->what, sizeof p->what, "%s", what);
+        if (delay_usec == 0)
+                return send_reply(p);
+        int r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, delay_usec, 1000, on_delay, p);
+        /* A floating source: freed with the loop. */
+        return r < 0 ? r : 1;
+}
+
+static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *unit;
+        int runtime, r;
+
+        if ((r = sd_bus_message_read(m, "sb", &unit, &runtime)) < 0)
+                return r;
+        if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
+                const char *name;
+                if ((r = sd_bus_message_read(m, "s", &name)) < 0)
+                        return r;
+                if (strcmp(name, "MemoryHigh") != 0) {
+                        if ((r = sd_bus_message_skip(m, "v")) < 0)
+                                return r;
+                } else {
+                        uint64_t v;
+                        if ((r = sd_bus_message_read(m, "v", "t", &v)) < 0)
+                                return r;
+                        char val[32], p[512];
+                        if (v == UINT64_MAX)
+                                snprintf(val, sizeof val, "max");
+                        else
+                                snprintf(val, sizeof val, "%" PRIu64, v);
+                        snprintf(p, sizeof p, "%s/runtime/%s.MemoryHigh", dir, unit);
+                        write_file(p, val);
+                        snprintf(p, sizeof p, "%s/cg/system.slice/%s", dir, unit);
+                        struct stat st;
+                        if (stat(p, &st) == 0) {
+                                strcat(p, "/memory.high");
+                                write_file(p, val);
+                        }
+                        log_line("SetUnitProperties %s MemoryHigh=%s", unit, val);
+                }
+                if ((r = sd_bus_message_exit_container(m)) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        char what[300];
+        snprintf(what, sizeof what, "SetUnitProperties %s", unit);
+        return reply(m, what, false);
+}
+
+static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *unit, *mode;
+        int r = sd_bus_message_read(m, "ss", &unit, &mode);
+        if (r < 0)
+                return r;
+        log_line("RestartUnit %s %s", unit, mode);
+        char what[300];
+        snprintf(what, sizeof what, "RestartUnit %s", unit);
+        return reply(m, what, true);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("SetUnitProperties", "sba(sv)", "", set_unit_properties, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("RestartUnit", "ss", "o", restart_unit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int main(int argc, char **argv)
+{
+        if (argc != 3) {
+                fprintf(stderr, "usage: fake-systemd BUS_ADDRESS DIR\n");
+                return 2;
+        }
+        dir = argv[2];
+        const char *d = getenv("FAKE_SYSTEMD_DELAY_MS");
+        delay_usec = d ? strtoull(d, NULL, 10) * 1000 : 0;
+        char p[512];
+        snprintf(p, sizeof p, "%s/runtime", dir);
+        (void) mkdir(p, 0755);
+
+        sd_bus *bus = NULL;
+        int r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_address(bus, argv[1]);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(bus, NULL, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                             manager_vtable, NULL);
+        if (r >= 0)
+                r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);
+        if (r >= 0)
+                r = sd_event_default(&event);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, event, 0);
+        if (r < 0) {
+                fprintf(stderr, "fake-systemd: %s\n", strerror(-r));
+                return 1;
+        }
+        log_line("ready");
+        r = sd_event_loop(event);
+        sd_bus_flush_close_unref(bus);
+        sd_event_unref(event);
+        return r < 0 ? 1 : 0;
+}
