@@ -8,7 +8,8 @@
  * Re-read files are protected beyond the rules of cgroup/cgroup-pagecache.h, which look at one scan only: a
  * program that reads a hot file again and again, start to end (cat in a loop, a config or index reloaded)
  * looks like a sequential reader in each pass. Two signs tell it apart, and either marks the inode as
- * re-read for as long as this daemon remembers it (a table of the last REREAD_TRACK_MAX inodes):
+ * re-read for as long as the guard remembers it (a table of the last REREAD_TRACK_MAX inodes per guard,
+ * made at its first drop-cache, freed with it):
  * - its position went back since the last drop-cache saw it (a new pass);
  * - the file is cached well ahead of the reader: more than a quarter of [position + 4 MiB, end) is resident,
  *   which a first pass with readahead never causes.
@@ -33,27 +34,27 @@
 #include "util/log.h"
 
 #define DROP_CACHE_FILES_MAX 4096
-#define REREAD_TRACK_MAX 1024
+#define REREAD_TRACK_MAX 256
 #define READAHEAD_ALLOWANCE (4ULL << 20)
 
-typedef struct PassTrack {
+struct PassTrack {
         dev_t dev;
         uint64_t ino;
         uint64_t pos;
         usec_t seen_usec;
         bool reread;
         bool seen_before; /* an earlier scan saw this inode: its position can be compared */
-} PassTrack;
+};
 
-static PassTrack pass_tracks[REREAD_TRACK_MAX];
-
-/* The entry of this inode, or the least recently seen one reset for it. */
-static PassTrack *pass_track_for(const OpenFile *f, usec_t now)
+/* The entry of this inode, or the least recently seen one reset for it. NULL on OOM. */
+static PassTrack *pass_track_for(Guard *g, const OpenFile *f, usec_t now)
 {
-        PassTrack *victim = &pass_tracks[0];
+        if (!g->pass_tracks && !(g->pass_tracks = calloc(REREAD_TRACK_MAX, sizeof *g->pass_tracks)))
+                return NULL;
+        PassTrack *victim = &g->pass_tracks[0];
 
         for (size_t i = 0; i < REREAD_TRACK_MAX; i++) {
-                PassTrack *t = pass_tracks + i;
+                PassTrack *t = g->pass_tracks + i;
                 if (t->seen_usec != 0 && t->dev == f->dev && t->ino == f->ino) {
                         t->seen_usec = now;
                         t->seen_before = true;
@@ -113,7 +114,11 @@ int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out)
                         log_debug("%s: %s: larger than the cgroup can cache, dropped behind on every pass", g->path,
                                 files[i].path);
                 else if (choice[i].verdict == DROP_BEHIND) {
-                        t = pass_track_for(files + i, now);
+                        t = pass_track_for(g, files + i, now);
+                        if (!t) {
+                                log_debug("%s: %s: skipped, out of memory for its history", g->path, files[i].path);
+                                continue;
+                        }
                         if (!t->reread && t->seen_before && files[i].info.pos < t->pos)
                                 t->reread = true; /* a new pass over the same file */
                         bool progress = t->seen_before && files[i].info.pos > t->pos;

@@ -37,7 +37,6 @@
 
 #define TRIM_PROCESSES_MAX 256        /* asked per action; more are skipped (and counted) */
 #define TRIM_PROCESS_FIELDS_MAX 32    /* TRIM_PROCESS= fields in one record */
-#define TRIM_PENDING_MAX_AGE_USEC (10 * 60 * USEC_PER_SEC)
 
 typedef struct TrimSent {
         pid_t pid;
@@ -48,21 +47,18 @@ typedef struct TrimSent {
         char comm[32];
 } TrimSent;
 
-typedef struct TrimPending {
-        char *path;            /* the guard's cgroup: the key */
+/* Guard.trim_pending: the last trim of the guard's cgroup, until its settle report (or the guard) goes. */
+struct TrimPending {
         usec_t sent_usec;      /* CLOCK_MONOTONIC */
         uint64_t sent_realtime_usec;
         TrimSent *sent;
         size_t n_sent;
-} TrimPending;
-
-static Hashmap *pending_by_path;
+};
 
 static TrimPending *trim_pending_free(TrimPending *p)
 {
         if (!p)
                 return NULL;
-        free(p->path);
         free(p->sent);
         free(p);
         return NULL;
@@ -211,17 +207,9 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
         return 0;
 }
 
-static void trim_pending_expire(usec_t now)
+void action_trim_guard_free(Guard *g)
 {
-        HashmapIter i = HASHMAP_ITER_INIT;
-        void *v;
-        while (hashmap_iterate(pending_by_path, &i, &v, NULL)) {
-                TrimPending *p = v;
-                if (now - p->sent_usec > TRIM_PENDING_MAX_AGE_USEC) {
-                        (void) hashmap_remove(pending_by_path, p->path);
-                        trim_pending_free(p);
-                }
-        }
+        g->trim_pending = trim_pending_free(g->trim_pending);
 }
 
 /* [Trim] Inject=: hands the batch to the injection helper. Returns how many processes it took; those it
@@ -263,12 +251,8 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
         usec_t now = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        if (!pending_by_path && !(pending_by_path = hashmap_new(HASHMAP_KEY_STRING)))
-                return out->result = -ENOMEM;
-        trim_pending_expire(now);
-
         TrimPending *p = calloc(1, sizeof *p);
-        if (!p || !(p->path = strdup(g->path)) || !(p->sent = calloc(TRIM_PROCESSES_MAX, sizeof *p->sent))) {
+        if (!p || !(p->sent = calloc(TRIM_PROCESSES_MAX, sizeof *p->sent))) {
                 trim_pending_free(p);
                 return out->result = -ENOMEM;
         }
@@ -292,10 +276,8 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
         unsigned injecting = trim_action_inject(g, p, &t.inject, out, &in_flight);
         t.skipped_no_handler += t.inject_marked - injecting; /* not handed over */
 
-        TrimPending *old = hashmap_remove(pending_by_path, g->path);
-        trim_pending_free(old);
-        if (hashmap_put(pending_by_path, p->path, p) < 0)
-                trim_pending_free(p);
+        trim_pending_free(g->trim_pending);
+        g->trim_pending = p;
 
         action_add_field(out, "TRIM_SIGNALLED=%u", t.signalled);
         action_add_field(out, "TRIM_SKIPPED_NO_HANDLER=%u", t.skipped_no_handler);
@@ -351,7 +333,7 @@ static uint64_t proc_anon_huge(const CgroupRoot *root, pid_t pid)
 
 void action_trim_settled(Guard *g, Record *r)
 {
-        TrimPending *p = pending_by_path ? hashmap_remove(pending_by_path, g->path) : NULL;
+        TrimPending *p = TAKE_PTR(g->trim_pending);
         if (!p)
                 return;
 

@@ -223,6 +223,7 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         unit_record_keep(g, cgroup_gone); /* before the brake is restored */
         if (g->brake_active && !cgroup_gone)
                 (void) brake_restore(g);
+        brake_calls_detach(g);
         guard_disarm_triggers(g);
         if (g->manager->stateful && hashmap_get(g->manager->stateful, g->path) == g)
                 (void) hashmap_remove(g->manager->stateful, g->path);
@@ -233,6 +234,8 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
                 g->manager->n_under_pressure--;
         closep(&g->cgfd);
         cgroup_identity_done(&g->id);
+        free(g->pass_tracks);
+        action_trim_guard_free(g);
         free(g->path);
         free(g);
         return NULL;

@@ -63,6 +63,7 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        m->exiting = true; /* the loop is over: what is said to systemd from here is said synchronously */
         state_shutdown(m); /* restores brakes, keeps cooldowns for the next instance */
         metrics_free(m);   /* removes the metrics file */
         void *v;
@@ -85,6 +86,7 @@ Manager *manager_free(Manager *m)
         control_close(m);
         sd_event_source_disable_unref(m->inotify_source);
         closep(&m->inotify_fd);
+        brake_calls_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         cgroup_root_free(m->root);

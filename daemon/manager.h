@@ -20,6 +20,9 @@
 #include "util/hashmap.h"
 
 typedef struct Manager Manager;
+typedef struct BrakeCall BrakeCall;
+typedef struct PassTrack PassTrack;
+typedef struct TrimPending TrimPending;
 
 typedef struct Guard {
         Manager *manager;
@@ -65,6 +68,10 @@ typedef struct Guard {
         unsigned n_records_in_interval;
         unsigned n_suppressed;
         GuardMetrics metrics;            /* daemon/metrics-daemon.c */
+
+        /* What the rungs remember about this cgroup, freed with the guard. */
+        PassTrack *pass_tracks;          /* drop-cache: the readers seen (action-drop-cache.c); NULL: none */
+        TrimPending *trim_pending;       /* trim: who was asked, for its settle report (action-trim.c) */
 } Guard;
 
 typedef struct DirWatch {
@@ -75,6 +82,8 @@ typedef struct DirWatch {
 struct Manager {
         sd_event *event;
         sd_bus *bus;                     /* system bus or /run/systemd/private; NULL if unavailable */
+        BrakeCall *brake_calls;          /* memory.high writes waiting for systemd's answer (brake.c) */
+        bool exiting;                    /* manager_free() runs: calls to systemd are synchronous */
         CgroupRoot *root;
         int host_fd;                     /* "/": container and pod names (cgroup/cgroup-container.h) */
         Config *config;
@@ -106,6 +115,7 @@ struct Manager {
         unsigned n_control_connections;
         size_t control_buffered_bytes;
         struct ControlCache *control_cache;
+
 
         unsigned n_under_pressure;
         bool status_dirty;
@@ -159,6 +169,11 @@ int brake_tighten(Guard *g);
 /* Lifts the brake because no rung can act (the engine's release_brake): memory.high back to what it was,
  * one record with the reason. Returns 0 or -errno. */
 int brake_release(Guard *g, BrakeRelease why);
+/* brake_apply(), _restore() and _release() write through systemd asynchronously: the outcome and the record
+ * come when systemd answers. The guard is going: its calls go on without it. */
+void brake_calls_detach(Guard *g);
+/* At exit: calls still waiting are dropped (their answers would never be read). */
+void brake_calls_free(Manager *m);
 
 /* Control socket (daemon/control.c). */
 int control_open(Manager *m);

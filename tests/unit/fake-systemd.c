@@ -10,7 +10,9 @@
  * - RestartUnit(s unit, s mode) -> o: only logged; the test makes the unit's new cgroup.
  * Every call is one line in DIR/systemd.log ("SetUnitProperties UNIT MemoryHigh=V", "RestartUnit UNIT MODE"),
  * written when the call arrives; "ready" once the name is owned. With FAKE_SYSTEMD_DELAY_MS=N each reply
- * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes. */
+ * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes. With
+ * FAKE_SYSTEMD_REFUSE=UNIT, SetUnitProperties for UNIT fails (org.freedesktop.systemd1.NoSuchUnit) and
+ * changes nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -59,13 +61,15 @@ static void write_file(const char *path, const char *value)
 typedef struct Pending {
         sd_bus_message *call;
         char what[300];
-        bool job;
+        bool job, refuse;
 } Pending;
 
 static int send_reply(Pending *p)
 {
-        int r = p->job ? sd_bus_reply_method_return(p->call, "o", "/org/freedesktop/systemd1/job/1") :
-                         sd_bus_reply_method_return(p->call, NULL);
+        int r = p->refuse ? sd_bus_reply_method_errorf(p->call, "org.freedesktop.systemd1.NoSuchUnit",
+                                                       "Unit %s not loaded.", p->what) :
+                p->job    ? sd_bus_reply_method_return(p->call, "o", "/org/freedesktop/systemd1/job/1") :
+                            sd_bus_reply_method_return(p->call, NULL);
         if (delay_usec > 0)
                 log_line("reply %s", p->what);
         sd_bus_message_unref(p->call);
@@ -80,13 +84,14 @@ static int on_delay(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static int reply(sd_bus_message *m, const char *what, bool job)
+static int reply(sd_bus_message *m, const char *what, bool job, bool refuse)
 {
         Pending *p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
         p->call = sd_bus_message_ref(m);
         p->job = job;
+        p->refuse = refuse;
         snprintf(p->what, sizeof p->what, "%s", what);
         if (delay_usec == 0)
                 return send_reply(p);
@@ -102,6 +107,8 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
 
         if ((r = sd_bus_message_read(m, "sb", &unit, &runtime)) < 0)
                 return r;
+        const char *refused = getenv("FAKE_SYSTEMD_REFUSE");
+        bool refuse = refused && strcmp(refused, unit) == 0;
         if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
@@ -115,6 +122,12 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
                         uint64_t v;
                         if ((r = sd_bus_message_read(m, "v", "t", &v)) < 0)
                                 return r;
+                        if (refuse) {
+                                log_line("SetUnitProperties %s refused", unit);
+                                if ((r = sd_bus_message_exit_container(m)) < 0)
+                                        return r;
+                                continue;
+                        }
                         char val[32], p[512];
                         if (v == UINT64_MAX)
                                 snprintf(val, sizeof val, "max");
@@ -137,7 +150,7 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
                 return r;
         char what[300];
         snprintf(what, sizeof what, "SetUnitProperties %s", unit);
-        return reply(m, what, false);
+        return reply(m, what, false, refuse);
 }
 
 static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -149,7 +162,7 @@ static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         log_line("RestartUnit %s %s", unit, mode);
         char what[300];
         snprintf(what, sizeof what, "RestartUnit %s", unit);
-        return reply(m, what, true);
+        return reply(m, what, true, false);
 }
 
 static const sd_bus_vtable manager_vtable[] = {

@@ -7,8 +7,12 @@
  * MemoryHigh= the fake systemd kept for the unit. */
 #include "daemon-fixture.h"
 
+#include <time.h>
+
 static pid_t bus_pid, systemd_pid;
 static char bus_address[200];
+
+static const char *refuse_unit; /* FAKE_SYSTEMD_REFUSE for the next bus_start() */
 
 static pid_t spawn(char *const argv[], const char *log, const char *delay_ms)
 {
@@ -22,6 +26,8 @@ static pid_t spawn(char *const argv[], const char *log, const char *delay_ms)
                 dup2(fd, 2);
                 if (delay_ms)
                         setenv("FAKE_SYSTEMD_DELAY_MS", delay_ms, 1);
+                if (refuse_unit)
+                        setenv("FAKE_SYSTEMD_REFUSE", refuse_unit, 1);
                 execv(argv[0], argv);
                 _exit(127);
         }
@@ -157,7 +163,7 @@ Test(units, restarted_unit_keeps_its_brake_and_its_cooldown)
         char *log = fx_wait_log("BRAKE=adopted", 3000);
         cr_assert_not_null(log, "the carried brake was not taken back");
         cr_assert(strstr(log, "BRAKE_FROM=previous-cgroup"), "%s", log);
-        cr_assert_eq(fx_count(log, "BRAKE=set "), 1, "a second brake on top of the carried one:\n%s", log);
+        cr_assert_eq(fx_count(log, "BRAKE=set BRAKE_BYTES="), 1, "a second brake on top of the carried one:\n%s", log);
         char *st = fx_control("status json\n");
         cr_assert(strstr(st, "\"brake\":" BRAKE), "the new guard does not know the brake: %s", st);
 
@@ -231,7 +237,7 @@ Test(units, daemon_restart_takes_back_the_brake_of_a_restarted_unit)
         fx_start(&(FxRun) { .policy = POLICY_COOLDOWN, .bus_address = bus_address });
         char *log = fx_wait_log("BRAKE=adopted", 3000);
         cr_assert_not_null(log, "the brake of the previous instance was taken for the operator's");
-        cr_assert_null(strstr(log, "BRAKE=set "), "%s", log);
+        cr_assert_null(strstr(log, "BRAKE=set BRAKE_BYTES="), "%s", log);
         fx_stop();
         cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), "max", "brake left behind");
 }
@@ -261,6 +267,93 @@ Test(units, restart_rate_limit_survives_a_daemon_restart)
         cr_assert_not_null(log, "the restart was not rate-limited");
         cr_assert_eq(count_in("systemd.log", "RestartUnit web.service"), 1,
                      "Burst=1 per 10 min, restarted twice across a daemon restart:\n%s", log);
+}
+
+/* Nothing waits for systemd (daemon/brake.c): a PID 1 that takes 2 s to answer SetUnitProperties does not
+ * stall the loop; the outcome and its record come with the answer. */
+
+static const char *POLICY_NEW =
+        "[Match]\nUnit=new-*.service\n"
+        "[Pressure]\nBrake=90%\nHysteresis=1s\nSampleInterval=100ms\n"
+        "[Actions]\nLadder=alert reclaim\n";
+
+/* A new unit's cgroup: made aside, moved into place (the daemon sees it whole, as cgroupfs shows it). */
+static void new_unit(void)
+{
+        fx_make_cgroup_at("aside", "/new-a.service", "100000000\n");
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "mv '%s/aside/new-a.service' '%s/cg/system.slice/new-a.service'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+Test(units, a_slow_systemd_does_not_stall_the_loop)
+{
+        bus_start("2000");
+        fx_start(&(FxRun) { .policy = POLICY_NEW, .bus_address = bus_address });
+        new_unit();
+        cr_assert(wait_count("systemd.log", "SetUnitProperties new-a.service MemoryHigh=" BRAKE, 1, 3000),
+                  "no brake call: %s", fx_slurp("daemon.log"));
+        long long t0 = now_ms();
+        char *st = fx_copy(fx_control("status\n"));
+        long long t1 = now_ms();
+        bool answered = strstr(fx_slurp("systemd.log"), "reply SetUnitProperties new-a.service");
+        cr_log_info("status took %lld ms while systemd's answer was %s", t1 - t0, answered ? "in" : "pending");
+        cr_assert(strstr(st, "guarding 1 cgroups"), "%s", st);
+        cr_assert_not(answered, "systemd answered before the status did (the loop waited for it?): %lld ms",
+                      t1 - t0);
+        cr_assert_lt(t1 - t0, 1000, "status took %lld ms while a brake call to systemd was in flight", t1 - t0);
+
+        /* The outcome comes with the answer: set through systemd. */
+        char *log = fx_wait_log("BRAKE_VIA=systemd", 4000);
+        cr_assert_not_null(log, "no brake record after systemd's answer");
+        cr_assert(strstr(log, "BRAKE=set"), "%s", log);
+        cr_assert_str_eq(fx_slurp("cg/system.slice/new-a.service/memory.high"), BRAKE);
+        /* Restored at stop (synchronously: the loop is over), through systemd. */
+        fx_stop();
+        cr_assert_str_eq(fx_slurp("runtime/new-a.service.MemoryHigh"), "max", "%s", fx_slurp("daemon.log"));
+}
+
+Test(units, stop_while_the_brake_call_is_in_flight_leaves_no_brake)
+{
+        bus_start("1500");
+        fx_start(&(FxRun) { .policy = POLICY_NEW, .bus_address = bus_address });
+        new_unit();
+        cr_assert(wait_count("systemd.log", "SetUnitProperties new-a.service MemoryHigh=" BRAKE, 1, 3000));
+        cr_assert_null(strstr(fx_slurp("systemd.log"), "reply"));
+        /* SIGTERM before systemd answered: the restore goes after the set, in order. */
+        int status = fx_stop();
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+        cr_assert(wait_count("systemd.log", "SetUnitProperties new-a.service MemoryHigh=max", 1, 1000), "%s",
+                  fx_slurp("systemd.log"));
+        cr_assert_str_eq(fx_slurp("runtime/new-a.service.MemoryHigh"), "max");
+        cr_assert_str_eq(fx_slurp("cg/system.slice/new-a.service/memory.high"), "max");
+}
+
+Test(units, systemd_refuses_the_brake_cgroupfs_instead)
+{
+        refuse_unit = "new-a.service";
+        bus_start("300");
+        refuse_unit = NULL;
+        fx_start(&(FxRun) { .policy = POLICY_NEW, .bus_address = bus_address });
+        new_unit();
+        char *log = fx_wait_log("BRAKE=set", 3000);
+        cr_assert_not_null(log);
+        cr_assert(strstr(log, "BRAKE_VIA=cgroupfs"), "%s", log);
+        cr_assert(strstr(fx_slurp("systemd.log"), "SetUnitProperties new-a.service refused"), "%s",
+                  fx_slurp("systemd.log"));
+        cr_assert_str_eq(fx_slurp("cg/system.slice/new-a.service/memory.high"), BRAKE);
+        fx_stop();
+        /* Restored the way it was set: cgroupfs ("max" over the start of the old value in a regular file). */
+        cr_assert_eq(strncmp(fx_slurp("cg/system.slice/new-a.service/memory.high"), "max", 3), 0, "%s",
+                     fx_slurp("daemon.log"));
+        cr_assert_null(strstr(fx_slurp("systemd.log"), "MemoryHigh=max"), "%s", fx_slurp("systemd.log"));
 }
 
 static const char *POLICY_RESTART_KILL =
