@@ -23,11 +23,14 @@ work=/run/mwstall
 root=/sys/fs/cgroup
 rm -rf $work; mkdir -p $work/pol; chmod 755 $work
 : >$work/main.conf
+# The idle cgroups are guarded without a PSI trigger: on Debian's 6.1 each trigger costs a kernel poll
+# thread (design.md), 1,500 of them in a TCG guest made the start-up alone take minutes; memory.events is
+# still watched and `status json` is as large.
 cat >$work/pol/idle.conf <<'P'
 [Match]
 Cgroup=/mwidle/*
 [Pressure]
-SomeTrigger=150ms/1s
+SomeTrigger=off
 [Actions]
 Ladder=alert
 P
