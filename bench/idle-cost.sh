@@ -3,7 +3,8 @@
 # Runs inside the test VM (bench/idle-cost runs it there). What each supervisor costs while nothing
 # happens, measured side by side in one window:
 #   memwardend guarding 0 cgroups, memwardend guarding N cgroups (N=${N:-1000}, raw cgroups under
-#   /sys/fs/cgroup/mwbench with memory enabled, one PSI trigger and one memory.events watch each),
+#   /sys/fs/cgroup/mwbench with memory enabled, one PSI trigger and one memory.events watch each), the same
+#   with its metrics file on (MetricsFile=: written only when something changes),
 #   systemd-oomd (Debian's, default config), earlyoom (Debian's, defaults).
 # Figures per process over ${WINDOW:-60} s: wakeups/s (voluntary + involuntary context switches),
 # CPU seconds per hour, RSS and private memory (smaps_rollup), open fds; and memwardend's start-up time
@@ -16,6 +17,7 @@ WINDOW=${WINDOW:-60}
 work=/run/mwbench
 mkdir -p $work/pol0 $work/polN
 : >$work/main.conf
+printf '[Daemon]\nMetricsFile=%s/metrics.prom\n' $work >$work/main-metrics.conf
 printf '[Match]\nCgroup=/nothing-matches-this\n[Actions]\nLadder=alert\n' >$work/pol0/p.conf
 printf '[Match]\nCgroup=/mwbench/*\n[Pressure]\nSomeTrigger=150ms/1s\n[Actions]\nLadder=alert\n' >$work/polN/p.conf
 
@@ -26,8 +28,8 @@ t=$(date +%s.%N)
 for i in $(seq 1 "$N"); do mkdir -p $cg/c$i; done
 echo "# created $N cgroups in $(python3 -c "print(round($(date +%s.%N) - $t, 1))") s" >&2
 
-start_mw() { # NAME POLICYDIR
-        "$build/memwardend" --log-target stderr -c $work/main.conf -p "$2" --control-socket $work/$1.sock \
+start_mw() { # NAME POLICYDIR [MAINCONF]
+        "$build/memwardend" --log-target stderr -c "${3:-$work/main.conf}" -p "$2" --control-socket $work/$1.sock \
                 >/dev/null 2>$work/$1.log &
         echo $!
 }
@@ -47,6 +49,8 @@ t1=$(date +%s%N)
 pidN=$(start_mw mwN $work/polN)
 wait_guarded $work/mwN.sock "$N" || { cat $work/mwN.log; exit 1; }
 t2=$(date +%s%N)
+pidM=$(start_mw mwM $work/polN $work/main-metrics.conf)
+wait_guarded $work/mwM.sock "$N" || { cat $work/mwM.log; exit 1; }
 startup0=$(( (t1 - t0) / 1000000 )); startupN=$(( (t2 - t1) / 1000000 ))
 
 systemctl start systemd-oomd.service 2>/dev/null
@@ -55,8 +59,12 @@ earlyoom_bin=$(command -v earlyoom)
 if [ -n "$earlyoom_bin" ]; then "$earlyoom_bin" >/dev/null 2>&1 & early=$!; else early=0; fi
 sleep 5
 
-declare -A name=([$pid0]="memwardend, 0 cgroups" [$pidN]="memwardend, $N cgroups")
-pids=($pid0 $pidN)
+declare -A name=([$pid0]="memwardend, 0 cgroups" [$pidN]="memwardend, $N cgroups"
+                 [$pidM]="memwardend, $N cgroups, MetricsFile= on")
+pids=($pid0 $pidN $pidM)
+wait_for_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.2; done; return 1; }
+wait_for_file $work/metrics.prom || { echo "no metrics file" >&2; exit 1; }
+mtime0=$(stat -c %y $work/metrics.prom)
 [ "${oomd:-0}" -gt 0 ] && { pids+=($oomd); name[$oomd]="systemd-oomd $(systemctl --version | awk 'NR==1{print $2}'), defaults"; }
 [ "$early" -gt 0 ] && { pids+=($early); name[$early]="earlyoom $(earlyoom -v 2>&1 | head -1 | awk '{print $2}'), defaults"; }
 
@@ -79,9 +87,13 @@ for p in "${pids[@]}"; do
         echo "| ${name[$p]} | $w | $cs | $rss | $priv | $fds |"
 done
 echo
+m=$(grep -c '^memwarden_cgroup_early_warning{' $work/metrics.prom)
+echo "Metrics file: $(stat -c %s $work/metrics.prom) bytes, $m guarded cgroups in it;" \
+     "$([ "$(stat -c %y $work/metrics.prom)" = "$mtime0" ] && echo "not rewritten during the window" ||
+        echo "REWRITTEN during the window")."
 echo "memwardend start-up to all guarded: ${startup0} ms with 0 cgroups, ${startupN} ms with $N cgroups (TCG)."
 echo "Window ${WINDOW} s, kernel $(uname -r), qemu TCG, $(nproc) vCPUs. memwardend ran without WatchdogSec (the unit"
 echo "adds one watchdog ping every 90 s)."
-kill $pid0 $pidN $early 2>/dev/null
+kill $pid0 $pidN $pidM $early 2>/dev/null
 wait 2>/dev/null
 for i in $(seq 1 "$N"); do rmdir $cg/c$i; done
