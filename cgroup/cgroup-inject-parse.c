@@ -74,20 +74,28 @@ static int maps_line(const char *line, uint64_t *lo, uint64_t *hi, uint64_t *off
         return 0;
 }
 
+/* Copies the line at *p (cut at size - 1 bytes) into line and moves *p past it. false at the end. */
+static bool maps_next_line(const char **p, char *line, size_t size)
+{
+        if (!*p || !**p)
+                return false;
+        const char *nl = strchr(*p, '\n');
+        size_t len = nl ? (size_t) (nl - *p) : strlen(*p);
+        if (len >= size)
+                len = size - 1;
+        memcpy(line, *p, len);
+        line[len] = 0;
+        *p = nl ? nl + 1 : NULL;
+        return true;
+}
+
 int inject_maps_parse(const char *buf, InjectMaps *ret)
 {
         InjectMaps m = {};
         bool any = false;
         char line[1024];
 
-        for (const char *p = buf; p && *p;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                if (len >= sizeof line)
-                        len = sizeof line - 1;
-                memcpy(line, p, len);
-                line[len] = 0;
-                p = nl ? nl + 1 : NULL;
+        for (const char *p = buf; maps_next_line(&p, line, sizeof line);) {
 
                 uint64_t lo, hi, off;
                 char perms[5];
@@ -131,14 +139,7 @@ int inject_maps_find(const char *buf, uint64_t addr, uint64_t *ret_lo, uint64_t 
                      size_t name_size)
 {
         char line[1024];
-        for (const char *p = buf; p && *p;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                if (len >= sizeof line)
-                        len = sizeof line - 1;
-                memcpy(line, p, len);
-                line[len] = 0;
-                p = nl ? nl + 1 : NULL;
+        for (const char *p = buf; maps_next_line(&p, line, sizeof line);) {
 
                 uint64_t lo, hi, off;
                 char perms[5];
@@ -158,14 +159,7 @@ size_t inject_heap_candidates(const char *maps, uint64_t *starts, size_t max)
 {
         char line[1024];
         size_t n = 0;
-        for (const char *p = maps; p && *p;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                if (len >= sizeof line)
-                        len = sizeof line - 1;
-                memcpy(line, p, len);
-                line[len] = 0;
-                p = nl ? nl + 1 : NULL;
+        for (const char *p = maps; maps_next_line(&p, line, sizeof line);) {
 
                 uint64_t lo, hi, off;
                 char perms[5];
