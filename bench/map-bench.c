@@ -106,7 +106,7 @@ int main(int argc, char *argv[])
         size_t scanned = 0, base_ok = 0;
         for (size_t i = 0; i < runs; i++) {
                 CgroupMap *m = NULL;
-                /* What the daemon builds for a record (daemon/alert-map.c), without its caps. */
+                /* What the daemon builds for a record (daemon/record-map.c), without its caps. */
                 MapOptions opt = { .max_procs = forked + 1, .no_cmdline = true, .trim_dirfd = -1 };
                 usec_t w0 = now_usec(CLOCK_MONOTONIC);
                 double c0 = cpu_ms();

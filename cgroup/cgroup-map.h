@@ -38,7 +38,7 @@
 #include "trim/memwarden-trim.h"
 #include "util/macro.h"
 
-/* Default caps. The daemon uses smaller ones (daemon/alert-map.c). */
+/* Default caps. The daemon uses smaller ones (daemon/record-map.c). */
 #define MAP_PROCS_MAX_DEFAULT 20000U   /* processes read per map */
 #define MAP_CGROUPS_MAX 4096U          /* cgroups walked below the mapped one */
 #define MAP_FILES_SCAN_MAX 512U        /* open regular files examined with mincore */

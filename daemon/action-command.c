@@ -13,7 +13,7 @@
 #include <systemd/sd-journal.h>
 
 #include "action-command.h"
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "util/log.h"
 #include "util/time-util.h"

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "action.h"
-#include "alert.h"
+#include "record.h"
 #include "util/time-util.h"
 #include "cgroup/cgroup-pagecache.h"
 #include "util/log.h"

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 
 #include "action.h"
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "util/log.h"
 

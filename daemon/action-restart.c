@@ -31,7 +31,7 @@
 
 #include "action-command.h"
 #include "action.h"
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-procs.h"
 #include "cgroup/cgroup-restart.h"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "action-trim-inject.h"
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-inject.h"
 #include "cgroup/cgroup-restart.h"

@@ -26,7 +26,7 @@
 #include "action-trim-inject.h"
 #include "action-trim.h"
 #include "action.h"
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "cgroup/cgroup-trim.h"
 #include "policy/policy-command.h"

@@ -3,7 +3,7 @@
  * with the other rungs in action.h. */
 #pragma once
 
-#include "alert.h"
+#include "record.h"
 #include "manager.h"
 
 /* Called by the settle report of a trim (daemon/guard.c): adds what each asked process released (from the

@@ -10,7 +10,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "alert.h"
+#include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "manager.h"
 #include "state.h"

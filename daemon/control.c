@@ -31,8 +31,8 @@
 #include <sys/un.h>
 
 #include "config.h"
-#include "alert.h"
-#include "alert-container.h"
+#include "record.h"
+#include "record-container.h"
 #include "manager.h"
 #include "util/json.h"
 #include "util/log.h"

@@ -11,8 +11,8 @@
 
 #include "action.h"
 #include "action-trim.h"
-#include "alert.h"
-#include "alert-container.h"
+#include "record.h"
+#include "record-container.h"
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
 #include "state.h"

@@ -13,7 +13,7 @@
 
 #include "action-trim-inject.h"
 #include "action.h"
-#include "alert.h"
+#include "record.h"
 #include "bus-systemd.h"
 #include "config.h"
 #include "manager.h"
@@ -376,7 +376,7 @@ int manager_reload(Manager *m, ConfigError *ret_err)
         sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
         int r = manager_load_config(m, &c, &err);
         if (r < 0) {
-                alert_config_error(&err, "Reload failed, keeping the running configuration");
+                record_config_error(&err, "Reload failed, keeping the running configuration");
                 if (ret_err)
                         *ret_err = err;
                 sd_notify(false, "READY=1");
@@ -433,7 +433,7 @@ int manager_startup(Manager *m)
         ConfigError err = {};
         int r = manager_load_config(m, &m->config, &err);
         if (r < 0) {
-                alert_config_error(&err, "Refusing to start with a broken configuration");
+                record_config_error(&err, "Refusing to start with a broken configuration");
                 return -EINVAL;
         }
         manager_apply_daemon_config(m);

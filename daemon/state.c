@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alert.h"
+#include "record.h"
 #include "bus-systemd.h"
 #include "cgroup/cgroup-act.h"
 #include "manager.h"

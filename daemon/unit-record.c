@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alert.h"
+#include "record.h"
 #include "unit-record.h"
 #include "util/log.h"
 #include "util/time-util.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/alert-map.c: a compact map in every alert (alert-map.h). No fds, no file scan: those are for
+/* daemon/record-map.c: a compact map in every alert (record-map.h). No fds, no file scan: those are for
  * `memwardenctl map`; here every process costs three small /proc reads. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "alert-map.h"
+#include "record-map.h"
 #include "cgroup/cgroup-map.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -23,11 +23,11 @@ void record_add_map(Record *r, const Guard *g)
         usec_t start = now_usec(CLOCK_MONOTONIC);
         trim_fd = open(MAP_TRIM_DIR_DEFAULT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         MapOptions opt = {
-                .max_procs = ALERT_MAP_PROCS_MAX,
-                .deadline_usec = start + ALERT_MAP_BUDGET_USEC,
+                .max_procs = RECORD_MAP_PROCS_MAX,
+                .deadline_usec = start + RECORD_MAP_BUDGET_USEC,
                 .no_cmdline = true,
                 .trim_dirfd = trim_fd,
-                .precise_top = ALERT_MAP_PRECISE_TOP,
+                .precise_top = RECORD_MAP_PRECISE_TOP,
         };
         k = cgroup_map_build(g->manager->root, g->path, &opt, &m);
         if (k < 0) {
@@ -36,9 +36,9 @@ void record_add_map(Record *r, const Guard *g)
         }
         usec_t took = now_usec(CLOCK_MONOTONIC) - start;
 
-        char top[ALERT_MAP_TOP * (MAP_COMM_MAX + 40)] = "";
+        char top[RECORD_MAP_TOP * (MAP_COMM_MAX + 40)] = "";
         size_t off = 0;
-        for (size_t i = 0; i < m->n_procs && i < ALERT_MAP_TOP; i++) {
+        for (size_t i = 0; i < m->n_procs && i < RECORD_MAP_TOP; i++) {
                 char comm[MAP_COMM_MAX];
                 const MapProcess *p = &m->procs[i];
                 snprintf(comm, sizeof comm, "%s", p->comm[0] ? p->comm : "?");

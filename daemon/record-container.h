@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/alert-container.h: the container and Kubernetes pod of a guard, in records and in status. */
+/* daemon/record-container.h: the container and Kubernetes pod of a guard, in records and in status. */
 #pragma once
 
 #include <stdio.h>
 
-#include "alert.h"
+#include "record.h"
 
 /* Adds CONTAINER_ID= CONTAINER_RUNTIME= CONTAINER_NAME= CONTAINER_IMAGE= and, in a pod, POD_NAME=
  * POD_NAMESPACE= POD_UID= POD_QOS=. Names not known when the guard was made (the kubelet links a

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/alert-map.h: a compact map (cgroup/cgroup-map.h) in every alert. */
+/* daemon/record-map.h: a compact map (cgroup/cgroup-map.h) in every alert. */
 #pragma once
 
-#include "alert.h"
+#include "record.h"
 
 /* The daemon's caps: the map is built on the event loop, so it is bounded in processes and in time. */
-#define ALERT_MAP_PROCS_MAX 2000U
-#define ALERT_MAP_BUDGET_USEC (80U * USEC_PER_MSEC)
-#define ALERT_MAP_TOP 5U
+#define RECORD_MAP_PROCS_MAX 2000U
+#define RECORD_MAP_BUDGET_USEC (80U * USEC_PER_MSEC)
+#define RECORD_MAP_TOP 5U
 /* The map in a record reads smaps_rollup only for the processes statm ranks highest (cgroup-map.h). */
-#define ALERT_MAP_PRECISE_TOP 64U
+#define RECORD_MAP_PRECISE_TOP 64U
 
 /* Adds, read now from the guard's cgroup and its descendants:
- *   MAP_TOP=           "PID:COMM:PSS ..." the ALERT_MAP_TOP processes that a kill or trim would give most
+ *   MAP_TOP=           "PID:COMM:PSS ..." the RECORD_MAP_TOP processes that a kill or trim would give most
  *                      back (Pss_Anon + SwapPss), largest first; PSS in bytes; spaces and ':' in COMM as '_'
  *   MAP_DIAGNOSIS=     the diagnosis sentences, largest first, separated by " | " (absent when none)
  *   MAP_SHMEM_UNOWNED= bytes of tmpfs/shared memory no process maps

@@ -6,9 +6,9 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
-#include "alert.h"
-#include "alert-container.h"
-#include "alert-map.h"
+#include "record.h"
+#include "record-container.h"
+#include "record-map.h"
 #include "util/log.h"
 
 #define RECORD_FIELDS_MAX 96
@@ -55,7 +55,7 @@ void record_add_guard(Record *r, const Guard *g)
                 record_add(r, "UNIT=%s", g->id.unit);
         if (g->id.slice)
                 record_add(r, "SLICE=%s", g->id.slice);
-        record_add_container(r, g); /* CONTAINER_* and POD_* (daemon/alert-container.c) */
+        record_add_container(r, g); /* CONTAINER_* and POD_* (daemon/record-container.c) */
         if (g->policy) {
                 record_add(r, "POLICY=%s", g->policy->name);
                 record_add(r, "POLICY_FILE=%s", g->policy->path);
@@ -109,7 +109,7 @@ void record_add_observation(Record *r, const Guard *g, const Observation *o, con
                 record_add(r, "STAT_PAGETABLES=%" PRIu64, st.pagetables);
                 record_add(r, "STAT_WORKINGSET_REFAULT_FILE=%" PRIu64, st.workingset_refault_file);
         }
-        /* ... and per process: MAP_TOP=, MAP_DIAGNOSIS= (daemon/alert-map.c, bounded in time). */
+        /* ... and per process: MAP_TOP=, MAP_DIAGNOSIS= (daemon/record-map.c, bounded in time). */
         record_add_map(r, g);
 }
 
@@ -165,7 +165,7 @@ void record_send(Record *r, const char *fmt, ...)
         record_free(r);
 }
 
-void alert_config_error(const ConfigError *err, const char *what)
+void record_config_error(const ConfigError *err, const char *what)
 {
         Record *r = record_new(MW_MESSAGE_CONFIG_ERROR, LOG_ERR);
         if (err->file[0])

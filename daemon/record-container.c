@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "alert-container.h"
+#include "record-container.h"
 #include "cgroup/cgroup-container.h"
 #include "util/json.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/alert.h: every alert, action and config error is one journald record with a MESSAGE_ID
+/* daemon/record.h: every alert, action and config error is one journald record with a MESSAGE_ID
  * (systemd/memwarden.catalog explains each) and fields a script can filter on. When stderr is not the
  * journal the same record is printed as one line: MESSAGE, then KEY=value pairs. */
 #pragma once
@@ -21,7 +21,7 @@ typedef struct Record Record;
 Record *record_new(const char *message_id, int priority);
 /* Adds "KEY=value". Silently drops fields beyond the record's capacity. */
 void record_add(Record *r, const char *fmt, ...) _printf_(2, 3);
-/* Adds CGROUP= UNIT= SLICE= CONTAINER_* POD_* (daemon/alert-container.h) POLICY= POLICY_FILE= DRY_RUN=. */
+/* Adds CGROUP= UNIT= SLICE= CONTAINER_* POD_* (daemon/record-container.h) POLICY= POLICY_FILE= DRY_RUN=. */
 void record_add_guard(Record *r, const Guard *g);
 /* Adds MEMORY_* (current/max/high), PSI_* and memory.events counters and deltas from an observation,
  * and where the memory went from memory.stat (read now; skipped if the cgroup is gone). */
@@ -31,4 +31,4 @@ void record_send(Record *r, const char *fmt, ...) _printf_(2, 3);
 
 
 /* A configuration error, with file:line. */
-void alert_config_error(const ConfigError *err, const char *what);
+void record_config_error(const ConfigError *err, const char *what);
