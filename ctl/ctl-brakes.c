@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* memwardenctl release-brakes: removes the memory.high brakes a memwardend instance set, from its saved
- * state (<StateDirectory>/state, daemon/state.h), without the daemon. The unit runs it as ExecStopPost=, so
+ * state (<StateDirectory>/state, daemon/state-file.h), without the daemon. The unit runs it as ExecStopPost=, so
  * that a daemon that crashed, was SIGKILLed or timed out leaves no brake behind: a brake with nobody acting
  * livelocks the unit it throttles (docs/design.md, "The brake"). A brake is removed only where memory.high still holds
  * the value memwardend wrote to the same cgroup (same inode): a value someone set since is theirs. Brakes
@@ -16,7 +16,7 @@
 
 #include "ctl-brakes.h"
 #include "daemon/bus-systemd.h"
-#include "daemon/state.h"
+#include "daemon/state-file.h"
 #include "policy/policy.h"
 #include "util/macro.h"
 

@@ -21,7 +21,7 @@
 #include "config.h"
 #include "ctl-target.h"
 #include "ctl-trim.h"
-#include "daemon/record.h"
+#include "util/format-util.h"
 #include "util/macro.h"
 
 #define DROPIN_NAME "memwarden-trim.conf"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "bus-systemd.h"
 #include "cgroup/cgroup-act.h"
 #include "manager.h"
 #include "state.h"
@@ -214,20 +215,6 @@ static int on_set_memory_high_reply(sd_bus_message *reply, void *userdata, sd_bu
         return 0;
 }
 
-static int set_memory_high_dbus_sync(sd_bus *bus, const char *unit, uint64_t value)
-{
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                   "org.freedesktop.systemd1.Manager", "SetUnitProperties", &error, &reply, "sba(sv)",
-                                   unit, 1, 1, "MemoryHigh", "t", value);
-        if (r < 0)
-                log_debug("SetUnitProperties(%s, MemoryHigh=%" PRIu64 ") failed: %s", unit, value,
-                          error.message ?: strerror(-r));
-        sd_bus_error_free(&error);
-        return r;
-}
-
 /* Writes value to memory.high, through systemd when via_dbus (and connected), else to cgroupfs; the outcome
  * and the record come from brake_call_done(), now or when systemd answers. c is taken. Returns 0 when the
  * call is on its way or succeeded, -errno when it failed now (recorded). */
@@ -237,10 +224,7 @@ static int brake_call(BrakeCall *c, bool via_dbus)
         int r;
 
         if (via_dbus && m->bus && !m->exiting) {
-                r = sd_bus_call_method_async(m->bus, &c->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                             "org.freedesktop.systemd1.Manager", "SetUnitProperties",
-                                             on_set_memory_high_reply, c, "sba(sv)", c->unit, 1, 1, "MemoryHigh", "t",
-                                             c->value);
+                r = bus_set_memory_high_async(m->bus, &c->slot, c->unit, c->value, on_set_memory_high_reply, c);
                 if (r >= 0) {
                         c->next = m->brake_calls;
                         if (c->next)
@@ -250,7 +234,7 @@ static int brake_call(BrakeCall *c, bool via_dbus)
                 }
                 log_debug_errno(r, "%s: cannot call systemd: %m, writing cgroupfs", c->path);
         } else if (via_dbus && m->bus) {
-                r = set_memory_high_dbus_sync(m->bus, c->unit, c->value);
+                r = bus_set_memory_high(m->bus, c->unit, c->value);
                 if (r >= 0) {
                         brake_call_done(c, 0, /* via_dbus= */ true);
                         brake_call_free(c);

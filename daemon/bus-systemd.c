@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/bus-systemd.c: the D-Bus connection to systemd and the SetUnitProperties message. */
+/* daemon/bus-systemd.c: the D-Bus connection to systemd and the SetUnitProperties(MemoryHigh=) call. */
 #include <errno.h>
+#include <inttypes.h>
+#include <string.h>
 
 #include "bus-systemd.h"
+#include "util/log.h"
 
 int bus_connect_systemd(sd_bus **ret)
 {
@@ -25,7 +28,8 @@ int bus_connect_systemd(sd_bus **ret)
         return 0;
 }
 
-int bus_message_new_memory_high(sd_bus *bus, const char *unit, uint64_t value, sd_bus_message **ret)
+/* SetUnitProperties(unit, runtime=true, [("MemoryHigh", t value)]): the one place that builds it. */
+static int message_new_memory_high(sd_bus *bus, const char *unit, uint64_t value, sd_bus_message **ret)
 {
         sd_bus_message *msg = NULL;
         int r = sd_bus_message_new_method_call(bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
@@ -40,4 +44,31 @@ int bus_message_new_memory_high(sd_bus *bus, const char *unit, uint64_t value, s
         }
         *ret = msg;
         return 0;
+}
+
+int bus_set_memory_high(sd_bus *bus, const char *unit, uint64_t value)
+{
+        sd_bus_message *msg = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = message_new_memory_high(bus, unit, value, &msg);
+        if (r >= 0)
+                r = sd_bus_call(bus, msg, BUS_CALL_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                log_debug("SetUnitProperties(%s, MemoryHigh=%" PRIu64 ") failed: %s", unit, value,
+                          error.message ?: strerror(-r));
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(msg);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+int bus_set_memory_high_async(sd_bus *bus, sd_bus_slot **ret_slot, const char *unit, uint64_t value,
+                              sd_bus_message_handler_t callback, void *userdata)
+{
+        sd_bus_message *msg = NULL;
+        int r = message_new_memory_high(bus, unit, value, &msg);
+        if (r >= 0)
+                r = sd_bus_call_async(bus, ret_slot, msg, callback, userdata, 0);
+        sd_bus_message_unref(msg);
+        return r;
 }

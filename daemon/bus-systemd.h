@@ -10,6 +10,14 @@
  * on /run/systemd/private. Returns 0 with *ret set; -errno when neither answers. */
 int bus_connect_systemd(sd_bus **ret);
 
-/* A SetUnitProperties(unit, runtime=true, MemoryHigh=value) call to systemd's manager, to send
- * synchronously or asynchronously. value is bytes (UINT64_MAX: "max"). Returns 0 with *ret set, -errno. */
-int bus_message_new_memory_high(sd_bus *bus, const char *unit, uint64_t value, sd_bus_message **ret);
+/* How long a synchronous call waits for systemd. */
+#define BUS_CALL_TIMEOUT_USEC (5U * 1000U * 1000U)
+
+/* SetUnitProperties(unit, runtime=true, MemoryHigh=value): value is bytes (UINT64_MAX: "max").
+ * bus_set_memory_high() waits for the answer (at most BUS_CALL_TIMEOUT_USEC): never on the event loop, only at
+ * start-up, at exit and in memwardenctl. Returns 0, or -errno (logged at debug level).
+ * bus_set_memory_high_async() sends it and returns: callback gets the reply or the error (the bus's default
+ * timeout). Returns 0 with *ret_slot set (the call is cancelled when the slot is unreferenced), -errno. */
+int bus_set_memory_high(sd_bus *bus, const char *unit, uint64_t value);
+int bus_set_memory_high_async(sd_bus *bus, sd_bus_slot **ret_slot, const char *unit, uint64_t value,
+                              sd_bus_message_handler_t callback, void *userdata);

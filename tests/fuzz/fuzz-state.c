@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for state_parse() (daemon/state.c): the state file memwardend and
+/* libFuzzer harness for state_parse() (daemon/state-file.c): the state file memwardend and
  * `memwardenctl release-brakes` (as root) read back. Every entry it returns must format (state_format_guard())
  * to a line that parses to an entry formatting the same again. */
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz-util.h"
-#include "daemon/state.h"
+#include "daemon/state-file.h"
 
 #define BOOT "0123456789abcdef0123456789abcdef"
 
