@@ -1,122 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* policy/policy-load.c: INI -> Policy / DaemonConfig, validation, and the policy.d search with masking.
- *
- * This is the one file that calls inih. inih's conventions are translated here and nowhere else:
- * - its handler returns nonzero on success: ini_handler_cb() maps our 0 / -errno onto 1 / 0;
- * - ini_parse_stream() returns the line of the first error it saw itself (a syntax error): that becomes
- *   -EINVAL with ConfigError.line;
- * - we feed it lines through our own reader, which counts lines (so the handler knows its line without
- *   the compile-time INI_HANDLER_LINENO option, which Debian's build lacks), strips leading whitespace
- *   (so Debian's INI_ALLOW_MULTILINE never sees a continuation line: an indented line is an ordinary
- *   line, as in systemd), refuses lines longer than inih's buffer instead of letting them be split, and
- *   refuses unknown [Section] headers at their own line (inih does not report section lines). */
-#include <fcntl.h>
-#include <ini.h>
+/* policy/policy-load.c: INI -> Policy / DaemonConfig: the value parsers, the key tables and the checks that
+ * need the whole file. policy-ini.c runs inih over a buffer (the one file that calls it) and hands each
+ * Key=Value to config_parse_assignment(); policy-search.c reads the files and finds them (policy-parse.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "policy-command.h"
-#include "policy.h"
-#include "util/fileio.h"
+#include "policy-parse.h"
 #include "util/log.h"
 #include "util/strv.h"
-
-#include "config.h"
-
-/* The vendor directory is where meson installs the shipped policies (prefix/lib/memwarden/policy.d, i.e.
- * /usr/lib/memwarden/policy.d for a /usr build); /etc and /run are fixed, like MAIN_CONFIG_DEFAULT. */
-#ifndef LIBDIR_POLICY
-#define LIBDIR_POLICY "/usr/lib/memwarden/policy.d"
-#endif
-
-const char *const POLICY_DIRS_DEFAULT[] = {
-        "/etc/memwarden/policy.d",
-        "/run/memwarden/policy.d",
-        LIBDIR_POLICY,
-        NULL,
-};
 
 /* Durations beyond this are refused: they would only overflow "now + value" somewhere. */
 #define DURATION_MAX_USEC (30 * 24 * 3600 * USEC_PER_SEC)
 #define SAMPLE_INTERVAL_MIN_USEC (100 * USEC_PER_MSEC)
 #define RATE_LIMIT_BURST_MAX 1000000U
 
-static bool check_ownership = true;
-
-void config_set_check_ownership(bool b)
-{
-        check_ownership = b;
-}
-
-_printf_(4, 5) static int config_error(ConfigError *err, const char *file, unsigned line, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!err)
-                return -EINVAL;
-        snprintf(err->file, sizeof err->file, "%s", file ?: "");
-        err->line = line;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
-static bool string_endswith(const char *s, const char *suffix)
-{
-        size_t a = strlen(s), b = strlen(suffix);
-        return a >= b && streq(s + a - b, suffix);
-}
-
-static bool is_blank(char c)
-{
-        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* The parse context and its error */
-
-typedef enum ConfigKind {
-        CONFIG_KIND_POLICY,
-        CONFIG_KIND_DAEMON,
-} ConfigKind;
-
-typedef struct ParseContext {
-        ConfigKind kind;
-        const char *path;
-
-        /* the input, handed to inih line by line */
-        const char *buf;
-        size_t size, pos;
-        unsigned line;        /* the line inih is working on */
-        bool colon_separator; /* that line is "Key: Value" (inih accepts it, we do not) */
-
-        /* the first error */
-        int error;
-        ConfigError err;
-        /* policy_lint_buffer(): every error goes here too, and parsing goes on after one */
-        config_error_cb_t on_error;
-        void *on_error_userdata;
-
-        /* what is being built */
-        Policy *policy;
-        DaemonConfig *daemon;
-        Policy policy_defaults;
-
-        /* where things were said, for the checks after the whole file is read */
-        bool seen_match_section;
-        unsigned match_line;
-        bool ladder_set;
-        unsigned ladder_line;
-        unsigned settle_line[_RUNG_MAX], cooldown_line[_RUNG_MAX];
-        unsigned trim_command_line;
-} ParseContext;
-
-_printf_(2, 3) static int parse_error(ParseContext *c, const char *fmt, ...)
+int parse_error(ParseContext *c, const char *fmt, ...)
 {
         va_list ap;
 
@@ -144,7 +45,7 @@ _printf_(2, 3) static int parse_error(ParseContext *c, const char *fmt, ...)
         return -EINVAL;
 }
 
-static int parse_oom(ParseContext *c)
+int parse_oom(ParseContext *c)
 {
         if (c->error >= 0) {
                 c->error = -ENOMEM;
@@ -800,7 +701,7 @@ static void items_for(ConfigKind kind, const ConfigItem **ret, size_t *ret_n)
         }
 }
 
-static bool section_known(ConfigKind kind, const char *section)
+bool config_section_known(ConfigKind kind, const char *section)
 {
         const ConfigItem *items;
         size_t n;
@@ -812,14 +713,14 @@ static bool section_known(ConfigKind kind, const char *section)
         return false;
 }
 
-static const char *sections_known(ConfigKind kind)
+const char *config_sections_known(ConfigKind kind)
 {
         return kind == CONFIG_KIND_POLICY ?
                        "[Match] [Pressure] [Actions] [Alert] [Trim] [DropCache] [Reclaim] [Restart] [Kill]" :
                        "[Daemon]";
 }
 
-static int parse_assignment(ParseContext *c, const char *section, const char *key, const char *value)
+int config_parse_assignment(ParseContext *c, const char *section, const char *key, const char *value)
 {
         const ConfigItem *items;
         size_t n;
@@ -828,10 +729,10 @@ static int parse_assignment(ParseContext *c, const char *section, const char *ke
                 return parse_error(c, "expected Key=Value, not \"%s: %s\"", key, value);
         if (!*section)
                 return parse_error(c, "%s= outside of any section", key);
-        if (!section_known(c->kind, section)) { /* normally caught at the header line by the reader */
+        if (!config_section_known(c->kind, section)) { /* normally caught at the header line by the reader */
                 if (c->on_error)
                         return -EINVAL; /* linting: said once, at the header */
-                return parse_error(c, "unknown section [%s] (known: %s)", section, sections_known(c->kind));
+                return parse_error(c, "unknown section [%s] (known: %s)", section, config_sections_known(c->kind));
         }
 
         items_for(c->kind, &items, &n);
@@ -865,199 +766,6 @@ static int parse_assignment(ParseContext *c, const char *section, const char *ke
                         return parse_error(c, "unknown key %s= in [%s]: did you mean %s=?", key, section,
                                            items[i].key);
         return parse_error(c, "unknown key %s= in [%s]", key, section);
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* inih glue */
-
-/* Where inih would end a section name: at "]" or at an inline comment (";" after whitespace). */
-static const char *section_end(const char *s)
-{
-        bool was_space = false;
-
-        for (; *s; s++) {
-                if (*s == ']')
-                        return s;
-                if (*s == ';' && was_space)
-                        return NULL;
-                was_space = is_blank(*s);
-        }
-        return NULL;
-}
-
-/* Does inih find "=" or ":" in this line before an inline comment (";" after whitespace)? */
-static bool has_separator(const char *s)
-{
-        bool was_space = false;
-
-        for (; *s; s++) {
-                if (*s == '=' || *s == ':')
-                        return true;
-                if (*s == ';' && was_space)
-                        return false;
-                was_space = is_blank(*s);
-        }
-        return false;
-}
-
-/* Linting: hand inih an empty line instead of one already reported. Not linting: end the parse. */
-static char *skip_line(ParseContext *c, char *str)
-{
-        if (!c->on_error)
-                return NULL;
-        str[0] = '\0';
-        return str;
-}
-
-static void syntax_error_message(ParseContext *c, const char *text)
-{
-        if (text[0] == '[')
-                parse_error(c, "syntax error: section header without \"]\": \"%.60s\"", text);
-        else
-                parse_error(c, "syntax error: expected [Section], Key=Value or a comment: \"%.60s\"", text);
-}
-
-static void line_text(const char *buf, size_t size, unsigned line, char *ret, size_t ret_size);
-
-/* Linting: a line inih would reject, reported here (inih reports only the first) and skipped. The text
- * quoted is the one parse_buffer() quotes for inih's own finding. */
-static char *syntax_error(ParseContext *c, char *str)
-{
-        char text[64];
-        line_text(c->buf, c->size, c->line, text, sizeof text);
-        syntax_error_message(c, text);
-        return skip_line(c, str);
-}
-
-static char *ini_reader_cb(char *str, int num, void *stream)
-{
-        ParseContext *c = stream;
-
-        /* Linting goes on after an error (but not after running out of memory). */
-        if ((c->error < 0 && (!c->on_error || c->error == -ENOMEM)) || c->pos >= c->size || num < 2)
-                return NULL;
-
-        const char *start = c->buf + c->pos;
-        size_t left = c->size - c->pos;
-        const char *nl = memchr(start, '\n', left);
-        size_t len = nl ? (size_t) (nl - start) : left;
-
-        c->pos += len + (nl ? 1 : 0);
-        c->line++;
-        c->colon_separator = false;
-
-        if (memchr(start, '\0', len)) {
-                parse_error(c, "line contains a NUL byte");
-                return skip_line(c, str);
-        }
-        if (c->line == 1 && len >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 BOM */
-                start += 3;
-                len -= 3;
-        }
-        /* No continuation lines: an indented line is an ordinary line. */
-        while (len > 0 && is_blank(*start)) {
-                start++;
-                len--;
-        }
-        while (len > 0 && is_blank(start[len - 1]))
-                len--;
-        if (len > (size_t) num - 1) {
-                parse_error(c, "line too long (%zu characters, at most %d): repeat the key to spread a list "
-                            "over several lines",
-                            len, num - 1);
-                return skip_line(c, str);
-        }
-        memcpy(str, start, len);
-        str[len] = '\0';
-
-        if (str[0] == '[') {
-                const char *e = section_end(str + 1);
-                if (e) {
-                        _cleanup_free_ char *name = strndup(str + 1, (size_t) (e - str - 1));
-                        if (!name) {
-                                parse_oom(c);
-                                return NULL;
-                        }
-                        if (!section_known(c->kind, name)) {
-                                parse_error(c, "unknown section [%s] (known: %s)", name, sections_known(c->kind));
-                                if (!c->on_error)
-                                        return NULL;
-                                return str; /* its keys are not errors of their own (parse_assignment) */
-                        }
-                        if (streq(name, "Match")) {
-                                c->seen_match_section = true;
-                                c->match_line = c->line;
-                        }
-                }
-                else if (c->on_error) /* inih would stop reporting after its first syntax error */
-                        return syntax_error(c, str);
-                /* else: inih reports the syntax error */
-        } else if (str[0] && str[0] != ';' && str[0] != '#') {
-                /* inih splits at the first "=" or ":"; we only take "=". */
-                size_t k = strcspn(str, "=:");
-                c->colon_separator = str[k] == ':';
-                if (c->on_error && !has_separator(str))
-                        return syntax_error(c, str);
-        }
-        return str;
-}
-
-static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
-{
-        ParseContext *c = user;
-
-        if (!name) /* a build with INI_CALL_HANDLER_ON_NEW_SECTION: the reader handled the header */
-                return 1;
-        /* The one translation of our errno style into inih's: nonzero is success. Linting, the error is
-         * reported already: inih's own return value is then left to the syntax errors the reader missed. */
-        return parse_assignment(c, section ?: "", name, value ?: "") >= 0 || c->on_error;
-}
-
-/* The text of line `line` of buf, for syntax error messages. */
-static void line_text(const char *buf, size_t size, unsigned line, char *ret, size_t ret_size)
-{
-        const char *p = buf, *end = buf + size;
-
-        for (unsigned i = 1; i < line && p < end; i++) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                p = nl ? nl + 1 : end;
-        }
-        const char *nl = memchr(p, '\n', (size_t) (end - p));
-        size_t len = (nl ? nl : end) - p;
-        while (len > 0 && is_blank(*p)) {
-                p++;
-                len--;
-        }
-        snprintf(ret, ret_size, "%.*s", (int) MIN(len, (size_t) 60), p);
-}
-
-/* Runs inih over the buffer. Returns 0 or the first error (c->err filled in). */
-static int parse_buffer(ParseContext *c)
-{
-        int r = ini_parse_stream(ini_reader_cb, c, ini_handler_cb, c);
-        if (r == -2)
-                return parse_oom(c);
-        if (r > 0 && c->on_error) {
-                /* Linting: the reader reported the lines it knew inih rejects; this one it did not. */
-                char text[64];
-                line_text(c->buf, c->size, (unsigned) r, text, sizeof text);
-                c->line = (unsigned) r;
-                syntax_error_message(c, text);
-        } else if (r > 0 && (c->error >= 0 || (unsigned) r < c->err.line)) {
-                /* inih's own finding, earlier than ours */
-                char text[64];
-                line_text(c->buf, c->size, (unsigned) r, text, sizeof text);
-                c->error = -EINVAL;
-                snprintf(c->err.file, sizeof c->err.file, "%s", c->path);
-                c->err.line = (unsigned) r;
-                if (text[0] == '[')
-                        snprintf(c->err.message, sizeof c->err.message,
-                                 "syntax error: section header without \"]\": \"%s\"", text);
-                else
-                        snprintf(c->err.message, sizeof c->err.message,
-                                 "syntax error: expected [Section], Key=Value or a comment: \"%s\"", text);
-        }
-        return c->error;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1153,7 +861,7 @@ int policy_load_buffer(const char *path, const char *buf, size_t size, Policy **
         if (!p->path)
                 return -ENOMEM;
 
-        r = parse_buffer(&c);
+        r = config_parse_buffer(&c);
         if (r >= 0)
                 r = policy_validate(&c);
         if (r < 0) {
@@ -1188,104 +896,12 @@ int policy_lint_buffer(const char *path, const char *buf, size_t size, config_er
         if (policy_name_from_path(path, &p->name) < 0)
                 return -ENOMEM;
 
-        (void) parse_buffer(&c);
+        (void) config_parse_buffer(&c);
         if (c.error == -ENOMEM)
                 return -ENOMEM;
         /* The whole-file checks run even after errors: each names its own line. */
         (void) policy_validate(&c);
         return c.error;
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* Files */
-
-static int check_security(const char *path, const struct stat *st, ConfigError *err)
-{
-        const char *what = S_ISDIR(st->st_mode) ? "directory" : "file";
-
-        if (st->st_mode & S_IWOTH) {
-                config_error(err, path, 0, "%s is world-writable, refusing (chmod o-w)", what);
-                return -EPERM;
-        }
-        if (check_ownership && st->st_uid != 0 && st->st_uid != geteuid()) {
-                config_error(err, path, 0, "%s is owned by uid %u, not root, refusing", what,
-                             (unsigned) st->st_uid);
-                return -EPERM;
-        }
-        return 0;
-}
-
-/* Reads a configuration file, with the security checks. -ENOENT when it does not exist. */
-static int read_config_file(const char *path, char **ret, size_t *ret_size, ConfigError *err)
-{
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-        int r;
-
-        /* O_NONBLOCK: a FIFO named foo.conf must not hang us; it is refused below. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                r = -errno;
-                config_error(err, path, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                config_error(err, path, 0, "cannot stat: %s", strerror(-r));
-                return r;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                config_error(err, path, 0, "not a regular file");
-                return -EINVAL;
-        }
-        r = check_security(path, &st, err);
-        if (r < 0)
-                return r;
-
-        r = read_full_fd(fd, CONFIG_FILE_SIZE_MAX, &buf, &n);
-        if (r == -EFBIG) {
-                config_error(err, path, 0, "file too large (more than %u bytes)", CONFIG_FILE_SIZE_MAX);
-                return r;
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                config_error(err, path, 0, "cannot read: %s", strerror(-r));
-                return r;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
-int policy_lint_file(const char *path, config_error_cb_t cb, void *userdata)
-{
-        _cleanup_free_ char *buf = NULL;
-        ConfigError err = {};
-        size_t size;
-        int r;
-
-        r = read_config_file(path, &buf, &size, &err);
-        if (r < 0) {
-                if (r != -ENOMEM)
-                        cb(&err, userdata);
-                return r;
-        }
-        return policy_lint_buffer(path, buf, size, cb, userdata);
-}
-
-int policy_load_file(const char *path, Policy **ret, ConfigError *err)
-{
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
-
-        r = read_config_file(path, &buf, &size, err);
-        if (r < 0)
-                return r;
-        return policy_load_buffer(path, buf, size, ret, err);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1308,7 +924,7 @@ int daemon_config_load_buffer(const char *path, const char *buf, size_t size, Da
                 return r;
         c.daemon = &d;
 
-        r = parse_buffer(&c);
+        r = config_parse_buffer(&c);
         if (r < 0) {
                 daemon_config_done(&d);
                 if (err)
@@ -1316,259 +932,5 @@ int daemon_config_load_buffer(const char *path, const char *buf, size_t size, Da
                 return r;
         }
         *ret = d;
-        return 0;
-}
-
-int daemon_config_load_file(const char *path, DaemonConfig *ret, ConfigError *err)
-{
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
-
-        r = read_config_file(path, &buf, &size, err);
-        if (r < 0)
-                return r;
-        return daemon_config_load_buffer(path, buf, size, ret, err);
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* The search */
-
-typedef enum EntryKind {
-        ENTRY_POLICY,
-        ENTRY_MASK, /* empty file or symlink to /dev/null */
-} EntryKind;
-
-typedef struct Entry {
-        char *name;
-        char *path;
-        size_t dir_index;
-        EntryKind kind;
-} Entry;
-
-typedef struct EntryList {
-        Entry *entries;
-        size_t n;
-} EntryList;
-
-static void entry_list_done(EntryList *l)
-{
-        for (size_t i = 0; i < l->n; i++) {
-                free(l->entries[i].name);
-                free(l->entries[i].path);
-        }
-        free(l->entries);
-        *l = (EntryList) {};
-}
-
-static int entry_compare(const void *a, const void *b)
-{
-        const Entry *x = a, *y = b;
-        int r = strcmp(x->name, y->name);
-        if (r != 0)
-                return r;
-        return x->dir_index < y->dir_index ? -1 : x->dir_index > y->dir_index ? 1 : 0;
-}
-
-static int path_join(const char *dir, const char *name, char **ret)
-{
-        size_t a = strlen(dir);
-        bool slash = a > 0 && dir[a - 1] == '/';
-        char *s;
-
-        if (asprintf(&s, "%s%s%s", dir, slash ? "" : "/", name) < 0)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
-static int scan_dir(const char *dir, size_t dir_index, EntryList *l, ConfigError *err)
-{
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        struct stat st;
-        int r;
-
-        d = opendir(dir);
-        if (!d) {
-                if (errno == ENOENT)
-                        return 0;
-                r = -errno;
-                config_error(err, dir, 0, "cannot open directory: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(dirfd(d), &st) < 0) {
-                r = -errno;
-                config_error(err, dir, 0, "cannot stat directory: %s", strerror(-r));
-                return r;
-        }
-        r = check_security(dir, &st, err);
-        if (r < 0)
-                return r;
-
-        for (;;) {
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0) {
-                                r = -errno;
-                                config_error(err, dir, 0, "cannot read directory: %s", strerror(-r));
-                                return r;
-                        }
-                        break;
-                }
-                if (de->d_name[0] == '.' || strlen(de->d_name) <= 5 || !string_endswith(de->d_name, ".conf"))
-                        continue;
-
-                _cleanup_free_ char *path = NULL;
-                if (path_join(dir, de->d_name, &path) < 0)
-                        return -ENOMEM;
-
-                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
-                        r = -errno;
-                        config_error(err, path, 0, "cannot stat: %s", strerror(-r));
-                        return r;
-                }
-
-                EntryKind kind;
-                if (S_ISDIR(st.st_mode)) {
-                        log_debug("%s is a directory, ignoring.", path);
-                        continue;
-                } else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
-                        kind = ENTRY_MASK; /* /dev/null */
-                else if (S_ISREG(st.st_mode)) {
-                        r = check_security(path, &st, err);
-                        if (r < 0)
-                                return r;
-                        kind = st.st_size == 0 ? ENTRY_MASK : ENTRY_POLICY;
-                } else
-                        return config_error(err, path, 0, "not a regular file");
-
-                Entry *n = reallocarray(l->entries, l->n + 1, sizeof(Entry));
-                if (!n)
-                        return -ENOMEM;
-                l->entries = n;
-                n[l->n] = (Entry) { .name = strdup(de->d_name), .path = TAKE_PTR(path),
-                                    .dir_index = dir_index, .kind = kind };
-                if (!n[l->n].name) {
-                        free(n[l->n].path);
-                        return -ENOMEM;
-                }
-                l->n++;
-        }
-        return 0;
-}
-
-static int config_new(Config **ret)
-{
-        Config *c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        if (daemon_config_init_defaults(&c->daemon) < 0) {
-                free(c);
-                return -ENOMEM;
-        }
-        *ret = c;
-        return 0;
-}
-
-static int config_add_policy(Config *c, Policy *p)
-{
-        Policy **n = reallocarray(c->policies, c->n_policies + 1, sizeof(Policy *));
-        if (!n)
-                return -ENOMEM;
-        c->policies = n;
-        c->policies[c->n_policies++] = p;
-        return 0;
-}
-
-static int oom_error(ConfigError *err)
-{
-        config_error(err, "", 0, "out of memory");
-        return -ENOMEM;
-}
-
-int config_load(const char *main_conf, const char *const *dirs, Config **ret, ConfigError *err)
-{
-        _cleanup_config_free_ Config *c = NULL;
-        _cleanup_(entry_list_done) EntryList l = {};
-        int r;
-
-        if (config_new(&c) < 0)
-                return oom_error(err);
-
-        if (main_conf) {
-                ConfigError e;
-                DaemonConfig d;
-
-                r = daemon_config_load_file(main_conf, &d, &e);
-                if (r >= 0) {
-                        daemon_config_done(&c->daemon);
-                        c->daemon = d;
-                        c->main_conf = strdup(main_conf);
-                        if (!c->main_conf)
-                                return oom_error(err);
-                } else if (r != -ENOENT) {
-                        if (err)
-                                *err = e;
-                        return r;
-                }
-        }
-
-        for (size_t i = 0; dirs && dirs[i]; i++) {
-                r = scan_dir(dirs[i], i, &l, err);
-                if (r == -ENOMEM)
-                        return oom_error(err);
-                if (r < 0)
-                        return r;
-        }
-        if (l.n > 0)
-                qsort(l.entries, l.n, sizeof(Entry), entry_compare);
-
-        for (size_t i = 0; i < l.n; i++) {
-                Entry *e = l.entries + i;
-                bool winner = i == 0 || !streq(l.entries[i - 1].name, e->name);
-
-                if (!winner || e->kind == ENTRY_MASK) {
-                        log_debug("%s is masked, ignoring.", e->path);
-                        if (strv_extend(&c->masked, e->path) < 0)
-                                return oom_error(err);
-                        continue;
-                }
-
-                Policy *p;
-                r = policy_load_file(e->path, &p, err);
-                if (r < 0)
-                        return r;
-                if (config_add_policy(c, p) < 0) {
-                        policy_free(p);
-                        return oom_error(err);
-                }
-        }
-
-        *ret = TAKE_PTR(c);
-        return 0;
-}
-
-int config_load_files(char *const *files, Config **ret, ConfigError *err)
-{
-        _cleanup_config_free_ Config *c = NULL;
-        int r;
-
-        if (config_new(&c) < 0)
-                return oom_error(err);
-
-        for (size_t i = 0; files && files[i]; i++) {
-                Policy *p;
-
-                r = policy_load_file(files[i], &p, err);
-                if (r < 0)
-                        return r;
-                if (config_add_policy(c, p) < 0) {
-                        policy_free(p);
-                        return oom_error(err);
-                }
-        }
-        *ret = TAKE_PTR(c);
         return 0;
 }
