@@ -305,6 +305,20 @@ static int oom_error(ConfigError *err)
         return -ENOMEM;
 }
 
+/* Loads the policy at path into c. 0 or -errno (err filled in). */
+static int config_load_policy_file(Config *c, const char *path, ConfigError *err)
+{
+        Policy *p;
+        int r = policy_load_file(path, &p, err);
+        if (r < 0)
+                return r;
+        if (config_add_policy(c, p) < 0) {
+                policy_free(p);
+                return oom_error(err);
+        }
+        return 0;
+}
+
 int config_load(const char *main_conf, const char *const *dirs, Config **ret, ConfigError *err)
 {
         _cleanup_config_free_ Config *c = NULL;
@@ -353,14 +367,9 @@ int config_load(const char *main_conf, const char *const *dirs, Config **ret, Co
                         continue;
                 }
 
-                Policy *p;
-                r = policy_load_file(e->path, &p, err);
+                r = config_load_policy_file(c, e->path, err);
                 if (r < 0)
                         return r;
-                if (config_add_policy(c, p) < 0) {
-                        policy_free(p);
-                        return oom_error(err);
-                }
         }
 
         *ret = TAKE_PTR(c);
@@ -376,15 +385,9 @@ int config_load_files(char *const *files, Config **ret, ConfigError *err)
                 return oom_error(err);
 
         for (size_t i = 0; files && files[i]; i++) {
-                Policy *p;
-
-                r = policy_load_file(files[i], &p, err);
+                r = config_load_policy_file(c, files[i], err);
                 if (r < 0)
                         return r;
-                if (config_add_policy(c, p) < 0) {
-                        policy_free(p);
-                        return oom_error(err);
-                }
         }
         *ret = TAKE_PTR(c);
         return 0;
