@@ -24,7 +24,9 @@
 
 extern char **environ;
 
-typedef struct CommandWatch {
+struct CommandWatch {
+        Manager *manager;
+        CommandWatch *next, *prev; /* Manager.commands */
         Rung rung;
         char *argv0;
         char *cgroup, *container_id, *container_name; /* copied: the guard may be gone by the end */
@@ -33,9 +35,7 @@ typedef struct CommandWatch {
         usec_t timeout_usec;
         bool timed_out;
         sd_event_source *io, *timer;
-} CommandWatch;
-
-static unsigned n_running;
+};
 
 /* Also from within its own io handler (sd-event allows it). */
 static void command_watch_free(CommandWatch *c)
@@ -49,9 +49,22 @@ static void command_watch_free(CommandWatch *c)
         free(c->cgroup);
         free(c->container_id);
         free(c->container_name);
+        if (c->manager) {
+                if (c->next)
+                        c->next->prev = c->prev;
+                if (c->prev)
+                        c->prev->next = c->next;
+                else if (c->manager->commands == c)
+                        c->manager->commands = c->next;
+                c->manager->n_commands--;
+        }
         free(c);
-        if (n_running > 0)
-                n_running--;
+}
+
+void command_watches_free(Manager *m)
+{
+        while (m->commands)
+                command_watch_free(m->commands);
 }
 
 /* "RESTART", "TRIM": the field prefix. */
@@ -140,7 +153,7 @@ pid_t command_spawn(Manager *m, char **argv, const CommandFor *f)
 {
         if (!argv || !argv[0])
                 return -EINVAL;
-        if (n_running >= COMMANDS_RUNNING_MAX)
+        if (m->n_commands >= COMMANDS_RUNNING_MAX)
                 return -EBUSY;
 
         _cleanup_close_ int out = journal_stream(argv[0]);
@@ -185,8 +198,9 @@ pid_t command_spawn(Manager *m, char **argv, const CommandFor *f)
                 close(pidfd);
                 return -ENOMEM;
         }
-        n_running++;
         *c = (CommandWatch) {
+                .manager = m,
+                .next = m->commands,
                 .rung = f->rung,
                 .pid = child,
                 .for_pid = f->pid,
@@ -197,6 +211,10 @@ pid_t command_spawn(Manager *m, char **argv, const CommandFor *f)
                 .container_id = f->container_id ? strdup(f->container_id) : NULL,
                 .container_name = f->container_name ? strdup(f->container_name) : NULL,
         };
+        if (c->next)
+                c->next->prev = c;
+        m->commands = c;
+        m->n_commands++;
         if (!c->argv0 || !c->cgroup || (f->container_id && !c->container_id) ||
             (f->container_name && !c->container_name))
                 r = -ENOMEM;

@@ -27,3 +27,6 @@ typedef struct CommandFor {
  * success is a log line. Returns the child's PID (> 0); -EBUSY with COMMANDS_RUNNING_MAX commands
  * running; -errno when it cannot be started (-ENOENT: no such program). */
 pid_t command_spawn(Manager *m, char **argv, const CommandFor *f);
+/* At exit: the commands still running are no longer watched (they run on to their end, in their own
+ * session); their watches are freed. */
+void command_watches_free(Manager *m);

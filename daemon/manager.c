@@ -13,6 +13,7 @@
 
 #include "action-trim-inject.h"
 #include "action.h"
+#include "action-command.h"
 #include "record.h"
 #include "bus-systemd.h"
 #include "config.h"
@@ -87,6 +88,7 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->inotify_source);
         closep(&m->inotify_fd);
         brake_calls_free(m);
+        command_watches_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         cgroup_root_free(m->root);

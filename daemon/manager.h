@@ -21,6 +21,7 @@
 
 typedef struct Manager Manager;
 typedef struct BrakeCall BrakeCall;
+typedef struct CommandWatch CommandWatch;
 typedef struct PassTrack PassTrack;
 typedef struct TrimPending TrimPending;
 
@@ -83,6 +84,8 @@ struct Manager {
         sd_event *event;
         sd_bus *bus;                     /* system bus or /run/systemd/private; NULL if unavailable */
         BrakeCall *brake_calls;          /* memory.high writes waiting for systemd's answer (brake.c) */
+        CommandWatch *commands;          /* Command= children running (action-command.c) */
+        unsigned n_commands;
         bool exiting;                    /* manager_free() runs: calls to systemd are synchronous */
         CgroupRoot *root;
         int host_fd;                     /* "/": container and pod names (cgroup/cgroup-container.h) */
