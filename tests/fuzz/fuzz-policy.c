@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for the policy and daemon config parsers (policy/policy-load.c, policy-units.c).
+/* libFuzzer harness for the policy and daemon config parsers (policy/policy-load.c, policy-ini.c, policy-units.c).
  *
  * The first byte picks the parser (even: policy file, odd: memwarden.conf); the rest is the file. A policy
  * that loads must dump to INI that loads again and dumps the same (the dump is what `memwardenctl check`
@@ -8,6 +8,7 @@
  * Build and run (from the source root):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild-policy \
  *       tests/fuzz/fuzz-policy.c policy/policy-units.c policy/policy.c policy/policy-load.c \
+ *       policy/policy-ini.c policy/policy-search.c policy/policy-command.c \
  *       util/log.c util/strv.c $(pkg-config --cflags --libs inih libsystemd) -o fuzz-policy
  *   mkdir -p /tmp/corpus && cp -r tests/fixtures/policy/good etc/policy.d /tmp/corpus/
  *   ./fuzz-policy -dict=tests/fuzz/fuzz-policy.dict -max_total_time=30 /tmp/corpus/new /tmp/corpus/good

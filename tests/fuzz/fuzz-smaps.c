@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for smaps_parse() (cgroup/cgroup-map.c): /proc/PID/smaps_rollup of any process in a
- * guarded cgroup, and the full /proc/PID/smaps summed. Input: a NUL-terminated copy, as
+/* libFuzzer harness for smaps_parse() (cgroup/cgroup-map-smaps.c): /proc/PID/smaps_rollup of any process
+ * in a guarded cgroup, and the full /proc/PID/smaps summed. Input: a NUL-terminated copy, as
  * read_full_file_at() hands it over. */
 #include <stdint.h>
 #include <stdlib.h>
