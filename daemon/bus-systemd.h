@@ -21,3 +21,8 @@ int bus_connect_systemd(sd_bus **ret);
 int bus_set_memory_high(sd_bus *bus, const char *unit, uint64_t value);
 int bus_set_memory_high_async(sd_bus *bus, sd_bus_slot **ret_slot, const char *unit, uint64_t value,
                               sd_bus_message_handler_t callback, void *userdata);
+
+/* The unit's MemoryHigh= as systemd has it now (a Get on the unit's object; systemd loads a unit that is not
+ * loaded), in bytes (UINT64_MAX: "max"). Waits for the answer (at most BUS_CALL_TIMEOUT_USEC). Returns 0 with
+ * *ret set; -EOPNOTSUPP for a unit type without a memory limit, -errno when systemd does not answer. */
+int bus_get_memory_high(sd_bus *bus, const char *unit, uint64_t *ret);

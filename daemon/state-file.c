@@ -445,7 +445,16 @@ int state_release_brake(sd_bus *bus, const CgroupRoot *root, const SavedGuard *s
                         return 0;
                 if (!bus)
                         return -ENOTCONN;
-                int r = bus_set_memory_high(bus, s->unit, s->brake_original);
+                /* Changed since (systemctl set-property, another manager): theirs, as in a cgroup's
+                 * memory.high. When systemd cannot say, the brake is taken back as before. */
+                uint64_t now;
+                int r = bus_get_memory_high(bus, s->unit, &now);
+                if (r >= 0 && now != s->brake_bytes) {
+                        log_debug("%s: MemoryHigh= is %" PRIu64 ", not our brake %" PRIu64 ": theirs, left alone",
+                                  s->unit, now, s->brake_bytes);
+                        return 0;
+                }
+                r = bus_set_memory_high(bus, s->unit, s->brake_original);
                 return r < 0 ? r : 1;
         }
         _cleanup_close_ int cgfd = cgroup_open(root, s->path);

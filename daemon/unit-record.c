@@ -258,7 +258,17 @@ void unit_records_restore_brakes(Manager *m)
                         .brake_via_dbus = true,
                 };
                 int r = state_release_brake(m->bus, m->root, &s);
-                state_record_brake_released(&s, r, "the unit has no cgroup as memwardend stops");
+                if (r == 0) {
+                        /* MemoryHigh= changed since our brake (systemctl set-property): the operator's. */
+                        Record *rec = record_new(MW_MESSAGE_BRAKE, LOG_INFO);
+                        record_add(rec, "UNIT=%s", u->key);
+                        record_add(rec, "BRAKE=left");
+                        record_add(rec, "BRAKE_BYTES=%" PRIu64, u->brake_bytes);
+                        record_add(rec, "BRAKE_FROM=unit-record");
+                        record_send(rec, "%s: MemoryHigh= was changed by someone else since our brake on a previous "
+                                    "cgroup of the unit, leaving it", u->key);
+                } else
+                        state_record_brake_released(&s, r, "the unit has no cgroup as memwardend stops");
                 if (r >= 0)
                         u->brake = false;
         }

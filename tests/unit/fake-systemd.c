@@ -7,7 +7,10 @@
  *   DIR/runtime/UNIT.MemoryHigh (as systemd keeps it in its runtime drop-in, for the unit's next cgroup) and
  *   written to DIR/cg/system.slice/UNIT/memory.high when that cgroup exists ("max" for 2^64-1), replacing
  *   the file as cgroupfs replaces the value;
- * - RestartUnit(s unit, s mode) -> o: only logged; the test makes the unit's new cgroup.
+ * - RestartUnit(s unit, s mode) -> o: only logged; the test makes the unit's new cgroup;
+ * and on each /org/freedesktop/systemd1/unit/UNIT, org.freedesktop.systemd1.Service's MemoryHigh (t): the
+ * value kept in DIR/runtime/UNIT.MemoryHigh (a test writes it there as `systemctl set-property --runtime`
+ * would), 2^64-1 when there is none or it is "max"; logged as "Get UNIT MemoryHigh".
  * Every call is one line in DIR/systemd.log ("SetUnitProperties UNIT MemoryHigh=V", "RestartUnit UNIT MODE"),
  * written when the call arrives; "ready" once the name is owned. With FAKE_SYSTEMD_DELAY_MS=N each reply
  * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes. With
@@ -165,6 +168,33 @@ static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return reply(m, what, true, false);
 }
 
+static int get_memory_high(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        char *unit = NULL;
+        int r = sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &unit);
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        char p[512], val[32] = "";
+        snprintf(p, sizeof p, "%s/runtime/%s.MemoryHigh", dir, unit);
+        FILE *f = fopen(p, "re");
+        if (f) {
+                if (!fgets(val, sizeof val, f))
+                        val[0] = 0;
+                fclose(f);
+        }
+        log_line("Get %s MemoryHigh", unit);
+        free(unit);
+        uint64_t v = val[0] && strncmp(val, "max", 3) != 0 ? strtoull(val, NULL, 10) : UINT64_MAX;
+        return sd_bus_message_append(reply, "t", v);
+}
+
+static const sd_bus_vtable service_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("MemoryHigh", "t", get_memory_high, 0, 0),
+        SD_BUS_VTABLE_END,
+};
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("SetUnitProperties", "sba(sv)", "", set_unit_properties, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -196,6 +226,9 @@ int main(int argc, char **argv)
         if (r >= 0)
                 r = sd_bus_add_object_vtable(bus, NULL, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
                                              manager_vtable, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, "/org/freedesktop/systemd1/unit",
+                                               "org.freedesktop.systemd1.Service", service_vtable, NULL, NULL);
         if (r >= 0)
                 r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);
         if (r >= 0)

@@ -224,6 +224,33 @@ Test(units, brake_of_a_unit_without_a_cgroup_is_restored_at_stop)
         cr_assert(strstr(fx_slurp("daemon.log"), "BRAKE_FROM=unit-record"), "%s", fx_slurp("daemon.log"));
 }
 
+/* The same, but the operator set MemoryHigh= meanwhile (`systemctl set-property --runtime web.service
+ * MemoryHigh=50000000`): at stop, theirs is left alone, as brake_restore() leaves a memory.high someone else
+ * wrote. */
+Test(units, operator_memory_high_of_a_unit_without_a_cgroup_is_left_at_stop)
+{
+        bus_start(NULL);
+        fx_put(WEB "/memory.current", "95000000\n");
+        fx_start(&(FxRun) { .policy = POLICY_COOLDOWN, .bus_address = bus_address });
+        unsigned high = 1;
+        cr_assert(pressure_until("systemd.log", "RestartUnit web.service", 1, &high, 3000));
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/" WEB "'", fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        usleep(300 * 1000 * fx_scale());
+        cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), BRAKE);
+        fx_put("runtime/web.service.MemoryHigh", "50000000");
+        fx_stop();
+        cr_assert(strstr(fx_slurp("systemd.log"), "Get web.service MemoryHigh"), "MemoryHigh= not read back: %s",
+                  fx_slurp("systemd.log"));
+        cr_assert_null(strstr(fx_slurp("systemd.log"), "SetUnitProperties web.service MemoryHigh=max"),
+                       "the operator's MemoryHigh= was overwritten at stop: %s", fx_slurp("systemd.log"));
+        cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), "50000000", "%s", fx_slurp("daemon.log"));
+        char *log = fx_slurp("daemon.log");
+        cr_assert(strstr(log, "BRAKE=left") && strstr(log, "BRAKE_FROM=unit-record"), "%s", log);
+        cr_assert_null(strstr(log, "BRAKE=restored"), "%s", log);
+}
+
 Test(units, daemon_restart_takes_back_the_brake_of_a_restarted_unit)
 {
         bus_start(NULL);
