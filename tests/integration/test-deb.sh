@@ -41,11 +41,16 @@ apt_run() {
 }
 textdir=/var/lib/prometheus/node-exporter
 mkdir -p $textdir
+# phase NAME: the seconds since the last phase, one line each (the test's timings per step).
+_phase_t=$SECONDS
+phase() { info "phase $1: $((SECONDS - _phase_t)) s"; _phase_t=$SECONDS; }
+info "guest up $(cut -d' ' -f1 /proc/uptime) s after boot"
 
 # --- install ---
 apt_run install --no-install-recommends "$deb"/memwarden_*.deb "$deb"/libmemwarden-trim0_*.deb ||
         fail "apt-get install of the .debs"
 pass "apt-get install memwarden libmemwarden-trim0 (.debs built on the host)"
+phase install
 assert_eq "$(systemctl is-active memwardend)" active "memwardend is active after install"
 assert_eq "$(systemctl is-enabled memwardend)" enabled "memwardend is enabled"
 assert_contains "$(dpkg-query -W -f='${Conffiles}' memwarden)" /etc/memwarden/memwarden.conf \
@@ -58,6 +63,21 @@ assert_file /usr/share/doc/memwarden/examples/tight-container.conf.example "exam
 assert_true "the library is where enroll points" test -e "$(sed -n 's/^#define TRIM_LIBRARY_PATH "\(.*\)"$/\1/p' \
         "$MEMWARDEN_BUILD/config.h")"
 files=$(dpkg -L memwarden libmemwarden-trim0 | sort -u)
+
+# --- the first hour: the shipped default (alert only) on a unit with a MemoryMax=, no swap in the VM ---
+first=mw-first.service
+track_unit $first
+systemd-run --quiet --unit=$first -p MemoryMax=64M sleep infinity || fail "start $first"
+fcg=$(unit_cgroup $first)
+wait_for 20 sh -c "memwardenctl status | grep -qF '  ${fcg#/sys/fs/cgroup} (policy 50-default'" ||
+        fail "memwardenctl status does not name $first: $(memwardenctl status 2>&1 | head -20)"
+st=$(memwardenctl status)
+assert_contains "$st" "can get no warning before a kernel OOM kill" \
+        "first hour: memwardenctl status says $first gets no warning before an OOM kill (default policy, no swap)"
+assert_contains "$st" "Brake=90%" "first hour: memwardenctl status says what to set"
+assert_contains "$(memwardenctl check 2>&1 >/dev/null)" "policy 50-default sets no Brake= and this machine has no swap" \
+        "first hour: memwardenctl check warns about the shipped default without swap"
+systemctl stop $first
 
 # --- configure: metrics file, a test policy ---
 sed -i "s|^#MetricsFile=\$|MetricsFile=$textdir/memwarden.prom|" /etc/memwarden/memwarden.conf
@@ -78,12 +98,20 @@ P
 assert_true "memwardenctl check accepts the configuration" memwardenctl check -q
 assert_true "systemctl reload memwardend" systemctl reload memwardend
 
-idle=mw-deb-idle.service hog=mw-deb-hog.service
-track_unit $idle; track_unit $hog
+idle=mw-deb-idle.service hog=mw-deb-hog.service own=mw-deb-own.service
+track_unit $idle; track_unit $hog; track_unit $own
 systemd-run --quiet --unit=$idle -p MemoryMax=64M sleep infinity || fail "start $idle"
-icg=$(unit_cgroup $idle)
+# The operator's own MemoryHigh= (60 MiB) on a guarded unit: memwarden puts no brake on it, and nothing of
+# install, reload, remove or purge changes it.
+systemd-run --quiet --unit=$own -p MemoryMax=64M -p MemoryHigh=60M sleep infinity || fail "start $own"
+icg=$(unit_cgroup $idle) ocg=$(unit_cgroup $own)
 wait_for 20 sh -c "[ \"\$(cat $icg/memory.high)\" != max ]" || fail "no brake on $idle: $(cat $icg/memory.high)"
 pass "brake set on $idle: memory.high $(cat "$icg/memory.high") of max $(cat "$icg/memory.max")"
+# own_high_unchanged WHEN: memory.high of $own is still the operator's 60 MiB, in cgroupfs and in systemd.
+own_high_unchanged() {
+        assert_eq "$(cat "$ocg/memory.high")" 62914560 "$1: memory.high of $own is the operator's 60 MiB (cgroupfs)"
+        assert_eq "$(systemctl show -P MemoryHigh $own)" 62914560 "$1: MemoryHigh= of $own is the operator's (systemd)"
+}
 
 prom=$textdir/memwarden.prom
 # metric NAME LABELMATCH: the value of the first sample of NAME whose labels contain LABELMATCH, in $prom.
@@ -93,6 +121,9 @@ wait_for 20 sh -c "grep -q 'unit=\"$idle\"' $prom" || fail "the metrics file doe
 assert_eq "$(metric memwarden_cgroup_brake_active "unit=\"$idle\"")" 1 "metrics: brake_active 1 for $idle"
 assert_eq "$(metric memwarden_cgroup_brake_bytes "unit=\"$idle\"")" "$(cat "$icg/memory.high")" \
         "metrics: brake_bytes = memory.high of $idle"
+wait_for 20 sh -c "grep -q 'unit=\"$own\"' $prom" || fail "the metrics file does not list $own"
+assert_eq "$(metric memwarden_cgroup_brake_active "unit=\"$own\"")" 0 "metrics: brake_active 0 for $own (guarded, no brake)"
+own_high_unchanged "guarded"
 
 # --- a pressure episode: the hog crosses the brake, alert, then kill ---
 systemd-run --quiet --unit=$hog -p MemoryMax=64M -p MemorySwapMax=0 -p OOMPolicy=continue -p KillMode=none \
@@ -146,9 +177,12 @@ assert_eq "$scraped" "$(metric memwarden_cgroup_pressure_episodes_total "unit=\"
         "scraped episodes for $hog = the file's"
 kill $ne 2>/dev/null
 
+phase "episode, metrics, node_exporter"
+
 # --- remove: the daemon stops, no brake is left ---
 apt_run remove memwarden || fail "apt-get remove"
 pass "apt-get remove memwarden"
+phase remove
 assert_false "memwardend is not active after remove" systemctl is-active -q memwardend
 assert_false "memwardend.service is gone" test -e /lib/systemd/system/memwardend.service
 assert_eq "$(cat "$icg/memory.high")" max "no brake left: memory.high of $idle back to max"
@@ -158,10 +192,12 @@ assert_true "$idle still runs" systemctl is-active -q $idle
 assert_contains "$(journalctl -u memwardend BRAKE=restored -o cat --no-pager)" "$idle" \
         "a brake-restored record for $idle at stop"
 assert_file /etc/memwarden/memwarden.conf "remove keeps the conffiles"
+own_high_unchanged "after remove"
 
 # --- purge: nothing left ---
 apt_run purge memwarden libmemwarden-trim0 || fail "apt-get purge"
 pass "apt-get purge memwarden libmemwarden-trim0"
+phase purge
 left=""
 for f in $files; do
         # dpkg -L lists directories too (/lib, a symlink to /usr/lib on a merged /usr): those stay.
@@ -172,9 +208,16 @@ assert_eq "$left" "" "no file of the packages left after purge"
 assert_false "/etc/memwarden is gone" test -e /etc/memwarden
 assert_false "/run/memwarden is gone" test -e /run/memwarden
 assert_false "no /var/lib/memwarden" test -e /var/lib/memwarden
-assert_false "no metrics file" test -e $prom
+assert_eq "$(ls -A $textdir | grep -c memwarden)" 0 "no metrics file (nor its temporary) in $textdir"
+# purge's daemon-reload must not bring a brake back from systemd's runtime settings.
+assert_eq "$(cat "$icg/memory.high")" max "after purge: memory.high of $idle is max (cgroupfs)"
+assert_eq "$(systemctl show -P MemoryHigh $idle)" infinity "after purge: MemoryHigh= of $idle is infinity (systemd)"
+own_high_unchanged "after purge"
+assert_eq "$(pgrep -x memwardend | wc -l)" 0 "no memwardend process left"
 assert_eq "$(ls /etc/systemd/system/multi-user.target.wants/ | grep -c memwarden)" 0 "no enablement symlink left"
+# (the VM's own memwarden-vm* units are not the package's)
 assert_eq "$(find /etc/systemd /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
-        -name '*memwarden*' 2>/dev/null)" "" "no unit file, drop-in or deb-systemd-helper state of memwarden left"
+        \( -name 'memwardend*' -o -name 'memwarden.slice*' -o -name 'memwarden-trim.conf' \) 2>/dev/null)" "" \
+        "no unit file, drop-in or deb-systemd-helper state of memwarden left"
 assert_false "dpkg no longer knows memwarden" dpkg -s memwarden
 done_testing
