@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Runs inside the test VM (bench/scale-cost runs it there). What guarding many calm cgroups costs, the
-# kernel's share included (issue 13), for two builds in ONE run: $MW_BASE (the baseline, e.g. main at the
+# kernel's share included, for two builds in ONE run: $MW_BASE (the baseline, e.g. main at the
 # start of a branch) and $MEMWARDEN_BUILD (the candidate). For each N in $N_LIST (default "0 300 1000
 # 10000"), N empty raw cgroups /sys/fs/cgroup/mwscale/cI are guarded (policy Cgroup=/mwscale/*,
 # SomeTrigger=100ms/1s, Ladder=alert: the issue's set-up) beside one target cgroup (/mwtarget, memory.max

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Helpers for the "never worse than no supervisor" tests (issue 11): test-safety-*.sh. Source after lib.sh
+# Helpers for the "never worse than no supervisor" tests: test-safety-*.sh. Source after lib.sh
 # and daemon.sh. Each script runs several scenarios in one VM boot, each without and with memwarden; a
 # failed check is reported (FAIL [file:line]) and counted, the scenario goes on so that one run shows every
 # figure, and sf_done exits 1 when anything failed.
@@ -13,7 +13,7 @@
 #   sf_count "ID..." PYEXPR         how many records since sf_mark match
 #   rec_time            __MONOTONIC_TIMESTAMP of /tmp/mw-record.json, in seconds
 #   mw_restart          (re)start memwardend with the policies in place; 1 (and the journal) if it refused
-#   slice_*             the slice of issue 11, section 1: acc55memwarden.slice (MemoryMax=200M) holding
+#   slice_*             the slice scenario: acc55memwarden.slice (MemoryMax=200M) holding
 #                       bloat.service (tail -f /dev/zero) and chill.service (sleep infinity)
 
 _sf_failed=0

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Issue 11, "never worse than no supervisor": a brake never outlives the ability to act. One boot:
+# "Never worse than no supervisor": a brake never outlives the ability to act. One boot:
 #  1. A leaking python service (tests/helpers/leak.py, 8 MiB/s) in a MemoryMax=128M unit. Without
 #     memwarden the kernel OOM-kills it (time from the first `max` event printed). With memwarden,
 #     Brake=90%, MaxThrottle=10s, Ladder=alert (no rung that frees memory): memwarden lifts its brake
@@ -8,7 +8,7 @@
 #     `high` event (+ a margin for TCG; the time is printed), then the kernel kills the leak (oom_kill rises):
 #     it is not left alive throttled. PSI full avg10 meanwhile is printed. Once the cgroup was calm the brake
 #     is set again. `memwardenctl check` warns about this policy (a brake whose ladder cannot free memory).
-#  2. The slice of issue 11 (acc55memwarden.slice, MemoryMax=200M, bloat + chill) with Ladder=alert trim
+#  2. The slice of test-safety-slice (acc55memwarden.slice, MemoryMax=200M, bloat + chill) with Ladder=alert trim
 #     (nobody has a trim handler: the last rung cannot act): the brake is lifted in the same time, the
 #     kernel kills bloat, chill lives, the brake comes back after calm.
 . "$(dirname "$0")/lib.sh"

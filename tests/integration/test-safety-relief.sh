@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Issue 11, "never worse than no supervisor": the brake never starves the relief it waits for. One boot,
+# "Never worse than no supervisor": the brake never starves the relief it waits for. One boot,
 # each scenario without memwarden (the kernel alone), then with it:
 #  1. Debian's redis-server (jemalloc, decay off: MALLOC_CONF=background_thread:false,dirty_decay_ms:-1,
 #     muzzy_decay_ms:-1), enrolled with `memwardenctl enroll`, in a MemoryMax=256M unit: 15,000 keys of

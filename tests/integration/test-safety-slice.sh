@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Issue 11, "never worse than no supervisor", the kill rung on shapes other than a leaf service. One boot:
+# "Never worse than no supervisor", the kill rung on shapes other than a leaf service. One boot:
 #  1. acc55memwarden.slice (MemoryMax=200M) holding bloat.service (tail -f /dev/zero) and chill.service
 #     (sleep infinity), the scenario systemd tests its OOM daemon with. First without memwarden (the kernel
 #     OOM-kills bloat; the time from the first `max` event to bloat's death is printed), then with memwarden
