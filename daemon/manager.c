@@ -14,6 +14,7 @@
 #include "action-trim-inject.h"
 #include "action.h"
 #include "action-command.h"
+#include "manager-await.h"
 #include "record.h"
 #include "bus-systemd.h"
 #include "config.h"
@@ -38,8 +39,9 @@ int manager_new(Manager **ret)
         m->guards = hashmap_new(HASHMAP_KEY_STRING);
         m->stateful = hashmap_new(HASHMAP_KEY_STRING);
         m->unit_records = hashmap_new(HASHMAP_KEY_STRING);
+        m->awaits = hashmap_new(HASHMAP_KEY_INT);
         if (!m->dirs_by_path || !m->dir_by_wd || !m->guard_by_wd || !m->guards || !m->stateful ||
-            !m->unit_records) {
+            !m->unit_records || !m->awaits) {
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -83,6 +85,7 @@ Manager *manager_free(Manager *m)
         hashmap_free(m->dirs_by_path);
         hashmap_free(m->dir_by_wd);
         hashmap_free(m->guard_by_wd);
+        manager_await_free(m);
         closep(&m->host_fd);
         control_close(m);
         sd_event_source_disable_unref(m->inotify_source);
@@ -148,6 +151,8 @@ static int manager_evaluate(Manager *m, const char *cgpath)
         }
 
         r = guard_new(m, cgpath, &id, p, &g);
+        if (r == -ENOENT && manager_await_memory(m, cgpath) == 2) /* no memory.* files yet, or just now */
+                r = guard_new(m, cgpath, &id, p, &g);
         cgroup_identity_done(&id);
         if (r < 0) {
                 if (ERRNO_IS_GONE(r))
@@ -221,11 +226,18 @@ static int walk_cb(const CgroupRoot *root, const char *cgpath, void *userdata)
         return 0;
 }
 
+int manager_discover(Manager *m, const char *cgpath)
+{
+        return cgroup_walk(m->root, cgpath, walk_cb, m);
+}
+
 static void manager_forget_subtree(Manager *m, const char *cgpath)
 {
         size_t n = strlen(cgpath);
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
+
+        manager_await_forget(m, cgpath);
 
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
                 Guard *g = v;
@@ -288,6 +300,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 (void) manager_rescan(m);
                                 continue;
                         }
+                        if (manager_await_event(m, e))
+                                continue;
                         Guard *g = hashmap_get(m->guard_by_wd, INT_TO_PTR(e->wd));
                         if (g) {
                                 if (e->mask & IN_IGNORED) {

@@ -109,6 +109,7 @@ struct Manager {
         Hashmap *guards;                 /* path -> Guard */
         Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
         Hashmap *unit_records;           /* unit name (or path) -> UnitRecord: beyond a cgroup's life */
+        Hashmap *awaits;                 /* wd -> MemoryAwait: cgroups without their memory files yet */
         bool stateful_incomplete;        /* a put into stateful failed: save from all guards */
 
         int control_fd;
@@ -143,6 +144,9 @@ int manager_startup(Manager *m);
 int manager_reload(Manager *m, ConfigError *err);
 int manager_run(Manager *m);
 void manager_update_status(Manager *m);
+
+/* Watches cgpath and the cgroups below it, and guards those a policy matches. Returns 0 or -errno. */
+int manager_discover(Manager *m, const char *cgpath);
 
 /* Removes the guard from the maps and frees it (cgroup_gone: it vanished, nothing to restore). */
 void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone);

@@ -185,6 +185,57 @@ Test(containers, second_container_after_the_first_is_gone)
         cr_assert(fx_status_has(ID_C ".scope/container"), "second: %s", fx_control("status\n"));
 }
 
+/* crun makes <scope>/container, then enables the controllers for it in the scope's cgroup.subtree_control:
+ * in between the directory has no memory.* files. Seen in the VM: when the daemon looked in between, the
+ * guard's set-up found no memory.events, took the cgroup for gone and never looked again (podman's second
+ * container of a boot, "guarding 0 cgroups", the kernel OOM-killed as if memwarden were not there). Here the
+ * controller is enabled a second later; the guard comes with that write, and no timer. */
+Test(containers, guarded_when_the_memory_controller_comes_after_mkdir)
+{
+        char cmd[600], rel[300];
+        snprintf(cmd, sizeof cmd, "cp -a '%s/containers/root' '%s/host'", FIXTURES_DIR, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        fx_make_cgroup("/machine.slice", "max\n");
+        fx_start(&(FxRun) { .policy = POLICY, .main_conf = "LogLevel=debug\n", .host_fixture = true, .no_bus = true });
+
+        /* the scope with its files, the container's directory with the core files only */
+        fx_make_cgroup_at("aside", "/libpod-" ID_A ".scope", "max\n");
+        fx_put("aside/libpod-" ID_A ".scope/cgroup.subtree_control", "");
+        snprintf(rel, sizeof rel, "%s/aside/libpod-" ID_A ".scope/container", fx_dir);
+        cr_assert_eq(mkdir(rel, 0755), 0);
+        fx_put("aside/libpod-" ID_A ".scope/container/cgroup.procs", "");
+        fx_put("aside/libpod-" ID_A ".scope/container/cgroup.subtree_control", "");
+        fx_put("aside/libpod-" ID_A ".scope/container/memory.pressure", /* a core file: there from mkdir */
+               "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        char from[300], to[300];
+        snprintf(from, sizeof from, "%s/aside/libpod-" ID_A ".scope", fx_dir);
+        snprintf(to, sizeof to, "%s/cg" PODMAN, fx_dir);
+        cr_assert_eq(rename(from, to), 0);
+        cr_assert_not_null(fx_wait_log("container: no memory controller yet", 3000),
+                           "the daemon did not look at the new container");
+        cr_assert_null(strstr(fx_control("status\n"), PODMAN "/container"), "guarded without memory files");
+
+        /* the kernel adds the files when "+memory" is written to the parent's subtree_control */
+        usleep(500 * 1000);
+        snprintf(cmd, sizeof cmd, "cp -a '%s/cg" PODMAN "/'memory.* '%s/cg" PODMAN "/container/'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        fx_put("cg" PODMAN "/container/memory.max", "100000000\n");
+        fx_put("cg" PODMAN "/cgroup.subtree_control", "memory pids\n");
+        const char *log = fx_wait_log("BRAKE=set", 3000);
+        cr_assert_not_null(log, "not guarded after the memory controller was enabled: %s", fx_control("status\n"));
+        const char *l = line_with(log, "BRAKE=set", "CONTAINER_NAME=web", NULL);
+        cr_assert_not_null(l, "%s", log);
+        cr_assert(strstr(l, "CGROUP=" PODMAN "/container") && strstr(l, "BRAKE_BYTES=89997312"), "%s", l);
+        cr_assert(strstr(fx_control("status\n"), "  container web (localhost/mwtest:1)\n"), "%s",
+                  fx_control("status\n"));
+
+        /* the scope goes with the container: nothing of the wait is left (no stale watch to dispatch) */
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/cg" PODMAN "'", fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        move_in_container(ID_A);
+        cr_assert(fx_status_has(ID_A ".scope/container"), "the next container: %s", fx_control("status\n"));
+}
+
 Test(containers, names_missing_fall_back_to_the_id)
 {
         /* No host tree: nothing to match by name, and Cgroup= still matches with the short id as the name. */
