@@ -312,3 +312,37 @@ Test(containers, restart_command_sandbox_and_status)
         cr_assert(strstr(l, "ACTION=restart") && strstr(l, "RESTART_VIA=command") && strstr(l, "CONTAINER_NAME=web") &&
                   strstr(l, "CGROUP=" PODMAN "/container"), "%s", l);
 }
+
+/* The container goes away while memwarden acts on it: its runtime removes it while the restart command runs
+ * (here the command removes the scope itself). The daemon drops the guard, acts on no other cgroup, and
+ * keeps working. */
+Test(containers, container_removed_while_the_restart_command_runs)
+{
+        char policy[1024], script[600];
+        make_tree();
+        snprintf(script, sizeof script, "#!/bin/sh\nrm -rf '%s/cg" PODMAN "'\nsleep 1\n", fx_dir);
+        fx_put("rm-container.sh", script);
+        snprintf(script, sizeof script, "%s/rm-container.sh", fx_dir);
+        cr_assert_eq(chmod(script, 0755), 0);
+        snprintf(policy, sizeof policy,
+                 "[Match]\nContainer=web\n[Pressure]\nHighEvents=yes\n[Actions]\nLadder=restart\n"
+                 "[Restart]\nCommand=%s %%c\nCommandTimeout=5s\n", script);
+        fx_start(&(FxRun) { .policy = policy, .host_fixture = true, .no_bus = true });
+        fx_events(PODMAN "/container", 3);
+        cr_assert_not_null(fx_wait_log("RESTART_VIA=command", 5000), "the restart command did not start");
+        bool gone = false;
+        for (int i = 0; i < 100 * fx_scale() && !gone; i++) {
+                gone = strstr(fx_control("status\n"), "guarding 0 cgroups") != NULL;
+                if (!gone)
+                        usleep(50 * 1000);
+        }
+        cr_assert(gone, "the removed container is still guarded: %s", fx_control("status\n"));
+        usleep(1500 * 1000 * fx_scale()); /* past the command's end */
+        const char *log = fx_slurp("daemon.log");
+        const char *l = line_with(log, "ACTION=restart", "CONTAINER_NAME=web", NULL);
+        cr_assert_not_null(l, "no restart record naming the container:\n%s", log);
+        cr_assert_null(line_with(log, "ACTION=restart", "CGROUP=/kubepods", NULL), "acted on another cgroup:\n%s", log);
+        cr_assert_null(line_with(log, "BRAKE=", "CGROUP=/kubepods", NULL), "touched another cgroup:\n%s", log);
+        cr_assert(strstr(fx_control("status\n"), "memwardend"), "the daemon does not answer");
+        cr_assert_eq(fx_stop(), 0, "the daemon did not exit cleanly:\n%s", fx_slurp("daemon.log"));
+}
