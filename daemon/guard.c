@@ -15,6 +15,7 @@
 #include "record-container.h"
 #include "cgroup/cgroup-psi.h"
 #include "manager.h"
+#include "sentinel.h"
 #include "state.h"
 #include "unit-record.h"
 #include "util/json.h"
@@ -30,13 +31,16 @@ static const char *kind_name(PsiKind k)
         return k == PSI_FULL ? "full" : "some";
 }
 
+void guard_trigger_disarm(Guard *g, PsiKind k)
+{
+        g->trigger_source[k] = sd_event_source_disable_unref(g->trigger_source[k]);
+        closep(&g->trigger_fd[k]);
+        g->trigger_fd[k] = -EBADF;
+}
+
 static void guard_disarm_triggers(Guard *g)
 {
-        for (int k = 0; k < 2; k++) {
-                g->trigger_source[k] = sd_event_source_disable_unref(g->trigger_source[k]);
-                closep(&g->trigger_fd[k]);
-                g->trigger_fd[k] = -EBADF;
-        }
+        sentinel_guard_detach(g); /* daemon/sentinel.c: leaves the shared triggers, closes its own */
 }
 
 static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -59,39 +63,43 @@ static int on_trigger(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int guard_arm_triggers(Guard *g)
+int guard_trigger_arm(Guard *g, PsiKind k)
 {
         const Policy *p = g->policy;
 
-        for (PsiKind k = PSI_SOME; k <= PSI_FULL; k++) {
-                if (!p->trigger[k].enabled)
-                        continue;
-                int fd = psi_trigger_open(g->cgfd, k, p->trigger[k].stall_usec, p->trigger[k].window_usec);
-                if (fd < 0) {
-                        if (ERRNO_IS_GONE(fd))
-                                return fd;
-                        if (fd == -EINVAL && p->trigger[k].window_usec % (2 * USEC_PER_SEC) != 0)
-                                log_warning_errno(fd, "%s: the kernel refused the PSI %s trigger: %m (without "
-                                                      "CAP_SYS_RESOURCE only windows that are multiples of 2s "
-                                                      "are allowed), ignoring",
-                                        g->path, kind_name(k));
-                        else
-                                log_warning_errno(fd, "%s: cannot set up the PSI %s trigger: %m, ignoring",
-                                        g->path, kind_name(k));
-                        continue;
-                }
-                int r = sd_event_add_io(g->manager->event, &g->trigger_source[k], fd, EPOLLPRI, on_trigger, g);
-                if (r < 0) {
-                        /* EPERM: not pollable, e.g. a fixture tree of regular files. */
-                        log_debug_errno(r, "%s: cannot watch the PSI %s trigger: %m, ignoring", g->path,
-                                kind_name(k));
-                        close(fd);
-                        continue;
-                }
-                (void) sd_event_source_set_description(g->trigger_source[k], "psi-trigger");
-                g->trigger_fd[k] = fd;
+        if (!p->trigger[k].enabled || g->trigger_fd[k] >= 0)
+                return 0;
+        int fd = psi_trigger_open(g->cgfd, k, p->trigger[k].stall_usec, p->trigger[k].window_usec);
+        if (fd < 0) {
+                if (ERRNO_IS_GONE(fd))
+                        return fd;
+                if (fd == -EINVAL && p->trigger[k].window_usec % (2 * USEC_PER_SEC) != 0)
+                        log_warning_errno(fd, "%s: the kernel refused the PSI %s trigger: %m (without "
+                                              "CAP_SYS_RESOURCE only windows that are multiples of 2s "
+                                              "are allowed), ignoring",
+                                g->path, kind_name(k));
+                else
+                        log_warning_errno(fd, "%s: cannot set up the PSI %s trigger: %m, ignoring",
+                                g->path, kind_name(k));
+                return 0;
         }
+        int r = sd_event_add_io(g->manager->event, &g->trigger_source[k], fd, EPOLLPRI, on_trigger, g);
+        if (r < 0) {
+                /* EPERM: not pollable, e.g. a fixture tree of regular files. */
+                log_debug_errno(r, "%s: cannot watch the PSI %s trigger: %m, ignoring", g->path,
+                        kind_name(k));
+                close(fd);
+                return 0;
+        }
+        (void) sd_event_source_set_description(g->trigger_source[k], "psi-trigger");
+        g->trigger_fd[k] = fd;
         return 0;
+}
+
+/* The enabled triggers: shared with its siblings through a sentinel on the parent, or its own. */
+static int guard_arm_triggers(Guard *g)
+{
+        return sentinel_guard_attach(g);
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -546,7 +554,6 @@ int guard_step(Guard *g)
                 next = MIN(next, now + BRAKE_RECHECK_USEC);
         guard_schedule(g, next);
 
-        g->last = o;
         g->have_last = true;
         g->wake_usec = 0;
         return 0;
@@ -593,7 +600,8 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
         }
         if (g->brake_active)
                 fprintf(f, ",\"brake\":%" PRIu64, g->brake_bytes);
-        fprintf(f, ",\"triggers\":%i", (g->trigger_fd[PSI_SOME] >= 0) + (g->trigger_fd[PSI_FULL] >= 0));
+        fprintf(f, ",\"triggers\":%u,\"trigger_fds\":%i", sentinel_guard_watched(g),
+                (g->trigger_fd[PSI_SOME] >= 0) + (g->trigger_fd[PSI_FULL] >= 0));
         fprintf(f, ",\"onsets\":%" PRIu64 ",\"actions\":%" PRIu64 ",\"oom_kills\":%" PRIu64, g->n_onsets,
                 g->n_actions, g->n_oom_kills);
         if (g->n_actions > 0) {

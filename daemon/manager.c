@@ -76,6 +76,7 @@ Manager *manager_free(Manager *m)
                 (void) hashmap_remove(m->guards, g->path);
                 guard_free(g, /* cgroup_gone= */ false); /* restores brakes */
         }
+        sentinel_manager_done(m);
         i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL))
                 dir_watch_free(v);
@@ -258,6 +259,24 @@ static void manager_forget_subtree(Manager *m, const char *cgpath)
         }
 }
 
+/* One removed cgroup, in O(1): cgroupfs removes only cgroups without children (rmdir fails with EBUSY
+ * otherwise), and the removal of each child came earlier on the same inotify queue, so nothing below cgpath
+ * is known any more. A directory moved away (fixture trees) takes its subtree along: manager_forget_subtree. */
+static void manager_forget_one(Manager *m, const char *cgpath)
+{
+        Guard *g = hashmap_get(m->guards, cgpath);
+        if (g)
+                manager_drop_guard(m, g, /* cgroup_gone= */ true);
+        DirWatch *d = hashmap_remove(m->dirs_by_path, cgpath);
+        if (d) {
+                /* kernfs keeps the watch of a removed cgroup directory until it is removed. */
+                (void) inotify_rm_watch(m->inotify_fd, d->wd);
+                if (hashmap_get(m->dir_by_wd, INT_TO_PTR(d->wd)) == d)
+                        (void) hashmap_remove(m->dir_by_wd, INT_TO_PTR(d->wd));
+                dir_watch_free(d);
+        }
+}
+
 static int manager_rescan(Manager *m)
 {
         /* Drop what vanished, then walk everything (after an inotify queue overflow). */
@@ -333,7 +352,9 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                          * (fixtures), which are built aside and moved into place. */
                         if (e->mask & (IN_CREATE | IN_MOVED_TO))
                                 (void) cgroup_walk(m->root, path, walk_cb, m);
-                        else if (e->mask & (IN_DELETE | IN_MOVED_FROM))
+                        else if (e->mask & IN_DELETE)
+                                manager_forget_one(m, path);
+                        else if (e->mask & IN_MOVED_FROM)
                                 manager_forget_subtree(m, path);
                 }
         }

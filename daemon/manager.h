@@ -18,6 +18,7 @@
 #include "policy/policy-engine.h"
 #include "policy/policy.h"
 #include "util/hashmap.h"
+#include "sentinel.h"
 
 typedef struct Manager Manager;
 typedef struct BrakeCall BrakeCall;
@@ -34,6 +35,7 @@ typedef struct Guard {
 
         int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
         sd_event_source *trigger_source[2];
+        SentinelLink sentinel[2];        /* by PsiKind: its group's shared trigger (daemon/sentinel.c) */
         int events_wd;                   /* inotify watch on memory.events, -1 if none */
         int limit_wd;                    /* inotify watch on memory.max while a brake waits for a limit */
         sd_event_source *timer;
@@ -41,8 +43,7 @@ typedef struct Guard {
         EngineState engine;
         unsigned triggers_fired;         /* since the last step */
         usec_t wake_usec;                /* when the kernel event that woke us arrived (latency) */
-        Observation last;
-        bool have_last;
+        bool have_last;                  /* it has been sampled once */
 
         /* The action waiting for its settle report. */
         Rung action_rung;
@@ -107,6 +108,7 @@ struct Manager {
         Hashmap *dir_by_wd;              /* wd -> DirWatch */
         Hashmap *guard_by_wd;            /* memory.events (and memory.max) wd -> Guard */
         Hashmap *guards;                 /* path -> Guard */
+        Hashmap *sentinels;              /* key -> Sentinel: shared PSI triggers (daemon/sentinel.c) */
         Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
         Hashmap *unit_records;           /* unit name (or path) -> UnitRecord: beyond a cgroup's life */
         Hashmap *awaits;                 /* wd -> MemoryAwait: cgroups without their memory files yet */
@@ -157,6 +159,10 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
 Guard *guard_free(Guard *g, bool cgroup_gone);
 /* Re-points the guard at a (possibly new) policy after a reload: re-arms triggers. */
 int guard_set_policy(Guard *g, const Policy *p);
+/* Its own PSI trigger of kind k (sentinel.c decides when): 0 also when the kernel refused it (logged), -errno
+ * when the cgroup is gone. */
+int guard_trigger_arm(Guard *g, PsiKind k);
+void guard_trigger_disarm(Guard *g, PsiKind k);
 /* Samples and advances the engine now. */
 int guard_step(Guard *g);
 /* memory.events changed. */

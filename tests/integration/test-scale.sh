@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Guarding many cgroups costs no kernel thread per cgroup (issue 13), in one boot:
+#   - 10,000 calm raw cgroups /mwscale/cI (one policy, SomeTrigger=100ms/1s) plus two with FullTrigger= are
+#     guarded: the kernel's psimon threads grow by a small constant (the shared triggers on the parents),
+#     not by one per cgroup; `status --json` says every one of them is watched ("triggers") with no trigger
+#     fd of its own ("trigger_fds" 0).
+#   - a stall in one child of the 10,000 (a hog under a memory.high that the test sets, memory.max 64M) is
+#     noticed through the parent's trigger: a pressure record with REASONS trigger-some names that cgroup,
+#     and no other cgroup of /mwscale gets a record; while it stalls it has its own trigger back.
+#   - removal with 10,000 alive plus churn: 1,000 cgroups removed and 1,000 others made, twice over; each
+#     removal is forgotten (status lists exactly the live ones), the daemon's fds and inotify watches come
+#     back to what they were, and the psimon count stays the same small constant.
+# MEMWARDEN_SCALE_N changes the 10,000. About 3-5 minutes under TCG, boot included.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+N=${MEMWARDEN_SCALE_N:-10000}
+CHURN=$((N / 10))
+root=/sys/fs/cgroup
+base=$root/mwscale
+
+npsimon() { local n=0 c; for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = psimon ] && n=$((n + 1)); done; echo $n; }
+mk() { python3 -c 'import os, sys
+for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
+    os.mkdir("%s/c%d" % (sys.argv[1], i))' "$base" "$1" "$2"; }
+rm_range() { python3 -c 'import os, sys
+for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
+    os.rmdir("%s/c%d" % (sys.argv[1], i))' "$base" "$1" "$2"; }
+status_json() { "$MWCTL" status --json; }
+# guarded paths below /mwscale, one a line
+guarded() { status_json | python3 -c 'import json, sys
+for c in json.load(sys.stdin)["cgroups"]:
+    if c["cgroup"].startswith("/mwscale/"): print(c["cgroup"])' | sort; }
+nwatches() { cat /proc/"$MW_PID"/fdinfo/* 2>/dev/null | awk '/^inotify wd:/ {n++} END {print n + 0}'; }
+
+mw_install
+mw_policy 10-scale-full <<'P'
+[Match]
+Cgroup=/mwscale/f*
+[Pressure]
+SomeTrigger=off
+FullTrigger=100ms/1s
+[Actions]
+Ladder=alert
+P
+mw_policy 20-scale <<'P'
+[Match]
+Cgroup=/mwscale/*
+[Pressure]
+SomeTrigger=100ms/1s
+HighEvents=no
+MaxEvents=no
+SomeAvg10=0
+FullAvg10=0
+MaxThrottle=0
+[Actions]
+Ladder=alert
+P
+
+echo +memory >$root/cgroup.subtree_control
+mkdir -p $base
+echo +memory >$base/cgroup.subtree_control
+t0=$(date +%s%N)
+mk 1 "$N" || fail "make $N cgroups"
+mkdir $base/f1 $base/f2 || fail "make the FullTrigger= cgroups"
+info "$N cgroups made in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+p0=$(npsimon)
+t0=$(date +%s%N)
+mw_start
+want=$((N + 2))
+wait_for 600 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding $want cgroups'" ||
+        fail "not all $want cgroups guarded within 600 s: $("$MWCTL" status | head -1)"
+pass "$want cgroups guarded $(( ($(date +%s%N) - t0) / 1000000 )) ms after the start"
+sleep 2
+p1=$(npsimon)
+info "psimon threads: $p0 before memwardend, $p1 with $want guarded cgroups"
+[ $((p1 - p0)) -le 4 ] || fail "psimon threads grew by $((p1 - p0)) for $want guarded cgroups (at most 4 wanted)"
+pass "psimon threads grew by $((p1 - p0)) (<= 4), not by one per guarded cgroup"
+
+status_json >/tmp/scale-status.json
+python3 - "$N" <<'PY' || fail "status: not every cgroup watched through a shared trigger"
+import json, sys
+n = int(sys.argv[1])
+g = {c["cgroup"]: c for c in json.load(open("/tmp/scale-status.json"))["cgroups"] if c["cgroup"].startswith("/mwscale/")}
+assert len(g) == n + 2, len(g)
+bad = [c for c, v in g.items() if v["triggers"] != 1 or v["trigger_fds"] != 0]
+assert not bad, (bad[:3], [g[b] for b in bad[:1]])
+PY
+pass "status: all $want watched by one trigger kind each, none with a trigger fd of its own"
+
+# A stall in one child of many. memory.high below the hog's size: the kernel throttles it (memory stall),
+# no brake of memwarden involved.
+victim=c$((N / 2 + 7))
+echo 64M >$base/$victim/memory.max
+echo 40M >$base/$victim/memory.high
+echo 0 >$base/$victim/memory.swap.max 2>/dev/null
+python3 "$(dirname "$(readlink -f "$0")")/hog.py" 56 2 0.02 >/dev/null &
+hog=$!
+echo $hog >$base/$victim/cgroup.procs || fail "move the hog into /mwscale/$victim"
+mw_wait_record 90 "$MW_PRESSURE" "r.get(\"CGROUP\") == \"/mwscale/$victim\" and \"trigger-some\" in r.get(\"REASONS\", \"\")" ||
+        { mw_dump_journal; cat $base/$victim/memory.pressure >&2; fail "no pressure record with trigger-some for /mwscale/$victim"; }
+pass "pressure record for /mwscale/$victim (REASONS=$(mw_field REASONS)), with no trigger of its own before the stall"
+own_fds() { status_json | python3 -c 'import json, sys
+print([c for c in json.load(sys.stdin)["cgroups"] if c["cgroup"] == sys.argv[1]][0]["trigger_fds"])' "/mwscale/$victim"; }
+assert_eq "$(own_fds)" 1 "the stalled cgroup has its own trigger while under pressure"
+others=$(mw_journal_json "$MW_PRESSURE" | python3 -c 'import json, sys
+print(sorted({r["CGROUP"] for r in map(json.loads, sys.stdin) if r.get("CGROUP", "").startswith("/mwscale/")} - {sys.argv[1]}))' "/mwscale/$victim")
+assert_eq "$others" "[]" "no other cgroup of /mwscale has a pressure record"
+kill $hog; wait $hog 2>/dev/null
+mw_wait_record 60 "$MW_RELIEVED" "r.get(\"CGROUP\") == \"/mwscale/$victim\"" ||
+        { mw_dump_journal; fail "no relieved record for /mwscale/$victim"; }
+pass "relieved record for /mwscale/$victim once the hog is gone"
+for _ in $(seq 1 60); do [ "$(own_fds)" = 0 ] && break; sleep 1; done
+assert_eq "$(own_fds)" 0 "its own trigger is dropped again once calm"
+
+# Removal with N alive, plus churn: remove the first CHURN, make CHURN new ones (N+1..), twice.
+fd0=$(ls /proc/"$MW_PID"/fd | wc -l); in0=$(nwatches)
+guarded >/tmp/scale-before
+for round in 1 2; do
+        lo=$(( (round - 1) * CHURN + 1 )); hi=$((round * CHURN))
+        t0=$(date +%s%N)
+        rm_range "$lo" "$hi" || fail "remove c$lo..c$hi"
+        mk $((N + lo)) $((N + hi)) || fail "make c$((N + lo))..c$((N + hi))"
+        wait_for 300 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding $want cgroups'" ||
+                fail "round $round: not back to $want guarded: $("$MWCTL" status | head -1)"
+        info "round $round: $CHURN removed and $CHURN made, all seen in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+done
+python3 -c 'import sys
+n, churn = int(sys.argv[1]), int(sys.argv[2])
+for i in list(range(2 * churn + 1, n + 2 * churn + 1)): print("/mwscale/c%d" % i)
+print("/mwscale/f1"); print("/mwscale/f2")' "$N" "$CHURN" | sort >/tmp/scale-want
+guarded >/tmp/scale-after
+if ! cmp -s /tmp/scale-want /tmp/scale-after; then
+        diff /tmp/scale-want /tmp/scale-after | head >&2
+        fail "status does not list exactly the live cgroups after the churn"
+fi
+pass "after removing $((2 * CHURN)) and making $((2 * CHURN)): status lists exactly the $want live cgroups"
+sleep 1
+assert_eq "$(ls /proc/"$MW_PID"/fd | wc -l)" "$fd0" "the daemon's fds are back to $fd0"
+assert_eq "$(nwatches)" "$in0" "its inotify watches are back to $in0 (directories and memory.events)"
+p2=$(npsimon)
+assert_eq "$p2" "$p1" "psimon threads unchanged by the churn"
+assert_eq "$(systemctl show -P NRestarts memwardend.service)" 0 "memwardend was not restarted"
+done_testing
