@@ -126,12 +126,19 @@ static int member_total(const Guard *g, PsiKind k, uint64_t *ret)
         return 0;
 }
 
-static void member_look(Guard *g, PsiKind k, usec_t now)
+/* The member's latest look at its total: the sentinel's own, or the guard's last sample if that is newer
+ * (every step reads memory.pressure: the first one right after guard_new(), and any on memory.events), so
+ * joining costs no extra read. */
+static void member_last(const Guard *g, PsiKind k, uint64_t *ret_total, usec_t *ret_look)
 {
-        uint64_t total;
-        if (member_total(g, k, &total) >= 0) {
-                g->sentinel[k].last_total_usec = total;
-                g->sentinel[k].last_look_usec = now;
+        const SentinelLink *l = &g->sentinel[k];
+        const EngineState *e = &g->engine;
+        if (e->initialized && e->has_last_psi && e->last_step_usec > l->last_look_usec) {
+                *ret_total = k == PSI_FULL ? e->last_full_total_usec : e->last_some_total_usec;
+                *ret_look = e->last_step_usec;
+        } else {
+                *ret_total = l->last_total_usec;
+                *ret_look = l->last_look_usec;
         }
 }
 
@@ -195,11 +202,14 @@ static void sentinel_scan(Sentinel *s, bool all, bool fired, usec_t wake_usec)
                 if (r < 0)
                         continue; /* gone: its removal is on its way (inotify) */
 
-                if (l->hot && sentinel_may_cool(guard_under_pressure(g), l->last_total_usec, l->last_look_usec,
-                                                total, now, s->stall_usec, s->window_usec))
+                uint64_t last_total;
+                usec_t last_look;
+                member_last(g, s->kind, &last_total, &last_look);
+                if (l->hot && sentinel_may_cool(guard_under_pressure(g), last_total, last_look, total, now,
+                                                s->stall_usec, s->window_usec))
                         member_cool(s, g);
-                SentinelVerdict v = sentinel_classify(l->last_total_usec, l->last_look_usec, total, now,
-                                                      s->stall_usec, s->window_usec);
+                SentinelVerdict v = sentinel_classify(last_total, last_look, total, now, s->stall_usec,
+                                                      s->window_usec);
                 l->last_total_usec = total;
                 l->last_look_usec = now;
                 if (v == SENTINEL_CALM || v == SENTINEL_RESET)
@@ -321,7 +331,6 @@ static int sentinel_open(Sentinel *s)
         usec_t now = now_usec(CLOCK_MONOTONIC);
         for (uint32_t i = 0; i < s->n_members; i++) {
                 Guard *g = s->members[i];
-                member_look(g, s->kind, now);
                 if (g->trigger_fd[s->kind] < 0)
                         continue;
                 if (guard_under_pressure(g) && s->n_hot < SENTINEL_HOT_MAX) {
@@ -393,10 +402,8 @@ static int sentinel_join(Guard *g, PsiKind k)
                         sentinel_fall_back(s);
                 }
         }
-        if (s->fd >= 0) {
-                member_look(g, k, now_usec(CLOCK_MONOTONIC)); /* the baseline of its stall */
-                return 0;
-        }
+        if (s->fd >= 0)
+                return 0; /* the baseline of its stall: its first step, right after guard_new() */
         return guard_trigger_arm(g, k); /* alone, or the parent has no trigger: its own */
 }
 
