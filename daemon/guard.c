@@ -554,6 +554,7 @@ int guard_step(Guard *g)
                 next = MIN(next, now + BRAKE_RECHECK_USEC);
         guard_schedule(g, next);
 
+        g->last = o;
         g->have_last = true;
         g->wake_usec = 0;
         return 0;

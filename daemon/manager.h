@@ -43,7 +43,8 @@ typedef struct Guard {
         EngineState engine;
         unsigned triggers_fired;         /* since the last step */
         usec_t wake_usec;                /* when the kernel event that woke us arrived (latency) */
-        bool have_last;                  /* it has been sampled once */
+        Observation last;
+        bool have_last;
 
         /* The action waiting for its settle report. */
         Rung action_rung;
