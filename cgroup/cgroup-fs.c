@@ -243,9 +243,9 @@ static int read_u64_optional(int cgfd, const char *file, uint64_t def, uint64_t 
         return r;
 }
 
-int cgroup_read_memory(int cgfd, CgroupMemory *ret)
+int cgroup_read_memory_limits(int cgfd, CgroupMemory *ret)
 {
-        CgroupMemory m = {};
+        CgroupMemory m = { .max = CGROUP_LIMIT_MAX, .high = CGROUP_LIMIT_MAX };
         int r;
 
         r = cgroup_read_u64(cgfd, "memory.current", &m.current);
@@ -255,6 +255,18 @@ int cgroup_read_memory(int cgfd, CgroupMemory *ret)
         if (r < 0)
                 return r;
         r = read_u64_optional(cgfd, "memory.high", CGROUP_LIMIT_MAX, &m.high);
+        if (r < 0)
+                return r;
+        *ret = m;
+        return 0;
+}
+
+int cgroup_read_memory(int cgfd, CgroupMemory *ret)
+{
+        CgroupMemory m = {};
+        int r;
+
+        r = cgroup_read_memory_limits(cgfd, &m);
         if (r < 0)
                 return r;
         r = read_u64_optional(cgfd, "memory.low", 0, &m.low);

@@ -44,6 +44,8 @@ typedef struct CgroupMemory {
  * went away or the file does not exist; -EINVAL: contents unparsable; -ERANGE: a number beyond 2^64-1). */
 int cgroup_read_u64(int cgfd, const char *file, uint64_t *ret);
 int cgroup_read_memory(int cgfd, CgroupMemory *ret);
+/* Only memory.current, memory.max and memory.high (the rest 0): half the reads, for status listings. */
+int cgroup_read_memory_limits(int cgfd, CgroupMemory *ret);
 int cgroup_read_events(int cgfd, bool local, MemoryEvents *ret);
 int cgroup_read_stat(int cgfd, MemoryStat *ret);
 int cgroup_read_pressure(int cgfd, Psi *ret);

@@ -138,13 +138,13 @@ void manager_status_json(Manager *m, FILE *f)
         fprintf(f, "],\"guarded\":%zu,\"under_pressure\":%u,\"cgroups\":[", hashmap_size(m->guards),
                 m->n_under_pressure);
         void *v;
-        bool first = true;
+        bool first = true, swap = metrics_swap_available(m);
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
                 if (!first)
                         fputc(',', f);
                 first = false;
-                guard_status_json(v, f, now);
+                guard_status_json(v, f, now, swap);
         }
         fputs("]}\n", f);
 }
@@ -176,7 +176,7 @@ static void status_text(Manager *m, FILE *f)
         for (size_t j = 0; j < k; j++) {
                 Guard *g = gs[j];
                 CgroupMemory mem;
-                bool have = cgroup_read_memory(g->cgfd, &mem) >= 0;
+                bool have = cgroup_read_memory_limits(g->cgfd, &mem) >= 0;
                 fprintf(f, "%-48s %-10s %-16s %9s %9s %9s %7" PRIu64 "\n", g->path,
                         g->unreadable ? "unknown" : guard_under_pressure(g) ? "PRESSURE" : "calm", g->policy->name,
                         have ? format_bytes(c, sizeof c, mem.current) : "?",

@@ -579,10 +579,10 @@ static void json_u64_or_max(FILE *f, const char *key, uint64_t v)
                 fprintf(f, ",\"%s\":%" PRIu64, key, v);
 }
 
-void guard_status_json(const Guard *g, FILE *f, usec_t now)
+void guard_status_json(const Guard *g, FILE *f, usec_t now, bool swap_available)
 {
         CgroupMemory mem;
-        bool have_mem = cgroup_read_memory(g->cgfd, &mem) >= 0;
+        bool have_mem = cgroup_read_memory_limits(g->cgfd, &mem) >= 0;
 
         fputs("{\"cgroup\":", f);
         json_write_string(f, g->path);
@@ -618,6 +618,6 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now)
                 fputs(",\"brake_released\":true", f);
         if (g->relief_active)
                 fprintf(f, ",\"brake_relief\":%" PRIu64, g->relief_bytes);
-        metrics_status_json(g, f);
+        metrics_status_json(g, f, swap_available);
         fputc('}', f);
 }

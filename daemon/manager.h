@@ -169,8 +169,9 @@ int guard_step(Guard *g);
 /* memory.events changed. */
 void guard_on_events_modified(Guard *g);
 bool guard_under_pressure(const Guard *g);
-/* Writes this guard's status as one JSON object. */
-void guard_status_json(const Guard *g, FILE *f, usec_t now);
+/* Writes this guard's status as one JSON object (swap_available: metrics_swap_available(), read once per
+ * rendering, not once per guard). */
+void guard_status_json(const Guard *g, FILE *f, usec_t now, bool swap_available);
 
 /* Brake (daemon/brake.c). */
 int brake_apply(Guard *g, const CgroupMemory *mem);

@@ -98,10 +98,9 @@ bool metrics_swap_available(Manager *m)
         return metrics_meminfo_has_swap(buf);
 }
 
-void metrics_status_json(const Guard *g, FILE *f)
+void metrics_status_json(const Guard *g, FILE *f, bool swap_available)
 {
-        fprintf(f, ",\"early_warning\":%s",
-                metrics_guard_early_warning(g, metrics_swap_available(g->manager)) ? "true" : "false");
+        fprintf(f, ",\"early_warning\":%s", metrics_guard_early_warning(g, swap_available) ? "true" : "false");
 }
 
 void metrics_status_text(Manager *m, FILE *f)

@@ -126,5 +126,5 @@ int metrics_text(Manager *m, FILE *f);
 bool metrics_guard_early_warning(const Guard *g, bool swap_available);
 bool metrics_swap_available(Manager *m);
 /* memwardenctl status: "early_warning" in each cgroup's JSON; a WARNING paragraph after the table. */
-void metrics_status_json(const Guard *g, FILE *f);
+void metrics_status_json(const Guard *g, FILE *f, bool swap_available);
 void metrics_status_text(Manager *m, FILE *f);

@@ -85,7 +85,9 @@ info "psimon threads: $p0 before memwardend, $p1 with $want guarded cgroups"
 [ $((p1 - p0)) -le 4 ] || fail "psimon threads grew by $((p1 - p0)) for $want guarded cgroups (at most 4 wanted)"
 pass "psimon threads grew by $((p1 - p0)) (<= 4), not by one per guarded cgroup"
 
-status_json >/tmp/scale-status.json
+t0=$(date +%s%N)
+status_json >/tmp/scale-status.json || fail "status --json with $want guarded cgroups"
+info "status --json with $want guarded: $(( ($(date +%s%N) - t0) / 1000000 )) ms, $(wc -c </tmp/scale-status.json) bytes"
 python3 - "$N" <<'PY' || fail "status: not every cgroup watched through a shared trigger"
 import json, sys
 n = int(sys.argv[1])

@@ -84,6 +84,21 @@ Test(fs, read_memory_nginx)
         cr_assert_eq(cgroup_read_u64(fd, "memory.peak", &v), -ENOENT);
 }
 
+Test(fs, read_memory_limits_only)
+{
+        /* status reads three files per guarded cgroup: the same figures as cgroup_read_memory(), the rest 0 */
+        _cleanup_close_ int fd = open_cg("/system.slice/nginx.service");
+        CgroupMemory m;
+        cr_assert_eq(cgroup_read_memory_limits(fd, &m), 0);
+        cr_assert_eq(m.current, 268435456ULL);
+        cr_assert_eq(m.max, 536870912ULL);
+        cr_assert_eq(m.high, 483183820ULL);
+        cr_assert_eq(m.low, 0);
+        cr_assert_eq(m.swap_current, 0);
+        _cleanup_close_ int r = open_cg("/");
+        cr_assert_eq(cgroup_read_memory_limits(r, &m), -ENOENT, "the root has no memory.current");
+}
+
 Test(fs, read_events_stat_pressure)
 {
         _cleanup_close_ int fd = open_cg("/system.slice/nginx.service");
