@@ -7,13 +7,18 @@
 # SomeTrigger=100ms/1s, Ladder=alert: the issue's set-up) beside one target cgroup (/mwtarget, memory.max
 # 64M, Brake=75%, Ladder=reclaim, as in bench/event-cost.sh). Each build in turn is started fresh on the
 # same cgroups and measured:
-#   start-up   exec to "guarding N+1 cgroups" on the control socket (polled every 0.1 s)
+#   start-up   exec to the control socket's appearance (polled every 0.05 s; memwardend binds it right after
+#              the walk that guards every cgroup), then checked: "guarding N+1 cgroups" (not timed: a status
+#              rendering reads every cgroup's files)
 #   psimon     kernel threads named psimon after start-up, minus those before
 #   kernel KiB KernelStack + Slab (/proc/meminfo) after start-up minus before (the cgroups already exist)
 #   RSS/Pss/private KiB of the daemon (smaps_rollup) and private bytes per guarded cgroup
 #   idle cs    context switches over $IDLE s (default 30) of the daemon (all its threads) and of all
 #              psimon threads together, while nothing is under pressure
 #   latency    LATENCY_USEC of the onset action of $EVENTS pushes of /mwtarget over its brake: p50/p99
+#   churn      K = N/10 (at most 1,000) guarded cgroups removed, then K made again: wall time until the
+#              daemon's fd count settles (sampled every 0.05 s: the last change), and the daemon's CPU time
+#              (utime + stime) over each; then "guarding N+1" checked again
 # Then the peers, measured the same way (kernel threads + meminfo delta, their RSS, idle context
 # switches): systemd-oomd with $PEER_UNITS template services that have ManagedOOMMemoryPressure=kill, and
 # earlyoom (which guards no cgroup; it watches /proc/meminfo).
@@ -95,17 +100,18 @@ measure() { # build-label build-dir N
         local k0 t0 t1 pid ok=0 want=$((N + 1))
         local ps0; ps0=$(npsimon)
         k0=$(kmem)
+        rm -f $sock
         t0=$(date +%s%N)
         "$b/memwardend" --log-target stderr -c $work/main.conf -p $work/pol --control-socket $sock \
                 >/dev/null 2>"$log" &
         pid=$!
-        for _ in $(seq 1 6000); do
-                "$b/ctl/memwardenctl" --socket $sock status 2>/dev/null | head -1 |
-                        grep -q "guarding $want cgroups" && { ok=1; break; }
+        for _ in $(seq 1 60000); do
+                [ -S $sock ] && break
                 kill -0 $pid 2>/dev/null || break
-                sleep 0.1
+                sleep 0.05
         done
         t1=$(date +%s%N)
+        "$b/ctl/memwardenctl" --socket $sock status 2>/dev/null | head -1 | grep -q "guarding $want cgroups" && ok=1
         echo "# $label N=$N: guarded=$ok after $(( (t1 - t0) / 1000000 )) ms" >&2
         [ $ok = 1 ] || { echo "$label: memwardend did not guard $want cgroups"; tail -5 "$log"; kill $pid; return 1; }
         R[$label,$N,start]=$(( (t1 - t0) / 1000000 ))
@@ -127,12 +133,46 @@ measure() { # build-label build-dir N
         grep -o 'CAUSE=onset .*' "$log" | sed -n 's/.* LATENCY_USEC=\([0-9]*\).*/\1/p' |
                 percentiles >$work/lat
         read -r R[$label,$N,p50] R[$label,$N,p99] R[$label,$N,nlat] <$work/lat
+        churn "$label" "$b" "$N" "$pid" "$sock"
         kill $pid; wait $pid 2>/dev/null
         echo max >$root/mwtarget/memory.high
         echo "# $label N=$N: start ${R[$label,$N,start]} ms, psimon +${R[$label,$N,psimon]}," \
              "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} Pss ${R[$label,$N,pss]}" \
              "private ${R[$label,$N,priv]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
-             "latency p50 ${R[$label,$N,p50]} p99 ${R[$label,$N,p99]} ms (${R[$label,$N,nlat]})" >&2
+             "latency p50 ${R[$label,$N,p50]} p99 ${R[$label,$N,p99]} ms (${R[$label,$N,nlat]})," \
+             "churn $K: remove ${R[$label,$N,rm_ms]} ms / ${R[$label,$N,rm_cpu]} ms CPU," \
+             "add ${R[$label,$N,add_ms]} ms / ${R[$label,$N,add_cpu]} ms CPU, ${R[$label,$N,churn_ok]}" >&2
+}
+
+nfd() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' /proc/"$1"/stat; }
+# Waits until the fd count of pid $1 has passed $2 (op $3: -le or -ge) and not changed for 2 s; prints the
+# ms from $4 (date +%s%N) to its last change.
+settle_fds() { local pid=$1 lim=$2 op=$3 t0=$4 n last=-1 tl=$4 t
+        for _ in $(seq 1 12000); do
+                n=$(nfd "$pid"); t=$(date +%s%N)
+                [ "$n" != "$last" ] && { last=$n; tl=$t; }
+                [ "$n" "$op" "$lim" ] && [ $(( (t - tl) / 1000000 )) -ge 2000 ] && break
+                sleep 0.05
+        done
+        echo $(( (tl - t0) / 1000000 )); }
+K=0
+churn() { # label build N pid sock: remove the first K guarded cgroups, then make them again
+        local label=$1 b=$2 N=$3 pid=$4 sock=$5 fd0 c0 t0
+        K=$((N / 10)); [ $K -gt 1000 ] && K=1000
+        [ $K -gt 0 ] || return 0
+        fd0=$(nfd "$pid"); c0=$(cpu_ms "$pid"); t0=$(date +%s%N)
+        python3 -c 'import os, sys
+for i in range(1, int(sys.argv[2]) + 1): os.rmdir("%s/c%d" % (sys.argv[1], i))' $root/mwscale $K
+        R[$label,$N,rm_ms]=$(settle_fds "$pid" $((fd0 - K)) -le "$t0")
+        R[$label,$N,rm_cpu]=$(( $(cpu_ms "$pid") - c0 ))
+        c0=$(cpu_ms "$pid"); t0=$(date +%s%N)
+        python3 -c 'import os, sys
+for i in range(1, int(sys.argv[2]) + 1): os.mkdir("%s/c%d" % (sys.argv[1], i))' $root/mwscale $K
+        R[$label,$N,add_ms]=$(settle_fds "$pid" "$fd0" -ge "$t0")
+        R[$label,$N,add_cpu]=$(( $(cpu_ms "$pid") - c0 ))
+        R[$label,$N,churn_ok]="fds $fd0 -> $(nfd "$pid"), $("$b/ctl/memwardenctl" --socket "$sock" status | head -1 |
+                grep -o 'guarding [0-9]* cgroups')"
 }
 
 P0=$(npsimon)
@@ -153,12 +193,21 @@ done; done
 echo
 echo "Ratios candidate / baseline:"
 echo
-echo "| guarded | start-up | psimon | kernel KiB | kernel + private KiB | private KiB | latency p50 | p99 |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| guarded | start-up | psimon | kernel KiB | kernel + private KiB | private KiB | latency p50 | p99 | removal wall | removal CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for N in $N_LIST; do
         b=baseline c=candidate
-        echo "| $N | $(ratio "${R[$b,$N,start]:-0}" "${R[$c,$N,start]:-0}") | $(ratio "${R[$b,$N,psimon]:-0}" "${R[$c,$N,psimon]:-0}") | $(ratio "${R[$b,$N,kmem]:-0}" "${R[$c,$N,kmem]:-0}") | $(ratio "$(( ${R[$b,$N,kmem]:-0} + ${R[$b,$N,priv]:-0} ))" "$(( ${R[$c,$N,kmem]:-0} + ${R[$c,$N,priv]:-0} ))") | $(ratio "${R[$b,$N,priv]:-0}" "${R[$c,$N,priv]:-0}") | $(ratio "${R[$b,$N,p50]:-0}" "${R[$c,$N,p50]:-0}") | $(ratio "${R[$b,$N,p99]:-0}" "${R[$c,$N,p99]:-0}") |"
+        echo "| $N | $(ratio "${R[$b,$N,start]:-0}" "${R[$c,$N,start]:-0}") | $(ratio "${R[$b,$N,psimon]:-0}" "${R[$c,$N,psimon]:-0}") | $(ratio "${R[$b,$N,kmem]:-0}" "${R[$c,$N,kmem]:-0}") | $(ratio "$(( ${R[$b,$N,kmem]:-0} + ${R[$b,$N,priv]:-0} ))" "$(( ${R[$c,$N,kmem]:-0} + ${R[$c,$N,priv]:-0} ))") | $(ratio "${R[$b,$N,priv]:-0}" "${R[$c,$N,priv]:-0}") | $(ratio "${R[$b,$N,p50]:-0}" "${R[$c,$N,p50]:-0}") | $(ratio "${R[$b,$N,p99]:-0}" "${R[$c,$N,p99]:-0}") | $(ratio "${R[$b,$N,rm_ms]:-0}" "${R[$c,$N,rm_ms]:-0}") | $(ratio "${R[$b,$N,rm_cpu]:-0}" "${R[$c,$N,rm_cpu]:-0}") |"
 done
+echo
+echo "Churn: K = N/10 (at most 1,000) guarded cgroups removed with N alive, then made again (wall ms to the"
+echo "daemon's last fd change / its CPU ms):"
+echo
+echo "| build | guarded | K | removal wall ms | removal CPU ms | re-add wall ms | re-add CPU ms | after |"
+echo "|---|---|---|---|---|---|---|---|"
+for N in $N_LIST; do for l in baseline candidate; do
+        echo "| $l | $N | $((N / 10 > 1000 ? 1000 : N / 10)) | ${R[$l,$N,rm_ms]:--} | ${R[$l,$N,rm_cpu]:--} | ${R[$l,$N,add_ms]:--} | ${R[$l,$N,add_cpu]:--} | ${R[$l,$N,churn_ok]:--} |"
+done; done
 
 # The peers, measured the same way. systemd-oomd guards units with ManagedOOMMemoryPressure=kill.
 if [ "${PEER_UNITS}" -gt 0 ]; then
