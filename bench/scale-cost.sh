@@ -15,7 +15,8 @@
 #   RSS/Pss/private KiB of the daemon (smaps_rollup) and private bytes per guarded cgroup
 #   idle cs    context switches over $IDLE s (default 30) of the daemon (all its threads) and of all
 #              psimon threads together, while nothing is under pressure
-#   latency    LATENCY_USEC of the onset action of $EVENTS pushes of /mwtarget over its brake: p50/p99
+#   latency    LATENCY_USEC of the onset action of $EVENTS pushes of /mwtarget over its brake: p50/p99,
+#              pooled over 1 + $LAT_ROUNDS (default 2) rounds per build in the order B C, C B, B C, ...
 #   churn      K = N/10 (at most 1,000) guarded cgroups removed, then K made again: wall time until the
 #              daemon's fd count settles (sampled every 0.05 s: the last change), and the daemon's CPU time
 #              (utime + stime) over each; then "guarding N+1" checked again
@@ -29,6 +30,7 @@ new=${MEMWARDEN_BUILD:-$src/build}
 base=${MW_BASE:?MW_BASE: the baseline build directory}
 N_LIST=${N_LIST:-"0 300 1000 10000"}
 EVENTS=${EVENTS:-10}
+LAT_ROUNDS=${LAT_ROUNDS:-2}
 IDLE=${IDLE:-30}
 PEER_UNITS=${PEER_UNITS:-300}
 work=/run/mwscale
@@ -126,20 +128,14 @@ measure() { # build-label build-dir N
         sleep "$IDLE"
         R[$label,$N,cs]=$(( $(cswitch $pid) - c0 ))
         R[$label,$N,pcs]=$(( $(cswitch $mons) - m0 ))
-        for _ in $(seq 1 "$EVENTS"); do
-                sh -c "echo \$\$ >$root/mwtarget/cgroup.procs; exec head -c 80M /mnt/mwscale/sparse" >/dev/null
-                sleep 2
-        done
-        grep -o 'CAUSE=onset .*' "$log" | sed -n 's/.* LATENCY_USEC=\([0-9]*\).*/\1/p' |
-                percentiles >$work/lat
-        read -r R[$label,$N,p50] R[$label,$N,p99] R[$label,$N,nlat] <$work/lat
+        push_events "$log" "$work/lat-$label-$N"
         churn "$label" "$b" "$N" "$pid" "$sock"
         kill $pid; wait $pid 2>/dev/null
         echo max >$root/mwtarget/memory.high
         echo "# $label N=$N: start ${R[$label,$N,start]} ms, psimon +${R[$label,$N,psimon]}," \
              "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} Pss ${R[$label,$N,pss]}" \
              "private ${R[$label,$N,priv]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
-             "latency p50 ${R[$label,$N,p50]} p99 ${R[$label,$N,p99]} ms (${R[$label,$N,nlat]})," \
+             "latency (this round) $(percentiles <$work/lat-$label-$N)," \
              "churn $K: remove ${R[$label,$N,rm_ms]} ms / ${R[$label,$N,rm_cpu]} ms CPU," \
              "add ${R[$label,$N,add_ms]} ms / ${R[$label,$N,add_cpu]} ms CPU, ${R[$label,$N,churn_ok]}" >&2
 }
@@ -156,6 +152,28 @@ settle_fds() { local pid=$1 lim=$2 op=$3 t0=$4 n last=-1 tl=$4 t
                 sleep 0.05
         done
         echo $(( (tl - t0) / 1000000 )); }
+# $EVENTS pushes of /mwtarget over its brake; the onset actions' LATENCY_USEC appended to $2
+push_events() {
+        for _ in $(seq 1 "$EVENTS"); do
+                sh -c "echo \$\$ >$root/mwtarget/cgroup.procs; exec head -c 80M /mnt/mwscale/sparse" >/dev/null
+                sleep 2
+        done
+        grep -o 'CAUSE=onset .*' "$1" | sed -n 's/.* LATENCY_USEC=\([0-9]*\).*/\1/p' >>"$2"
+}
+# One more latency round of a build (the host's load drifts: rounds of both builds alternate, pooled)
+lat_round() { # label build N
+        local label=$1 b=$2 N=$3 sock=$work/mw.sock log=$work/mw-$1-$3-lat.log pid
+        wait_psimon "$P0"; settle
+        rm -f $sock
+        "$b/memwardend" --log-target stderr -c $work/main.conf -p $work/pol --control-socket $sock \
+                >/dev/null 2>"$log" &
+        pid=$!
+        for _ in $(seq 1 60000); do [ -S $sock ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+        push_events "$log" "$work/lat-$label-$N"
+        kill $pid; wait $pid 2>/dev/null
+        echo max >$root/mwtarget/memory.high
+        echo "# $label N=$N: latency round: $(grep -c 'CAUSE=onset' "$log") onsets" >&2
+}
 K=0
 churn() { # label build N pid sock: remove the first K guarded cgroups, then make them again
         local label=$1 b=$2 N=$3 pid=$4 sock=$5 fd0 c0 t0
@@ -180,6 +198,15 @@ for N in $N_LIST; do
         grow_to "$N"
         measure baseline "$base" "$N"
         measure candidate "$new" "$N"
+        # latency: more rounds, C B, B C, ... after the B C above; all samples pooled per build
+        for r in $(seq 1 "$LAT_ROUNDS"); do
+                if [ $((r % 2)) = 1 ]; then lat_round candidate "$new" "$N"; lat_round baseline "$base" "$N"
+                else lat_round baseline "$base" "$N"; lat_round candidate "$new" "$N"; fi
+        done
+        for l in baseline candidate; do
+                percentiles <$work/lat-$l-$N >$work/lat
+                read -r R[$l,$N,p50] R[$l,$N,p99] R[$l,$N,nlat] <$work/lat
+        done
 done
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('-' if a == 0 else f'{b / a:.2f}')" "$1" "$2"; }
