@@ -17,6 +17,7 @@
 #              psimon threads together, while nothing is under pressure
 #   latency    LATENCY_USEC of the onset action of $EVENTS pushes of /mwtarget over its brake: p50/p99,
 #              pooled over 1 + $LAT_ROUNDS (default 2) rounds per build in the order B C, C B, B C, ...
+#              (the extra rounds only for N <= $LAT_MAX_N, default 1000: each is a start-up and an exit)
 #   churn      K = N/10 (at most 1,000) guarded cgroups removed, then K made again: wall time until the
 #              daemon's fd count settles (sampled every 0.05 s: the last change), and the daemon's CPU time
 #              (utime + stime) over each; then "guarding N+1" checked again
@@ -31,6 +32,7 @@ base=${MW_BASE:?MW_BASE: the baseline build directory}
 N_LIST=${N_LIST:-"0 300 1000 10000"}
 EVENTS=${EVENTS:-10}
 LAT_ROUNDS=${LAT_ROUNDS:-2}
+LAT_MAX_N=${LAT_MAX_N:-1000}
 IDLE=${IDLE:-30}
 PEER_UNITS=${PEER_UNITS:-300}
 work=/run/mwscale
@@ -193,13 +195,52 @@ for i in range(1, int(sys.argv[2]) + 1): os.mkdir("%s/c%d" % (sys.argv[1], i))' 
                 grep -o 'guarding [0-9]* cgroups')"
 }
 
+# The peers, measured the same way. systemd-oomd guards units with ManagedOOMMemoryPressure=kill.
+if [ "${PEER_UNITS}" -gt 0 ]; then
+        mkdir -p /run/systemd/system
+        cat >/run/systemd/system/mwpeer@.service <<'U'
+[Service]
+ExecStart=/bin/sleep infinity
+ManagedOOMMemoryPressure=kill
+ManagedOOMMemoryPressureLimit=50%
+U
+        systemctl daemon-reload
+        # --no-block, in batches: 1,000 blocking starts at once time out on D-Bus under TCG
+        for i in $(seq 1 100 "$PEER_UNITS"); do
+                systemctl start --no-block $(seq -f 'mwpeer@%g.service' "$i" $((i + 99 > PEER_UNITS ? PEER_UNITS : i + 99)))
+        done
+        for _ in $(seq 1 600); do
+                [ "$(systemctl list-units 'mwpeer@*' --state=active --no-legend | wc -l)" -ge "$PEER_UNITS" ] && break
+                sleep 1
+        done
+        echo "# peers: $(systemctl list-units 'mwpeer@*' --state=active --no-legend | wc -l) mwpeer units active" >&2
+fi
+echo "| peer | guarding | psimon threads | kernel KiB (KernelStack+Slab) | RSS KiB | private KiB | idle cs daemon / psimon ($IDLE s) |"
+echo "|---|---|---|---|---|---|---|"
+for peer in systemd-oomd earlyoom; do
+        settle
+        ps0=$(npsimon); k0=$(kmem)
+        systemctl start $peer || { echo "| $peer | cannot start | | | | | |"; continue; }
+        settle
+        pid=$(systemctl show -P MainPID $peer)
+        mons=$(psimon_pids)
+        c0=$(cswitch $pid); m0=$(cswitch $mons)
+        sleep "$IDLE"
+        cs=$(( $(cswitch $pid) - c0 )); pcs=$(( $(cswitch $mons) - m0 ))
+        what="$PEER_UNITS units"; [ $peer = earlyoom ] && what="the system (/proc/meminfo)"
+        echo "| $peer | $what | $(( $(npsimon) - ps0 )) | $(( $(kmem) - k0 )) | $(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup) | $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup) | $cs / $pcs |"
+        systemctl stop $peer
+done
+[ "${PEER_UNITS}" -gt 0 ] && systemctl stop 'mwpeer@*' && echo "# peers: mwpeer units stopped" >&2
+echo
 P0=$(npsimon)
 for N in $N_LIST; do
         grow_to "$N"
         measure baseline "$base" "$N"
         measure candidate "$new" "$N"
         # latency: more rounds, C B, B C, ... after the B C above; all samples pooled per build
-        for r in $(seq 1 "$LAT_ROUNDS"); do
+        rounds=$LAT_ROUNDS; [ "$N" -gt "$LAT_MAX_N" ] && rounds=0   # each round is a start-up and an exit
+        for r in $(seq 1 "$rounds"); do
                 if [ $((r % 2)) = 1 ]; then lat_round candidate "$new" "$N"; lat_round baseline "$base" "$N"
                 else lat_round baseline "$base" "$N"; lat_round candidate "$new" "$N"; fi
         done
@@ -236,35 +277,6 @@ for N in $N_LIST; do for l in baseline candidate; do
         echo "| $l | $N | $((N / 10 > 1000 ? 1000 : N / 10)) | ${R[$l,$N,rm_ms]:--} | ${R[$l,$N,rm_cpu]:--} | ${R[$l,$N,add_ms]:--} | ${R[$l,$N,add_cpu]:--} | ${R[$l,$N,churn_ok]:--} |"
 done; done
 
-# The peers, measured the same way. systemd-oomd guards units with ManagedOOMMemoryPressure=kill.
-if [ "${PEER_UNITS}" -gt 0 ]; then
-        mkdir -p /run/systemd/system
-        cat >/run/systemd/system/mwpeer@.service <<'U'
-[Service]
-ExecStart=/bin/sleep infinity
-ManagedOOMMemoryPressure=kill
-ManagedOOMMemoryPressureLimit=50%
-U
-        systemctl daemon-reload
-        systemctl start $(seq -f 'mwpeer@%g.service' 1 "$PEER_UNITS")
-fi
-echo
-echo "| peer | guarding | psimon threads | kernel KiB (KernelStack+Slab) | RSS KiB | private KiB | idle cs daemon / psimon ($IDLE s) |"
-echo "|---|---|---|---|---|---|---|"
-for peer in systemd-oomd earlyoom; do
-        settle
-        ps0=$(npsimon); k0=$(kmem)
-        systemctl start $peer || { echo "| $peer | cannot start | | | | | |"; continue; }
-        settle
-        pid=$(systemctl show -P MainPID $peer)
-        mons=$(psimon_pids)
-        c0=$(cswitch $pid); m0=$(cswitch $mons)
-        sleep "$IDLE"
-        cs=$(( $(cswitch $pid) - c0 )); pcs=$(( $(cswitch $mons) - m0 ))
-        what="$PEER_UNITS units"; [ $peer = earlyoom ] && what="the system (/proc/meminfo)"
-        echo "| $peer | $what | $(( $(npsimon) - ps0 )) | $(( $(kmem) - k0 )) | $(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup) | $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup) | $cs / $pcs |"
-        systemctl stop $peer
-done
 echo
 echo "Kernel $(uname -r), qemu TCG, $(nproc) vCPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) KiB; baseline $base, candidate $new;"
 echo "$EVENTS pushes over the brake per row for latency; idle window $IDLE s."
