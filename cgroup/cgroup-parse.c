@@ -256,12 +256,13 @@ typedef struct KeyField {
 } KeyField;
 
 /* "key value" lines into uint64_t fields of a struct. Unknown keys are ignored whatever their value; a
- * known key needs exactly one unsigned number. */
+ * known key needs exactly one unsigned number. Returns the number of known keys found, or -errno. */
 static int parse_flat_keyed(const char *buf, const KeyField *fields, size_t n_fields, void *ret)
 {
         if (!buf)
                 return -EINVAL;
 
+        int n = 0;
         for (const char *p = buf; p && *p; p = next_line(p)) {
                 const char *key = p;
                 while (*p && !is_space(*p))
@@ -290,8 +291,9 @@ static int parse_flat_keyed(const char *buf, const KeyField *fields, size_t n_fi
                 if (!at_line_end(p))
                         return -EINVAL;
                 memcpy((uint8_t *) ret + f->offset, &v, sizeof v);
+                n++;
         }
-        return 0;
+        return n;
 }
 
 #define FIELD(type, name) { #name, offsetof(type, name) }
@@ -306,6 +308,8 @@ int memory_events_parse(const char *buf, MemoryEvents *ret)
         int r = parse_flat_keyed(buf, fields, ELEMENTSOF(fields), &e);
         if (r < 0)
                 return r;
+        if (r == 0)
+                return -ENODATA; /* the kernel always writes low high max oom: read while rewritten (fixture) */
         *ret = e;
         return 0;
 }

@@ -40,7 +40,9 @@ typedef struct MemoryEvents {
 } MemoryEvents;
 
 /* Parses memory.events / memory.events.local ("key value" lines). Unknown keys ignored, missing keys 0
- * (oom_group_kill is 5.17+). A line with a known key and a bad number is -EINVAL. */
+ * (oom_group_kill is 5.17+). A line with a known key and a bad number is -EINVAL. No known key at all (an
+ * empty file) is -ENODATA: the kernel always writes them, so that is no reading (a file being rewritten),
+ * and zeros from it would make every counter seem to restart. */
 int memory_events_parse(const char *buf, MemoryEvents *ret);
 
 typedef struct MemoryStat {

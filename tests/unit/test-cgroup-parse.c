@@ -191,12 +191,14 @@ Test(events, prefix_collisions_and_unknown_keys)
         cr_assert_eq(e.high, 0);
 }
 
-Test(events, empty_is_all_zero)
+Test(events, empty_is_no_reading)
 {
-        MemoryEvents e;
-        memset(&e, 0xff, sizeof e);
-        cr_assert_eq(memory_events_parse("", &e), 0);
-        cr_assert_eq(e.high, 0);
+        MemoryEvents e = { .oom_kill = 7 };
+        cr_assert_eq(memory_events_parse("", &e), -ENODATA);
+        cr_assert_eq(memory_events_parse("\n", &e), -ENODATA);
+        cr_assert_eq(memory_events_parse("high_future 99\n", &e), -ENODATA);
+        cr_assert_eq(e.oom_kill, 7, "ret written on failure");
+        cr_assert_eq(memory_events_parse("oom_kill 0\n", &e), 0);
         cr_assert_eq(e.oom_kill, 0);
 }
 
