@@ -184,7 +184,7 @@ static void status_text(Manager *m, FILE *f)
                         have ? format_bytes(x, sizeof x, mem.max) : "?",
                         g->n_actions);
                 container_status_text(g, f);
-                if (g->last_reason[0])
+                if (g->last_reason)
                         fprintf(f, "    last %s failed: %s\n", rung_to_string(g->action_rung), g->last_reason);
                 if (g->engine.brake_released)
                         fprintf(f, "    brake lifted: no rung could act; it is set again once the cgroup is calm\n");

@@ -243,6 +243,8 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         closep(&g->cgfd);
         cgroup_identity_done(&g->id);
         free(g->pass_tracks);
+        free(g->last_reason);
+        free(g->metrics);
         action_trim_guard_free(g);
         free(g->path);
         free(g);
@@ -508,12 +510,13 @@ int guard_step(Guard *g)
                         action_add_field(&out, "BRAKE_RELIEF_BYTES=%" PRIu64, g->relief_bytes);
                 if (!d.dry_run)
                         engine_rung_result(&g->engine, d.rung, out.result);
+                free(g->last_reason);
+                g->last_reason = NULL;
                 if (out.result < 0 && !d.dry_run) {
-                        snprintf(g->last_reason, sizeof g->last_reason, "%s",
-                                 out.summary[0] ? out.summary : strerror(-out.result));
-                        action_add_field(&out, "REASON_TEXT=%s", g->last_reason);
-                } else
-                        g->last_reason[0] = 0;
+                        const char *why = out.summary[0] ? out.summary : strerror(-out.result);
+                        g->last_reason = strdup(why); /* NULL on -ENOMEM: the status lacks it, nothing else */
+                        action_add_field(&out, "REASON_TEXT=%s", why);
+                }
                 g->n_actions++;
                 g->action_rung = d.rung;
                 g->action_before = o.mem.current;
@@ -554,7 +557,8 @@ int guard_step(Guard *g)
                 next = MIN(next, now + BRAKE_RECHECK_USEC);
         guard_schedule(g, next);
 
-        g->last = o;
+        g->last_max = o.mem.max;
+        g->last_high = o.mem.high;
         g->have_last = true;
         g->wake_usec = 0;
         return 0;
@@ -609,7 +613,7 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now, bool swap_available)
                 fprintf(f, ",\"last_action\":\"%s\"", rung_to_string(g->action_rung));
                 fprintf(f, ",\"last_result\":\"%s\"", g->action_dry_run ? "dry-run" :
                         g->action_result < 0 ? "failed" : "ok");
-                if (g->last_reason[0]) {
+                if (g->last_reason) {
                         fputs(",\"last_reason\":", f);
                         json_write_string(f, g->last_reason);
                 }

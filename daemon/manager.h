@@ -43,7 +43,7 @@ typedef struct Guard {
         EngineState engine;
         unsigned triggers_fired;         /* since the last step */
         usec_t wake_usec;                /* when the kernel event that woke us arrived (latency) */
-        Observation last;
+        uint64_t last_max, last_high;    /* memory.max and memory.high of the last sample (metrics) */
         bool have_last;
 
         /* The action waiting for its settle report. */
@@ -63,14 +63,15 @@ typedef struct Guard {
         bool relief_active;
         uint64_t relief_bytes;
         usec_t relief_until_usec;
-        char last_reason[256];           /* why the last action failed, in words ("" when it did not) */
+        char *last_reason;               /* why the last action failed, in words (NULL when it did not) */
 
         bool unreadable;                 /* the last sample could not be parsed: state unknown */
         uint64_t n_actions, n_onsets, n_oom_kills;
         usec_t last_record_usec;         /* rate limit for repeated records */
         unsigned n_records_in_interval;
         unsigned n_suppressed;
-        GuardMetrics metrics;            /* daemon/metrics-daemon.c */
+        GuardMetrics *metrics;           /* daemon/metrics-daemon.c; NULL until there is something to count */
+        bool metrics_brake_seen;         /* brake_active at the last step (metrics change detection) */
 
         /* What the rungs remember about this cgroup, freed with the guard. */
         PassTrack *pass_tracks;          /* drop-cache: the readers seen (action-drop-cache.c); NULL: none */

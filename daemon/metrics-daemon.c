@@ -136,7 +136,7 @@ bool metrics_guard_early_warning(const Guard *g, bool swap)
 {
         if (!g->have_last)
                 return true; /* not sampled yet: no verdict */
-        return metrics_early_warning(g->policy->has_brake || g->brake_active, g->last.mem.max, g->last.mem.high,
+        return metrics_early_warning(g->policy->has_brake || g->brake_active, g->last_max, g->last_high,
                 swap);
 }
 
@@ -165,8 +165,8 @@ int metrics_text(Manager *m, FILE *f)
                         .container_id = g->id.container_id,
                         .ladder = g->policy->ladder,
                         .n_ladder = g->policy->n_ladder,
-                        .m = g->metrics,
-                        .pressure_usec = g->metrics.pressure_usec,
+                        .m = g->metrics ? *g->metrics : (GuardMetrics){},
+                        .pressure_usec = g->metrics ? g->metrics->pressure_usec : 0,
                         .under_pressure = guard_under_pressure(g),
                         .brake_active = g->brake_active,
                         .brake_bytes = g->brake_bytes,
@@ -378,7 +378,7 @@ void metrics_guard_retire(Manager *m, Guard *g)
         Metrics *mt = metrics_get(m);
         if (!mt)
                 return;
-        if (guard_metrics_any(&g->metrics) || guard_under_pressure(g)) {
+        if ((g->metrics && guard_metrics_any(g->metrics)) || guard_under_pressure(g)) {
                 if (!mt->retired)
                         mt->retired = hashmap_new(HASHMAP_KEY_STRING);
                 Retired *t = calloc(1, sizeof *t);
@@ -387,7 +387,7 @@ void metrics_guard_retire(Manager *m, Guard *g)
                         goto out;
                 }
                 usec_t now = now_usec(CLOCK_MONOTONIC);
-                *t = (Retired){ .m = g->metrics, .n_ladder = g->policy->n_ladder,
+                *t = (Retired){ .m = g->metrics ? *g->metrics : (GuardMetrics){}, .n_ladder = g->policy->n_ladder,
                                 .until = now + METRICS_RETIRED_KEEP_USEC };
                 if (guard_under_pressure(g) && now > g->engine.pressure_since_usec)
                         t->m.pressure_usec += now - g->engine.pressure_since_usec;
@@ -407,37 +407,52 @@ out:
         metrics_changed(m);
 }
 
+/* g's counters, allocated at the first thing to count (a calm guard has none: issue 13's memory per cgroup).
+ * NULL on -ENOMEM: that count is lost, nothing else. */
+static GuardMetrics *guard_metrics(Guard *g)
+{
+        if (!g->metrics)
+                g->metrics = calloc(1, sizeof *g->metrics);
+        return g->metrics;
+}
+
 void metrics_guard_step(Guard *g, const Decision *d, const Observation *o)
 {
-        GuardMetrics *gm = &g->metrics;
         Metrics *mt = g->manager->metrics;
         if (!g->have_last && mt && mt->retired) {
                 /* Guarded again (a restarted service): its counters go on. */
                 Retired *t = hashmap_remove(mt->retired, g->path);
                 if (t) {
-                        *gm = t->m;
-                        gm->brake_seen = false;
+                        GuardMetrics *gm = guard_metrics(g);
+                        if (gm)
+                                *gm = t->m;
                         retired_free(t);
                 }
         }
         bool changed = !g->have_last || guard_under_pressure(g) || d->onset || d->relieved ||
-                       g->brake_active != gm->brake_seen;
+                       g->brake_active != g->metrics_brake_seen;
 
-        gm->brake_seen = g->brake_active;
-        if (d->onset)
-                gm->episodes++;
-        if (d->relieved)
-                gm->pressure_usec += d->pressure_duration_usec;
-        if (d->events_delta.oom_kill > 0) {
-                gm->oom_kills += d->events_delta.oom_kill;
-                changed = true;
+        g->metrics_brake_seen = g->brake_active;
+        bool settled = d->settled && !g->action_dry_run && d->settled_rung >= 0 && d->settled_rung < _RUNG_MAX;
+        if (d->onset || d->relieved || d->events_delta.oom_kill > 0 || settled) {
+                GuardMetrics *gm = guard_metrics(g);
+                if (gm) {
+                        if (d->onset)
+                                gm->episodes++;
+                        if (d->relieved)
+                                gm->pressure_usec += d->pressure_duration_usec;
+                        if (d->events_delta.oom_kill > 0) {
+                                gm->oom_kills += d->events_delta.oom_kill;
+                                changed = true;
+                        }
+                        if (settled) {
+                                if (g->action_before > o->mem.current)
+                                        gm->freed_bytes[d->settled_rung] += g->action_before - o->mem.current;
+                                changed = true;
+                        }
+                }
         }
-        if (d->settled && !g->action_dry_run && d->settled_rung >= 0 && d->settled_rung < _RUNG_MAX) {
-                if (g->action_before > o->mem.current)
-                        gm->freed_bytes[d->settled_rung] += g->action_before - o->mem.current;
-                changed = true;
-        }
-        if (!g->have_last || g->last.mem.max != o->mem.max || g->last.mem.high != o->mem.high)
+        if (!g->have_last || g->last_max != o->mem.max || g->last_high != o->mem.high)
                 changed = true; /* the early-warning verdict may change */
         if (changed)
                 metrics_changed(g->manager);
@@ -447,7 +462,10 @@ void metrics_guard_action(Guard *g, Rung rung, const char *result)
 {
         if (rung < 0 || rung >= _RUNG_MAX)
                 return;
-        g->metrics.actions[rung][metrics_result_from_string(result)]++;
+        GuardMetrics *gm = guard_metrics(g);
+        if (!gm)
+                return;
+        gm->actions[rung][metrics_result_from_string(result)]++;
         metrics_changed(g->manager);
 }
 

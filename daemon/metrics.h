@@ -43,7 +43,6 @@ typedef struct GuardMetrics {
         uint64_t actions[_RUNG_MAX][_METRICS_RESULT_MAX];
         uint64_t freed_bytes[_RUNG_MAX];             /* memory.current before - after, at each settle */
         uint64_t oom_kills;                          /* the kernel's, from memory.events oom_kill */
-        bool brake_seen;                             /* brake_active at the last step (change detection) */
 } GuardMetrics;
 
 /* One guarded cgroup, as the formatter sees it. Strings may be NULL (label left out), except cgroup. */
