@@ -151,15 +151,23 @@ void record_send(Record *r, const char *fmt, ...)
                         fprintf(stderr, "%s (journal unavailable: %s)\n", msg, strerror(-q));
         } else {
                 /* One line: the message, then the fields (MESSAGE_ID first, PRIORITY and identifier
-                 * left out). */
-                fprintf(stderr, "%s |", msg);
+                 * left out), in one write(): stderr is unbuffered, and a reader of the stream (a test
+                 * waiting for a MESSAGE_ID) must not see the record torn. */
+                char *line = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&line, &len);
+                FILE *out = f ?: stderr;
+                fprintf(out, "%s |", msg);
                 for (size_t i = 0; i < r->n; i++) {
-                        const char *f = r->iov[i].iov_base;
-                        if (!strncmp(f, "PRIORITY=", 9) || !strncmp(f, "SYSLOG_IDENTIFIER=", 18))
+                        const char *field = r->iov[i].iov_base;
+                        if (!strncmp(field, "PRIORITY=", 9) || !strncmp(field, "SYSLOG_IDENTIFIER=", 18))
                                 continue;
-                        fprintf(stderr, " %s", f);
+                        fprintf(out, " %s", field);
                 }
-                fputc('\n', stderr);
+                fputc('\n', out);
+                if (f && fclose(f) == 0)
+                        (void) fwrite(line, 1, len, stderr);
+                free(line);
         }
         free(msg);
         record_free(r);
