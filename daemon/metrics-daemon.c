@@ -407,8 +407,8 @@ out:
         metrics_changed(m);
 }
 
-/* g's counters, allocated at the first thing to count (a calm guard has none: issue 13's memory per cgroup).
- * NULL on -ENOMEM: that count is lost, nothing else. */
+/* g's counters, allocated at the first thing to count (a calm guard has none: its memory, docs/scale.md). NULL
+ * on -ENOMEM: that count is lost, nothing else. */
 static GuardMetrics *guard_metrics(Guard *g)
 {
         if (!g->metrics)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon/sentinel.h: shared PSI triggers (issue 13). On Debian's 6.1 kernel every cgroup with a PSI trigger
+/* daemon/sentinel.h: shared PSI triggers (docs/scale.md). On Debian's 6.1 kernel every cgroup with a PSI trigger
  * gets its own SCHED_FIFO "psimon" kernel thread and ~41 KiB of kernel memory. PSI "some" is hierarchical
  * (kernel/sched/psi.c: a task's state counts in every ancestor's group), so one "some" trigger on a parent
  * cgroup (the sentinel) stands for all of its guarded children that share a trigger setting: when it fires,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Guarding many cgroups costs no kernel thread per cgroup (issue 13), in one boot:
+# Guarding many cgroups costs no kernel thread per cgroup, in one boot:
 #   - N (1,000; 10,000 with MEMWARDEN_SCALE_N) calm raw cgroups /mwscale/cI (one policy, SomeTrigger=100ms/1s) plus two with FullTrigger= are
 #     guarded: the kernel's psimon threads grow by a small constant (the shared triggers on the parents),
 #     not by one per cgroup; `status --json` says every one of them is watched ("triggers") with no trigger
