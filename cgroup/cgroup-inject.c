@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -46,7 +47,15 @@
 #define XSTATE_BUF_MAX (64 * 1024)
 #define FRAMES_MAX 256
 #define STACK_HEADROOM (256 * 1024) /* what the call itself may use below the frame */
-#define DATA_SIZE 256
+/* The data area: two struct mallinfo2 (0, 80), the purge's name (160), jemalloc's stats names and buffers
+ * (JE_*). */
+#define DATA_SIZE 320
+#define JE_EPOCH 192          /* "epoch" */
+#define JE_ALLOCATED 200      /* "stats.allocated" */
+#define JE_RESIDENT 224       /* "stats.resident" */
+#define JE_ONE 248            /* uint64_t 1: written to "epoch" (refresh) */
+#define JE_OUT 256            /* size_t allocated, resident */
+#define JE_LEN 272            /* size_t 8, 8: their lengths */
 
 static usec_t now_mono(void)
 {
@@ -521,8 +530,9 @@ static int watch_call(pid_t pid, pid_t tid, uint64_t call_blk, usec_t deadline, 
 }
 
 typedef struct Call {
-        uint64_t fn, arg0, arg1;
+        uint64_t fn, arg0, arg1, arg2, arg3, arg4;
         int mallinfo_slot; /* -1, or 0/1: mallinfo2() writes into data + 80 * slot */
+        bool read_jemalloc; /* after it returned: read JE_OUT (stats.allocated, stats.resident) */
 } Call;
 
 /* Runs the prepared calls on the stopped thread tid. Returns 1 when all returned, 0 on timeout (detached
@@ -542,7 +552,9 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                 call.rdi = calls[next].mallinfo_slot >= 0 ? l->data + 80 * (uint64_t) calls[next].mallinfo_slot
                                                           : calls[next].arg0;
                 call.rsi = calls[next].arg1;
-                call.rdx = call.rcx = call.r8 = 0;
+                call.rdx = calls[next].arg2;
+                call.rcx = calls[next].arg3;
+                call.r8 = calls[next].arg4;
                 call.rsp = l->frame;
                 call.rax = 0;
                 call.orig_rax = (unsigned long) -1; /* no restart logic on our way back to user space */
@@ -623,11 +635,26 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                         InjectMallinfo mi;
                         if (mem_read(t->pid, l->data + 80 * (uint64_t) calls[next].mallinfo_slot, &mi, sizeof mi) >=
                             0) {
-                                if (calls[next].mallinfo_slot == 0)
+                                if (calls[next].mallinfo_slot == 0) {
                                         res->mallinfo_before = mi;
-                                else
+                                        res->have_mallinfo = true;
+                                } else {
                                         res->mallinfo_after = mi;
-                                res->have_mallinfo = true;
+                                        res->have_mallinfo_after = true;
+                                }
+                        }
+                }
+                if (calls[next].read_jemalloc) {
+                        uint64_t v[2];
+                        if (mem_read(t->pid, l->data + JE_OUT, v, sizeof v) >= 0) {
+                                InjectJemallocStats st = { .allocated = v[0], .resident = v[1] };
+                                if (res->have_jemalloc_before) {
+                                        res->jemalloc_after = st;
+                                        res->have_jemalloc_after = true;
+                                } else {
+                                        res->jemalloc_before = st;
+                                        res->have_jemalloc_before = true;
+                                }
                         }
                 }
                 if (++next >= n_calls)
@@ -732,19 +759,49 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
         inject_sigframe_build(&resume_regs, mask, l.fpstate, t->libc.restorer + t->libc_bias, &f);
 
         uint8_t data[DATA_SIZE] = {};
-        Call calls[3];
+        Call calls[8];
         size_t n_calls = 0;
+        bool stats = o->stats_only || o->mallinfo;
         if (o->call_address) {
                 res->how = "test call";
                 calls[n_calls++] = (Call) { .fn = o->call_address, .mallinfo_slot = -1 };
         } else if (t->maps.allocator == INJECT_ALLOCATOR_JEMALLOC) {
-                res->how = "mallctl(\"arena.4096.purge\")";
-                /* MALLCTL_ARENAS_ALL is 4096: every arena. The name lives in the data area. */
-                static const char purge[] = "arena.4096.purge";
+                uint64_t mallctl = t->jemalloc.mallctl + t->jemalloc_bias;
+                /* MALLCTL_ARENAS_ALL is 4096: every arena. The names live in the data area. */
+                static const char purge[] = "arena.4096.purge", epoch[] = "epoch", allocated[] = "stats.allocated",
+                                  resident[] = "stats.resident";
                 memcpy(data + 160, purge, sizeof purge);
-                calls[n_calls++] = (Call) { .fn = t->jemalloc.mallctl + t->jemalloc_bias, .arg0 = l.data + 160,
-                                            .mallinfo_slot = -1 };
-        } else if (o->mallinfo_only) {
+                memcpy(data + JE_EPOCH, epoch, sizeof epoch);
+                memcpy(data + JE_ALLOCATED, allocated, sizeof allocated);
+                memcpy(data + JE_RESIDENT, resident, sizeof resident);
+                uint64_t one = 1, len[2] = { sizeof(uint64_t), sizeof(uint64_t) };
+                memcpy(data + JE_ONE, &one, sizeof one);
+                memcpy(data + JE_LEN, len, sizeof len);
+                /* mallctl(name, oldp, oldlenp, newp, newlen): the epoch refresh, then the two figures (a
+                 * jemalloc built without stats answers ENOENT and leaves the buffers at 0). */
+                Call refresh = { .fn = mallctl, .arg0 = l.data + JE_EPOCH, .arg3 = l.data + JE_ONE,
+                                 .arg4 = sizeof one, .mallinfo_slot = -1 };
+                Call get_allocated = { .fn = mallctl, .arg0 = l.data + JE_ALLOCATED, .arg1 = l.data + JE_OUT,
+                                       .arg2 = l.data + JE_LEN, .mallinfo_slot = -1 };
+                Call get_resident = { .fn = mallctl, .arg0 = l.data + JE_RESIDENT, .arg1 = l.data + JE_OUT + 8,
+                                      .arg2 = l.data + JE_LEN + 8, .mallinfo_slot = -1, .read_jemalloc = true };
+                if (stats) {
+                        calls[n_calls++] = refresh;
+                        calls[n_calls++] = get_allocated;
+                        calls[n_calls++] = get_resident;
+                }
+                if (o->stats_only)
+                        res->how = "mallctl(\"stats.resident\")";
+                else {
+                        res->how = "mallctl(\"arena.4096.purge\")";
+                        calls[n_calls++] = (Call) { .fn = mallctl, .arg0 = l.data + 160, .mallinfo_slot = -1 };
+                        if (stats && o->follow_syscalls) {
+                                calls[n_calls++] = refresh;
+                                calls[n_calls++] = get_allocated;
+                                calls[n_calls++] = get_resident;
+                        }
+                }
+        } else if (o->mallinfo_only || o->stats_only) {
                 if (!t->libc.mallinfo2) {
                         set_reason(res, "libc %s has no mallinfo2 symbol (glibc before 2.33)", t->maps.libc.path);
                         r = 0;
@@ -754,7 +811,7 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                 calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 0 };
         } else {
                 res->how = "malloc_trim(0)";
-                bool mi = o->mallinfo && t->libc.mallinfo2;
+                bool mi = stats && t->libc.mallinfo2;
                 if (mi)
                         calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 0 };
                 calls[n_calls++] = (Call) { .fn = t->libc.malloc_trim + t->libc_bias, .arg0 = 0,
@@ -774,8 +831,8 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
         res->tid = tid;
         /* mallinfo2 alone is followed: its buffer is read at the rt_sigreturn stop, before the thread's own
          * code (or a signal handler) may use that stack again; it makes no system calls but lock waits. */
-        r = run_calls(tid, &regs, &l, t, calls, n_calls, mask, o->follow_syscalls || o->mallinfo_only, deadline,
-                      res);
+        r = run_calls(tid, &regs, &l, t, calls, n_calls, mask, o->follow_syscalls || o->mallinfo_only || o->stats_only,
+                      deadline, res);
         if (r < 0 && r != -ESRCH)
                 detach_anyway(tid); /* mid-call or not: the frame is in place, detaching is safe */
         res->stop_usec += now_mono() - stop_start - res->call_usec;
@@ -867,6 +924,42 @@ static uint64_t rss_now(pid_t pid)
         return st.vm_rss_bytes;
 }
 
+/* After a watched release that returned: what the allocator reports now, by one more stop with calls that
+ * release nothing (mallinfo2; epoch + stats). The release's own figures stay as they are; a failure here
+ * only leaves the "after" figures out. */
+static void stats_after(Target *t, const InjectOptions *o, Dwfl **dwflp, InjectResult *ret)
+{
+        if (!o->mallinfo || o->follow_syscalls || o->stats_only || o->mallinfo_only || o->call_address ||
+            ret->timed_out || !ret->watched)
+                return;
+        if (t->maps.allocator == INJECT_ALLOCATOR_GLIBC ? !t->libc.mallinfo2 : t->maps.allocator != INJECT_ALLOCATOR_JEMALLOC)
+                return;
+        InjectOptions so = { .stats_only = true, .timeout_usec = MIN(o->timeout_usec, 5 * USEC_PER_SEC) };
+        _cleanup_free_ Candidate *c = NULL;
+        size_t n = 0;
+        if (threads_list(t->pid, &c, &n) < 0)
+                return;
+        usec_t started = now_mono(), deadline = started + so.timeout_usec;
+        InjectResult after = {};
+        int r = 0;
+        for (size_t i = 0; i < n && i < 8 && now_mono() < deadline; i++) {
+                r = try_thread(t, c[i].tid, &so, dwflp, deadline, &after);
+                if (r > 0 || (r < 0 && r != -ESRCH))
+                        break;
+        }
+        ret->stats_after_usec = now_mono() - started;
+        if (r <= 0 || after.timed_out)
+                return;
+        if (after.have_mallinfo) {
+                ret->mallinfo_after = after.mallinfo_before;
+                ret->have_mallinfo_after = true;
+        }
+        if (after.have_jemalloc_before) {
+                ret->jemalloc_after = after.jemalloc_before;
+                ret->have_jemalloc_after = true;
+        }
+}
+
 int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret)
 {
         InjectOptions opts = *o;
@@ -929,12 +1022,17 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                 r = try_thread(&t, c[i].tid, &opts, &dwfl, deadline, ret);
                 if (r > 0 || (r < 0 && r != -ESRCH))
                         break;
-                r = 0; /* next thread (-ESRCH: that thread exited) */
+                /* -ESRCH: that thread exited, or the whole process did (killed or exited mid-injection:
+                 * the pidfd says so), which is "gone", not "no thread qualified". */
+                if (r == -ESRCH && poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) > 0)
+                        break;
+                r = 0; /* next thread */
         }
         if (r > 0) {
                 ret->rss_after = rss_now(pid);
                 if (!ret->timed_out)
                         ret->reason[0] = 0;
+                stats_after(&t, &opts, &dwfl, ret);
         } else if (r == 0 && !ret->reason[0])
                 set_reason(ret, "no thread qualified within %u tries", ret->threads_tried);
 finish:

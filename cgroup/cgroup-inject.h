@@ -20,11 +20,16 @@
 typedef struct InjectOptions {
         usec_t timeout_usec;     /* for one process, from the pidfd to the detach; 0 = 10 s */
         unsigned max_threads;    /* threads stopped and looked at before giving up; 0 = 8 */
-        bool mallinfo;           /* glibc: also call mallinfo2() before the trim (and after it, when following) */
+        bool mallinfo;           /* what the allocator reports, before the release (glibc: mallinfo2(); jemalloc:
+                                  * epoch + stats.allocated/resident), chained on the same stop, and after it:
+                                  * chained when following, else one more stop once the release returned */
         bool follow_syscalls;    /* follow the release call with PTRACE_SYSCALL, counting its madvise/munmap/brk
                                   * (a stop per system call: 40,000 for a big jemalloc purge); default: run it
                                   * without stops and see its end in /proc (SigBlk) */
         bool mallinfo_only;      /* glibc: call only mallinfo2() (the allocator view of the map), no release */
+        bool stats_only;         /* what the allocator reports, nothing released: glibc mallinfo2(); jemalloc
+                                  * mallctl "epoch", then "stats.allocated" and "stats.resident" (into
+                                  * ret->mallinfo_before / ret->jemalloc_before) */
         uint64_t call_address;   /* tests only: call this void f(void) in the target instead */
 } InjectOptions;
 
@@ -32,14 +37,24 @@ typedef struct InjectMallinfo {
         uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
 } InjectMallinfo;
 
+/* jemalloc's own figures (mallctl, after an "epoch" refresh): bytes the application has allocated, and
+ * bytes in physically resident data pages mapped by the allocator. */
+typedef struct InjectJemallocStats {
+        uint64_t allocated, resident;
+} InjectJemallocStats;
+
 typedef struct InjectResult {
         InjectAllocator allocator;
         const char *how;            /* "malloc_trim(0)", "mallctl(\"arena.4096.purge\")", "test call" */
         pid_t tid;                  /* the thread that made the call */
         char thread_was[32];        /* what it was doing: "read", "futex", "running", ... */
         uint64_t rss_before, rss_after;     /* VmRSS, bytes */
-        bool have_mallinfo;
+        bool have_mallinfo, have_mallinfo_after;
         InjectMallinfo mallinfo_before, mallinfo_after;
+        bool have_jemalloc_before, have_jemalloc_after;
+        InjectJemallocStats jemalloc_before, jemalloc_after;
+        usec_t stats_after_usec;    /* the extra stop that read the allocator's figures after a watched release
+                                     * (stop + calls); 0 when none */
         unsigned arenas;            /* glibc: the main arena + the first heaps of the others in /proc/PID/maps
                                      * (inject_heap_candidates()); 0 when not counted */
         bool watched;               /* the release call ran without syscall stops: release_calls and

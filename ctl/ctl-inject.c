@@ -70,8 +70,25 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
         const char *result = k > 0 ? "injected" : k == 0 ? "refused" : k == -ESRCH ? "gone" : "error";
         if (k < 0 && k != -ESRCH && !r.reason[0])
                 snprintf(r.reason, sizeof r.reason, "%s", strerror(-k));
-        uint64_t held_before = r.mallinfo_before.arena + r.mallinfo_before.hblkhd;
-        uint64_t held_after = r.mallinfo_after.arena + r.mallinfo_after.hblkhd;
+        /* What the allocator itself reports: held and free (glibc: mallinfo2's arena + hblkhd, fordblks;
+         * jemalloc: stats.resident, resident - allocated); 0 when not read. */
+        uint64_t held_before = 0, free_before = 0, held_after = 0, free_after = 0;
+        if (r.have_mallinfo) {
+                held_before = r.mallinfo_before.arena + r.mallinfo_before.hblkhd;
+                free_before = r.mallinfo_before.fordblks;
+        }
+        if (r.have_mallinfo_after) {
+                held_after = r.mallinfo_after.arena + r.mallinfo_after.hblkhd;
+                free_after = r.mallinfo_after.fordblks;
+        }
+        if (r.have_jemalloc_before) {
+                held_before = r.jemalloc_before.resident;
+                free_before = r.jemalloc_before.resident - MIN(r.jemalloc_before.resident, r.jemalloc_before.allocated);
+        }
+        if (r.have_jemalloc_after) {
+                held_after = r.jemalloc_after.resident;
+                free_after = r.jemalloc_after.resident - MIN(r.jemalloc_after.resident, r.jemalloc_after.allocated);
+        }
         uint64_t freed = r.rss_before > r.rss_after ? r.rss_before - r.rss_after : 0;
 
         if (k > 0) {
@@ -91,8 +108,7 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
                        " stop_usec=%" PRIu64 " reason=%s\n",
                        (int) pid, result, how_token(&r),
                        (int) r.tid, r.thread_was[0] ? r.thread_was : "-", r.rss_before, r.rss_after,
-                       r.released_bytes, r.release_calls, held_before, (uint64_t) r.mallinfo_before.fordblks,
-                       held_after, (uint64_t) r.mallinfo_after.fordblks, r.arenas, (uint64_t) r.call_usec,
+                       r.released_bytes, r.release_calls, held_before, free_before, held_after, free_after, r.arenas, (uint64_t) r.call_usec,
                        (uint64_t) r.stop_usec, r.reason);
                 fflush(stdout);
                 return;
@@ -127,6 +143,23 @@ static void inject_one(pid_t pid, uint64_t start, const char *comm, const Inject
                 format_bytes(ub, sizeof ub, r.mallinfo_before.uordblks + r.mallinfo_before.hblkhd);
                 printf("    glibc (mallinfo2 before the call): %s held, %s in use, %s in free chunks\n", hb, ub,
                        fb);
+        }
+        if (r.have_mallinfo_after) {
+                char hb[32], fb[32];
+                format_bytes(hb, sizeof hb, held_after);
+                format_bytes(fb, sizeof fb, free_after);
+                printf("    glibc (mallinfo2 after): %s held, %s in free chunks (madvised chunks still count as free)\n",
+                       hb, fb);
+        }
+        if (r.have_jemalloc_before || r.have_jemalloc_after) {
+                char rb[32], ab[32], ra[32], aa[32];
+                format_bytes(rb, sizeof rb, r.jemalloc_before.resident);
+                format_bytes(ab, sizeof ab, r.jemalloc_before.allocated);
+                format_bytes(ra, sizeof ra, r.jemalloc_after.resident);
+                format_bytes(aa, sizeof aa, r.jemalloc_after.allocated);
+                printf("    jemalloc (mallctl stats after an epoch refresh): resident %s -> %s, allocated %s -> %s\n",
+                       r.have_jemalloc_before ? rb : "?", r.have_jemalloc_after ? ra : "?",
+                       r.have_jemalloc_before ? ab : "?", r.have_jemalloc_after ? aa : "?");
         }
         if (r.timed_out)
                 printf("    %s\n", r.reason);

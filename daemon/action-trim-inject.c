@@ -93,6 +93,10 @@ int trim_inject_line_parse(const char *line, TrimInjectLine *ret)
                         l.held_before = strtoull(v, NULL, 10);
                 else if (streq(k, "free_before"))
                         l.free_before = strtoull(v, NULL, 10);
+                else if (streq(k, "held_after"))
+                        l.held_after = strtoull(v, NULL, 10);
+                else if (streq(k, "free_after"))
+                        l.free_after = strtoull(v, NULL, 10);
                 else if (streq(k, "arenas"))
                         l.arenas = (unsigned) strtoul(v, NULL, 10);
                 /* other keys (tid, calls, mallinfo2 figures) are for memwardenctl's readers */
@@ -289,6 +293,14 @@ int trim_inject_line_format(const TrimInjectLine *l, char *buf, size_t size)
                                  " allocator_held=%" PRIu64 " allocator_in_use=%" PRIu64 " allocator_free=%" PRIu64,
                                  l->held_before, in_use, l->free_before);
                 n = k < 0 ? k : n + k;
+                if (k >= 0 && (size_t) n < size && l->held_after > 0) {
+                        in_use = l->held_after > l->free_after ? l->held_after - l->free_after : 0;
+                        k = snprintf(buf + n, size - (size_t) n,
+                                     " allocator_held_after=%" PRIu64 " allocator_in_use_after=%" PRIu64
+                                     " allocator_free_after=%" PRIu64,
+                                     l->held_after, in_use, l->free_after);
+                        n = k < 0 ? k : n + k;
+                }
                 if (k >= 0 && (size_t) n < size && l->arenas > 0) {
                         k = snprintf(buf + n, size - (size_t) n, " arenas=%u", l->arenas);
                         n = k < 0 ? k : n + k;

@@ -24,7 +24,10 @@ typedef struct TrimInjectLine {
         char how[16];      /* malloc_trim, mallctl-purge */
         char was[24];      /* what the thread was doing */
         uint64_t rss_before, rss_after, released, call_usec, stop_usec;
-        uint64_t held_before, free_before; /* glibc's mallinfo2() before the call: arena + hblkhd, fordblks */
+        uint64_t held_before, free_before; /* what the allocator reports before the call: glibc's mallinfo2()
+                                            * arena + hblkhd, fordblks; jemalloc's stats.resident,
+                                            * resident - allocated */
+        uint64_t held_after, free_after;   /* the same after the call; 0 when not read */
         unsigned arenas;                   /* glibc: arenas counted from its heaps; 0 unknown */
         char reason[200];
 } TrimInjectLine;

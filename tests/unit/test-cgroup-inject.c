@@ -441,6 +441,13 @@ Test(inject_host, frag_rss_falls)
         cr_assert_gt(r.mallinfo_before.fordblks, 50ULL << 20, "free bytes held %lu", r.mallinfo_before.fordblks);
         cr_assert_gt(r.rss_before, r.rss_after + (50ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
         cr_assert_gt(r.call_usec, 0);
+        /* mallinfo2 after the watched trim, by one more stop: the main arena gave its top back (arena
+         * shrinks); the madvised chunks still count as free (docs/inject.md). */
+        cr_assert(r.have_mallinfo_after, "mallinfo2 after the call was read");
+        cr_assert_gt(r.stats_after_usec, 0);
+        cr_assert_leq(r.mallinfo_after.arena + r.mallinfo_after.hblkhd, r.mallinfo_before.arena + r.mallinfo_before.hblkhd,
+                      "held %lu -> %lu", r.mallinfo_before.arena + r.mallinfo_before.hblkhd,
+                      r.mallinfo_after.arena + r.mallinfo_after.hblkhd);
         cr_assert_eq(tracer_of(p.pid), 0, "detached");
         cr_log_info("frag (watched): RSS %lu -> %lu KiB, call %lu us, stop %lu us", r.rss_before >> 10,
                     r.rss_after >> 10, (unsigned long) r.call_usec, (unsigned long) r.stop_usec);
@@ -526,6 +533,18 @@ Test(inject_host, jemalloc_purge_lowers_rss)
         cr_assert_eq(r.allocator, INJECT_ALLOCATOR_JEMALLOC);
         cr_assert_str_eq(r.how, "mallctl(\"arena.4096.purge\")");
         cr_assert_gt(r.rss_before, r.rss_after + (30ULL << 20), "RSS %lu -> %lu", r.rss_before, r.rss_after);
+        /* jemalloc's own figures (epoch, stats.allocated, stats.resident) before, on the same stop, and
+         * after, by one more stop: resident falls by about what RSS fell, allocated stays (10 of 100 MiB). */
+        cr_assert(r.have_jemalloc_before && r.have_jemalloc_after);
+        cr_log_info("jemalloc: resident %lu -> %lu KiB, allocated %lu -> %lu KiB; RSS %lu -> %lu KiB",
+                    r.jemalloc_before.resident >> 10, r.jemalloc_after.resident >> 10,
+                    r.jemalloc_before.allocated >> 10, r.jemalloc_after.allocated >> 10, r.rss_before >> 10,
+                    r.rss_after >> 10);
+        cr_assert_gt(r.jemalloc_before.resident, r.jemalloc_after.resident + (30ULL << 20), "resident %lu -> %lu",
+                     r.jemalloc_before.resident, r.jemalloc_after.resident);
+        cr_assert_eq(r.jemalloc_before.allocated, r.jemalloc_after.allocated, "allocated unchanged");
+        cr_assert_gt(r.jemalloc_before.allocated, 5ULL << 20, "allocated %lu: the 10%% kept", r.jemalloc_before.allocated);
+        cr_assert_lt(r.jemalloc_before.allocated, 30ULL << 20, "allocated %lu", r.jemalloc_before.allocated);
         finish(&p);
 }
 
@@ -721,6 +740,117 @@ Test(inject_host, target_survives_injector_sigkill)
         cr_assert_eq(finish(&p), 0);
 }
 
+/* Sends sig to pid after ms milliseconds, from a child process. */
+static pid_t signal_later(pid_t pid, int sig, int ms)
+{
+        pid_t k = fork();
+        cr_assert_geq(k, 0);
+        if (k == 0) {
+                usleep((useconds_t) ms * 1000);
+                kill(pid, sig);
+                _exit(0);
+        }
+        return k;
+}
+
+static double mono_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A target that gets SIGKILL in the middle of the injected call: the injector sees it gone, returns at
+ * once (no hang, nothing left attached) and goes on: the next process is injected as usual. */
+Test(inject_host, target_sigkilled_mid_call, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "slow", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        unsigned long addr = 0;
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        pid_t killer = signal_later(p.pid, SIGKILL, 300);
+        InjectResult r;
+        InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
+        double t0 = mono_s();
+        int k = inject_process(p.pid, 0, &o, &r);
+        double took = mono_s() - t0;
+        waitpid(killer, NULL, 0);
+        int st;
+        cr_assert_eq(waitpid(p.pid, &st, 0), p.pid);
+        cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %d", st);
+        cr_assert_eq(k, -ESRCH, "the injector reports the target gone: %d (%s)", k, r.reason);
+        cr_assert_lt(took, 10.0, "returned after %.1f s (timeout 30 s): no wait on a dead target", took);
+        close(p.in);
+        fclose(p.f);
+
+        const char *argv2[] = { TARGET, "read", NULL };
+        Proc q = spawn(argv2, NULL);
+        expect_ready(&q);
+        inject(q.pid, 1);
+        cr_assert_eq(write(q.in, "next\n", 5), 5);
+        cr_assert(next_line(&q, line, sizeof line));
+        cr_assert_str_eq(line, "read next\n");
+        cr_assert_eq(finish(&q), 0);
+}
+
+/* A fatal signal of the target's own (SIGTERM, default action) sent during the injected call: blocked
+ * while the call runs, pending, and delivered when the frame gives the thread its mask back: the target
+ * still dies of it, after the call. */
+Test(inject_host, fatal_signal_during_call_still_delivered, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "slow", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        unsigned long addr = 0;
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        pid_t killer = signal_later(p.pid, SIGTERM, 300);
+        InjectResult r;
+        InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
+        double t0 = mono_s();
+        int k = inject_process(p.pid, 0, &o, &r);
+        waitpid(killer, NULL, 0);
+        int st;
+        cr_assert_eq(waitpid(p.pid, &st, 0), p.pid);
+        double died = mono_s() - t0;
+        cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "the target died of its SIGTERM: status %d", st);
+        cr_assert(k == 1 || k == -ESRCH, "inject_process: %d (%s)", k, r.reason);
+        cr_assert_geq(died, 1.4, "it died %.2f s after the call began: not before the 1.5 s call returned", died);
+        cr_assert_eq(tracer_of(p.pid), -1, "gone");
+        close(p.in);
+        fclose(p.f);
+}
+
+/* A zombie (exited, not reaped): refused as exiting. */
+Test(inject_host, refuses_exiting_process)
+{
+        pid_t z = fork();
+        cr_assert_geq(z, 0);
+        if (z == 0)
+                _exit(0);
+        char path[64], buf[512] = "";
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) z);
+        bool zombie = false;
+        for (int i = 0; i < 200 && !zombie; i++) {
+                FILE *f = fopen(path, "re");
+                if (f && fgets(buf, sizeof buf, f)) {
+                        char *e = strrchr(buf, ')');
+                        zombie = e && e[1] == ' ' && e[2] == 'Z';
+                }
+                if (f)
+                        fclose(f);
+                usleep(5000);
+        }
+        cr_assert(zombie, "%s", buf);
+        InjectResult r = inject(z, 0);
+        cr_assert(strstr(r.reason, "exiting"), "%s", r.reason);
+        waitpid(z, NULL, 0);
+}
+
 static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
 {
         const char *argv[] = { TARGET, "torture", "8", "4", busy, NULL };
@@ -902,6 +1032,19 @@ Test(inject_daemon, line_format)
         cr_assert_str_eq(buf, " via=injected how=malloc_trim released=139431936 rss_before=166391808 "
                               "rss_after=26959872 call_usec=219455 stop_usec=5085 thread_was=clock_nanosleep "
                               "allocator_held=158584832 allocator_in_use=17224272 allocator_free=141360560 arenas=3");
+        /* jemalloc, with its figures after the purge */
+        cr_assert_eq(trim_inject_line_parse("inject pid=43 result=injected how=mallctl-purge tid=43 was=futex "
+                                            "rss_before=200000000 rss_after=40000000 released=0 calls=0 "
+                                            "held_before=190000000 free_before=170000000 held_after=35000000 "
+                                            "free_after=15000000 arenas=0 call_usec=1000 stop_usec=2000 reason=", &l), 0);
+        cr_assert_eq(l.held_after, 35000000);
+        cr_assert_eq(l.free_after, 15000000);
+        trim_inject_line_format(&l, buf, sizeof buf);
+        cr_assert_str_eq(buf, " via=injected how=mallctl-purge released=160000000 rss_before=200000000 "
+                              "rss_after=40000000 call_usec=1000 stop_usec=2000 thread_was=futex "
+                              "allocator_held=190000000 allocator_in_use=20000000 allocator_free=170000000 "
+                              "allocator_held_after=35000000 allocator_in_use_after=20000000 "
+                              "allocator_free_after=15000000");
         cr_assert_eq(trim_inject_line_parse("inject pid=7 result=refused how=- tid=0 was=- rss_before=0 "
                                             "reason=unknown allocator (musl)", &l), 0);
         trim_inject_line_format(&l, buf, sizeof buf);
