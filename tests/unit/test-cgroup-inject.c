@@ -792,7 +792,7 @@ Test(inject_host, target_sigkilled_mid_call, .timeout = 120)
         inject(q.pid, 1);
         cr_assert_eq(write(q.in, "next\n", 5), 5);
         cr_assert(next_line(&q, line, sizeof line));
-        cr_assert_str_eq(line, "read next\n");
+        cr_assert_str_eq(line, "read next");
         cr_assert_eq(finish(&q), 0);
 }
 
