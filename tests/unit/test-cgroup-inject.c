@@ -825,6 +825,40 @@ Test(inject_host, fatal_signal_during_call_still_delivered, .timeout = 120)
         fclose(p.f);
 }
 
+/* The per-process timeout: a call that outlasts it (1.5 s against 0.9 s) is left to finish on its own;
+ * the injector returns at the timeout, nothing stays attached, and the target ends the call and resumes
+ * its read() as before. */
+Test(inject_host, timeout_detaches_mid_call, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "slow", NULL };
+        Proc p = spawn(argv, NULL);
+        char line[256];
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        unsigned long addr = 0;
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        InjectResult r;
+        InjectOptions o = { .call_address = addr, .timeout_usec = 900 * USEC_PER_MSEC };
+        double t0 = mono_s();
+        int k = inject_process(p.pid, 0, &o, &r);
+        double took = mono_s() - t0;
+        cr_assert_eq(k, 1, "a timed-out call still ran: %d (%s)", k, r.reason);
+        cr_assert(r.timed_out);
+        cr_assert(strstr(r.reason, "timed out"), "%s", r.reason);
+        cr_assert_lt(took, 1.45, "returned after %.2f s, before the 1.5 s call ended", took);
+        bool free_ = false;
+        for (int i = 0; i < 200 && !free_; i++) {
+                free_ = tracer_of(p.pid) == 0;
+                usleep(5000);
+        }
+        cr_assert(free_, "nothing left attached");
+        usleep(1500 * 1000);
+        cr_assert_eq(write(p.in, "after\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read after usr1 0 slow-calls 1 altstack same", "%s", line);
+        cr_assert_eq(finish(&p), 0);
+}
+
 /* A zombie (exited, not reaped): refused as exiting. */
 Test(inject_host, refuses_exiting_process)
 {
