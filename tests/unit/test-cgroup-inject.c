@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup-inject.h"
+#include "util/time-util.h"
 
 #define TARGET BUILD_ROOT "/tests/helpers/inject-target"
 #define TARGET_STATIC BUILD_ROOT "/tests/helpers/inject-target-static"
@@ -703,17 +704,27 @@ Test(inject_host, refuses_pid_reused)
         finish(&p);
 }
 
+/* The target in "slow" mode, ready: it prints the address of its slow function (the call to inject). */
+static unsigned long spawn_slow(Proc *ret)
+{
+        const char *argv[] = { TARGET, "slow", NULL };
+        char line[256];
+        unsigned long addr = 0;
+
+        *ret = spawn(argv, NULL);
+        expect_ready(ret);
+        cr_assert(next_line(ret, line, sizeof line));
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        return addr;
+}
+
 /* The injector dies mid-call: the target finishes the call on its own and resumes its read(), its
  * registers, signal mask and altstack as they were; a signal sent meanwhile is delivered after. */
 Test(inject_host, target_survives_injector_sigkill)
 {
-        const char *argv[] = { TARGET, "slow", NULL };
-        Proc p = spawn(argv, NULL);
+        Proc p;
         char line[256];
-        expect_ready(&p);
-        cr_assert(next_line(&p, line, sizeof line));
-        unsigned long addr = 0;
-        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        unsigned long addr = spawn_slow(&p);
 
         pid_t injector = fork();
         if (injector == 0) {
@@ -755,22 +766,16 @@ static pid_t signal_later(pid_t pid, int sig, int ms)
 
 static double mono_s(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+        return (double) now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
 /* A target that gets SIGKILL in the middle of the injected call: the injector sees it gone, returns at
  * once (no hang, nothing left attached) and goes on: the next process is injected as usual. */
 Test(inject_host, target_sigkilled_mid_call, .timeout = 120)
 {
-        const char *argv[] = { TARGET, "slow", NULL };
-        Proc p = spawn(argv, NULL);
+        Proc p;
         char line[256];
-        expect_ready(&p);
-        cr_assert(next_line(&p, line, sizeof line));
-        unsigned long addr = 0;
-        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        unsigned long addr = spawn_slow(&p);
         pid_t killer = signal_later(p.pid, SIGKILL, 300);
         InjectResult r;
         InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
@@ -801,13 +806,8 @@ Test(inject_host, target_sigkilled_mid_call, .timeout = 120)
  * still dies of it, after the call. */
 Test(inject_host, fatal_signal_during_call_still_delivered, .timeout = 120)
 {
-        const char *argv[] = { TARGET, "slow", NULL };
-        Proc p = spawn(argv, NULL);
-        char line[256];
-        expect_ready(&p);
-        cr_assert(next_line(&p, line, sizeof line));
-        unsigned long addr = 0;
-        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        Proc p;
+        unsigned long addr = spawn_slow(&p);
         pid_t killer = signal_later(p.pid, SIGTERM, 300);
         InjectResult r;
         InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
@@ -830,13 +830,9 @@ Test(inject_host, fatal_signal_during_call_still_delivered, .timeout = 120)
  * its read() as before. */
 Test(inject_host, timeout_detaches_mid_call, .timeout = 120)
 {
-        const char *argv[] = { TARGET, "slow", NULL };
-        Proc p = spawn(argv, NULL);
+        Proc p;
         char line[256];
-        expect_ready(&p);
-        cr_assert(next_line(&p, line, sizeof line));
-        unsigned long addr = 0;
-        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+        unsigned long addr = spawn_slow(&p);
         InjectResult r;
         InjectOptions o = { .call_address = addr, .timeout_usec = 900 * USEC_PER_MSEC };
         double t0 = mono_s();
