@@ -206,19 +206,25 @@ Test(units, second_restart_relieves_the_carried_brake)
         cr_assert_str_eq(fx_slurp(WEB "/memory.high"), "max");
 }
 
-Test(units, brake_of_a_unit_without_a_cgroup_is_restored_at_stop)
+/* web.service braked and restarted by the fake systemd, then stopped and not started again (a failed
+ * start, RestartSec= still running): no cgroup, our brake still in its MemoryHigh=. */
+static void braked_unit_loses_its_cgroup(void)
 {
         bus_start(NULL);
         fx_put(WEB "/memory.current", "95000000\n");
         fx_start(&(FxRun) { .policy = POLICY_COOLDOWN, .bus_address = bus_address });
         unsigned high = 1;
         cr_assert(pressure_until("systemd.log", "RestartUnit web.service", 1, &high, 3000));
-        /* Stopped, not started again (a failed start, RestartSec= still running): no cgroup. */
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s/" WEB "'", fx_dir);
         cr_assert_eq(system(cmd), 0);
         usleep(300 * 1000 * fx_scale());
         cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), BRAKE);
+}
+
+Test(units, brake_of_a_unit_without_a_cgroup_is_restored_at_stop)
+{
+        braked_unit_loses_its_cgroup();
         fx_stop();
         cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), "max",
                          "the unit would start with our brake: %s", fx_slurp("daemon.log"));
@@ -230,16 +236,7 @@ Test(units, brake_of_a_unit_without_a_cgroup_is_restored_at_stop)
  * wrote. */
 Test(units, operator_memory_high_of_a_unit_without_a_cgroup_is_left_at_stop)
 {
-        bus_start(NULL);
-        fx_put(WEB "/memory.current", "95000000\n");
-        fx_start(&(FxRun) { .policy = POLICY_COOLDOWN, .bus_address = bus_address });
-        unsigned high = 1;
-        cr_assert(pressure_until("systemd.log", "RestartUnit web.service", 1, &high, 3000));
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s/" WEB "'", fx_dir);
-        cr_assert_eq(system(cmd), 0);
-        usleep(300 * 1000 * fx_scale());
-        cr_assert_str_eq(fx_slurp("runtime/web.service.MemoryHigh"), BRAKE);
+        braked_unit_loses_its_cgroup();
         fx_put("runtime/web.service.MemoryHigh", "50000000");
         fx_stop();
         cr_assert(strstr(fx_slurp("systemd.log"), "Get web.service MemoryHigh"), "MemoryHigh= not read back: %s",
