@@ -118,7 +118,8 @@ static double baseline_trim_us(size_t mib)
         return t;
 }
 
-static uint64_t rss_of(pid_t pid)
+/* The number after KEY ("VmRSS:", "TracerPid:") in /proc/PID/status; 0 when unreadable or absent. */
+static unsigned long long status_number(pid_t pid, const char *key)
 {
         char path[64], buf[4096];
         snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
@@ -127,21 +128,18 @@ static uint64_t rss_of(pid_t pid)
         if (f)
                 fclose(f);
         buf[nr] = 0;
-        char *v = strstr(buf, "VmRSS:");
-        return v ? strtoull(v + 6, NULL, 10) << 10 : 0;
+        char *v = strstr(buf, key);
+        return v ? strtoull(v + strlen(key), NULL, 10) : 0;
+}
+
+static uint64_t rss_of(pid_t pid)
+{
+        return (uint64_t) status_number(pid, "VmRSS:") << 10;
 }
 
 static bool traced(pid_t pid)
 {
-        char path[64], buf[4096];
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        FILE *f = fopen(path, "re");
-        size_t nr = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-                fclose(f);
-        buf[nr] = 0;
-        char *tp = strstr(buf, "TracerPid:");
-        return tp && atoi(tp + 10) != 0;
+        return status_number(pid, "TracerPid:") != 0;
 }
 
 /* Waits up to timeout_ms for a line from the target: a deadlocked target gives none. */
