@@ -98,9 +98,20 @@ bool metrics_swap_available(Manager *m)
         return metrics_meminfo_has_swap(buf);
 }
 
+/* The verdict on the limits the cgroup has now: status is asked rarely, and a memory.max written after the
+ * guard's last sample (systemd and crun write it after the cgroup appears) changes no memory.events, so a
+ * calm guard without a brake would not sample it again. Falls back to the last sample if unreadable. */
+static bool guard_early_warning_now(const Guard *g, bool swap)
+{
+        CgroupMemory mem;
+        if (cgroup_read_memory_limits(g->cgfd, &mem) < 0)
+                return metrics_guard_early_warning(g, swap);
+        return metrics_early_warning(g->policy->has_brake || g->brake_active, mem.max, mem.high, swap);
+}
+
 void metrics_status_json(const Guard *g, FILE *f, bool swap_available)
 {
-        fprintf(f, ",\"early_warning\":%s", metrics_guard_early_warning(g, swap_available) ? "true" : "false");
+        fprintf(f, ",\"early_warning\":%s", guard_early_warning_now(g, swap_available) ? "true" : "false");
 }
 
 void metrics_status_text(Manager *m, FILE *f)
@@ -110,7 +121,7 @@ void metrics_status_text(Manager *m, FILE *f)
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL))
-                n += !metrics_guard_early_warning(v, swap);
+                n += !guard_early_warning_now(v, swap);
         if (n == 0)
                 return;
         fprintf(f, "\nWARNING: %zu guarded cgroup%s can get no warning before a kernel OOM kill: a memory.max, "
@@ -121,7 +132,7 @@ void metrics_status_text(Manager *m, FILE *f)
         i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
                 const Guard *g = v;
-                if (metrics_guard_early_warning(g, swap))
+                if (guard_early_warning_now(g, swap))
                         continue;
                 if (shown++ == 10) {
                         fprintf(f, "  ... and %zu more (memwardenctl status --json: \"early_warning\":false)\n",

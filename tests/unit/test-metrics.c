@@ -511,3 +511,27 @@ Test(metrics_daemon, check_warns_about_a_policy_without_brake_when_there_is_no_s
                 cr_assert(strstr(err, "Brake=90%"), "%s", err);
         }
 }
+
+/* A memory.max written after the guard's last sample (systemd and crun write it after the cgroup appears,
+ * and no memory.events change follows): status must judge the limit the cgroup has now. The deb VM test
+ * saw the warning missing for a MemoryMax= unit in a clean-clone CI run. */
+Test(metrics_daemon, status_warns_about_a_limit_written_after_the_last_sample)
+{
+        fx_put("proc/meminfo", "MemTotal: 2000000 kB\nSwapTotal: 0 kB\n");
+        fx_put("pol/other.conf", "[Match]\nUnit=other.service\n[Actions]\nLadder=alert\n");
+        fx_start(&(FxRun){ .policy = POLICY, .proc_fixture = true });
+        fx_put("cg/system.slice/other.service/memory.max", "max\n");
+        fx_events("/system.slice/other.service", 1);
+        char *st = NULL;
+        for (int t = 0; t < 3000 * fx_scale(); t += 50) {
+                st = fx_control("status json\n");
+                if (strstr(st, "\"early_warning\":true") && !strstr(st, "\"early_warning\":false"))
+                        break;
+                usleep(50 * 1000);
+        }
+        cr_assert_null(strstr(st, "\"early_warning\":false"), "no limit yet, no warning expected: %s", st);
+        fx_put("cg/system.slice/other.service/memory.max", "67108864\n");
+        st = fx_copy(fx_control("status\n"));
+        cr_assert(strstr(st, "  /system.slice/other.service (policy other, "), "%s", st);
+        cr_assert(strstr(fx_control("status json\n"), "\"early_warning\":false"), "%s", st);
+}
