@@ -72,9 +72,10 @@ static inline bool streq_ptr(const char *a, const char *b)
 }
 #define streq(a, b) (__builtin_strcmp((a), (b)) == 0)
 
-/* "The thing went away while we looked": skip, don't fail. */
+/* "The thing went away while we looked": skip, don't fail. Only a negative errno: a non-negative value is a
+ * result (an fd, a count), and fd 19, 2 or 3 is not ENODEV, ENOENT or ESRCH (taking the absolute value here
+ * once made the process picker take a cgroup opened as fd 19 for gone). */
 static inline bool ERRNO_IS_GONE(int r)
 {
-        r = r < 0 ? -r : r;
-        return r == ENOENT || r == ENODEV || r == ESRCH;
+        return r == -ENOENT || r == -ENODEV || r == -ESRCH;
 }

@@ -279,3 +279,49 @@ Test(procs, empty_and_vanished_are_explained)
         proc_list_free(l);
         cr_assert_eq(proc_list_collect(root, "/nonexistent.slice", 0, &l), -ENOENT);
 }
+
+Test(procs, a_cgroup_opened_as_fd_19_is_not_gone)
+{
+        /* ERRNO_IS_GONE() once took the absolute value: a cgroup opened as fd 19 (ENODEV's number; 2 and 3
+         * are ENOENT's and ESRCH's) read as "gone", and the picker listed nothing: the map said "0
+         * processes" and the trim rung through the picker found no process in a real cgroup (the daemon's
+         * fds reach 19; a test's rarely do). Here every cgroup open lands on each fd number from the
+         * lowest free one up past 19. */
+        cgroup("/fd.service", 0);
+        cgroup("/fd.slice", 0);
+        cgroup("/fd.slice/in.service", 0);
+        pid_t own = proc_in("/fd.service", 5, 0, 1);
+        pid_t below = proc_in("/fd.slice/in.service", 5, 0, 2);
+
+        int fillers[64], n_fillers = 0;
+        int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(lowest, 0);
+        close(lowest);
+        cr_assert_leq(lowest, 16, "the lowest free fd (%d) must be below 19 for this test", lowest);
+        bool saw_19 = false;
+        for (int fd = lowest; fd <= 24 && n_fillers < 64;) {
+                ProcList *l = NULL;
+                cr_assert_eq(proc_list_collect(root, "/fd.service", 1, &l), 0);
+                cr_assert_eq(l->n_procs, 1, "the cgroup alone, lowest free fd %d: %zu processes", fd, l->n_procs);
+                cr_assert_eq(l->procs[0].pid, own);
+                proc_list_free(l);
+                cr_assert_eq(proc_list_collect(root, "/fd.slice", 0, &l), 0);
+                cr_assert_eq(l->n_procs, 1, "the subtree, lowest free fd %d: %zu processes", fd, l->n_procs);
+                cr_assert_eq(l->procs[0].pid, below);
+                proc_list_free(l);
+
+                saw_19 = saw_19 || fd == 19;
+                fillers[n_fillers] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(fillers[n_fillers++], fd);
+                int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(probe, 0);
+                close(probe);
+                fd = probe; /* the lowest free fd now */
+        }
+        cr_assert(saw_19, "the lowest free fd was 19 once");
+        for (int i = 0; i < n_fillers; i++)
+                close(fillers[i]);
+        cr_assert(!ERRNO_IS_GONE(ENODEV) && !ERRNO_IS_GONE(0) && !ERRNO_IS_GONE(ENOENT),
+                  "an fd or a positive value is never an error");
+        cr_assert(ERRNO_IS_GONE(-ENODEV) && ERRNO_IS_GONE(-ENOENT) && ERRNO_IS_GONE(-ESRCH));
+}
