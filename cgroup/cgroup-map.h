@@ -42,6 +42,7 @@
 #define MAP_PROCS_MAX_DEFAULT 20000U   /* processes read per map */
 #define MAP_CGROUPS_MAX 4096U          /* cgroups walked below the mapped one */
 #define MAP_FILES_SCAN_MAX 512U        /* open regular files examined with mincore */
+#define MAP_DEADLINE_MIN_PROCS 16U     /* read even past MapOptions.deadline_usec: a map is never empty for time */
 #define MAP_COMM_MAX 64U
 #define MAP_CMDLINE_MAX 128U           /* including the NUL; longer ones end in "..." */
 #define MAP_TRIM_DIR_DEFAULT MEMWARDEN_TRIM_DIR_DEFAULT
@@ -115,7 +116,8 @@ typedef struct MapFile {
 
 typedef struct MapOptions {
         size_t max_procs;      /* 0: MAP_PROCS_MAX_DEFAULT */
-        usec_t deadline_usec;  /* CLOCK_MONOTONIC time after which the scan stops (truncated); 0: none */
+        usec_t deadline_usec;  /* CLOCK_MONOTONIC time after which the scan stops (truncated), checked every
+                                * MAP_DEADLINE_MIN_PROCS processes after the first that many; 0: none */
         bool no_subtree;       /* only the cgroup's own cgroup.procs */
         bool count_fds;        /* count /proc/PID/fd entries */
         bool no_cmdline;       /* leave cmdline empty (the daemon's records name processes by comm) */

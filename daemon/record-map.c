@@ -71,5 +71,8 @@ void record_add_map(Record *r, const Guard *g)
         record_add(r, "MAP_PROCESSES=%zu", m->n_procs);
         if (m->truncated)
                 record_add(r, "MAP_TRUNCATED=1");
-        log_debug("Map of %s: %zu processes in %" PRIu64 " us", g->path, m->n_procs, took);
+        log_debug("Map of %s: %zu processes in %" PRIu64 " us (%zu listed, %zu gone, %zu zombies, %zu kernel threads, "
+                  "%zu unreadable%s)",
+                  g->path, m->n_procs, took, m->n_listed, m->n_gone, m->n_zombies, m->n_kernel_threads,
+                  m->n_unreadable, m->truncated ? ", truncated" : "");
 }
