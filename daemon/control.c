@@ -166,6 +166,8 @@ static void status_text(Manager *m, FILE *f)
         while (hashmap_iterate(m->guards, &i, &v, NULL))
                 gs[k++] = v;
         qsort(gs, k, sizeof(Guard *), cmp_guard);
+        bool swap = metrics_swap_available(m);
+        size_t n_unwarned = 0; /* gs[0..n_unwarned) is reused for them: row j is read before slot j is */
 
         fprintf(f, "memwardend %s: %zu policies, guarding %zu cgroups, %u under pressure%s\n", PACKAGE_VERSION,
                 m->config->n_policies, n, m->n_under_pressure,
@@ -183,6 +185,8 @@ static void status_text(Manager *m, FILE *f)
                         have ? format_bytes(h, sizeof h, mem.high) : "?",
                         have ? format_bytes(x, sizeof x, mem.max) : "?",
                         g->n_actions);
+                if (!metrics_guard_early_warning_now(g, have ? &mem : NULL, swap))
+                        gs[n_unwarned++] = g;
                 container_status_text(g, f);
                 if (g->last_reason)
                         fprintf(f, "    last %s failed: %s\n", rung_to_string(g->action_rung), g->last_reason);
@@ -192,8 +196,8 @@ static void status_text(Manager *m, FILE *f)
                         fprintf(f, "    brake raised to %s while the last rung settles\n",
                                 format_bytes(c, sizeof c, g->relief_bytes));
         }
+        metrics_status_text(gs, n_unwarned, f);
         free(gs);
-        metrics_status_text(m, f);
 }
 
 /* A copy of the last rendering of this kind, if it is recent enough for a peer that is not root. */

@@ -622,6 +622,6 @@ void guard_status_json(const Guard *g, FILE *f, usec_t now, bool swap_available)
                 fputs(",\"brake_released\":true", f);
         if (g->relief_active)
                 fprintf(f, ",\"brake_relief\":%" PRIu64, g->relief_bytes);
-        metrics_status_json(g, f, swap_available);
+        metrics_status_json(g, have_mem ? &mem : NULL, f, swap_available);
         fputc('}', f);
 }

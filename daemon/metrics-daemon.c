@@ -98,48 +98,37 @@ bool metrics_swap_available(Manager *m)
         return metrics_meminfo_has_swap(buf);
 }
 
-/* The verdict on the limits the cgroup has now: status is asked rarely, and a memory.max written after the
- * guard's last sample (systemd and crun write it after the cgroup appears) changes no memory.events, so a
- * calm guard without a brake would not sample it again. Falls back to the last sample if unreadable. */
-static bool guard_early_warning_now(const Guard *g, bool swap)
+/* Status judges the limits the cgroup has now, read by the caller for its row (mem; NULL if unreadable: the
+ * last sample then): a memory.max written after the guard's last sample (systemd and crun write it after the
+ * cgroup appears) changes no memory.events, so a calm guard without a brake would not sample it again. */
+bool metrics_guard_early_warning_now(const Guard *g, const CgroupMemory *mem, bool swap)
 {
-        CgroupMemory mem;
-        if (cgroup_read_memory_limits(g->cgfd, &mem) < 0)
+        if (!mem)
                 return metrics_guard_early_warning(g, swap);
-        return metrics_early_warning(g->policy->has_brake || g->brake_active, mem.max, mem.high, swap);
+        return metrics_early_warning(g->policy->has_brake || g->brake_active, mem->max, mem->high, swap);
 }
 
-void metrics_status_json(const Guard *g, FILE *f, bool swap_available)
+void metrics_status_json(const Guard *g, const CgroupMemory *mem, FILE *f, bool swap_available)
 {
-        fprintf(f, ",\"early_warning\":%s", guard_early_warning_now(g, swap_available) ? "true" : "false");
+        fprintf(f, ",\"early_warning\":%s", metrics_guard_early_warning_now(g, mem, swap_available) ? "true" : "false");
 }
 
-void metrics_status_text(Manager *m, FILE *f)
+void metrics_status_text(Guard *const *unwarned, size_t n, FILE *f)
 {
-        bool swap = metrics_swap_available(m);
-        size_t n = 0;
-        void *v;
-        HashmapIter i = HASHMAP_ITER_INIT;
-        while (hashmap_iterate(m->guards, &i, &v, NULL))
-                n += !guard_early_warning_now(v, swap);
         if (n == 0)
                 return;
         fprintf(f, "\nWARNING: %zu guarded cgroup%s can get no warning before a kernel OOM kill: a memory.max, "
                    "no swap, no memory.high below memory.max, and no Brake= in the policy. memwarden hears of "
                    "%s only when the kernel has killed.\n%s\n",
                 n, n == 1 ? "" : "s", n == 1 ? "it" : "them", METRICS_NO_WARNING_ADVICE);
-        size_t shown = 0;
-        i = HASHMAP_ITER_INIT;
-        while (hashmap_iterate(m->guards, &i, &v, NULL)) {
-                const Guard *g = v;
-                if (guard_early_warning_now(g, swap))
-                        continue;
-                if (shown++ == 10) {
+        for (size_t j = 0; j < n; j++) {
+                if (j == 10) {
                         fprintf(f, "  ... and %zu more (memwardenctl status --json: \"early_warning\":false)\n",
                                 n - 10);
                         break;
                 }
-                fprintf(f, "  %s (policy %s, %s)\n", g->path, g->policy->name, g->policy->path);
+                fprintf(f, "  %s (policy %s, %s)\n", unwarned[j]->path, unwarned[j]->policy->name,
+                        unwarned[j]->policy->path);
         }
 }
 

@@ -124,6 +124,9 @@ int metrics_text(Manager *m, FILE *f);
 /* false when the guard can get no warning before a kernel OOM kill (see metrics_early_warning()). */
 bool metrics_guard_early_warning(const Guard *g, bool swap_available);
 bool metrics_swap_available(Manager *m);
-/* memwardenctl status: "early_warning" in each cgroup's JSON; a WARNING paragraph after the table. */
-void metrics_status_json(const Guard *g, FILE *f, bool swap_available);
-void metrics_status_text(Manager *m, FILE *f);
+/* The same verdict on limits read now (mem, NULL if unreadable: the last sample), for status. */
+bool metrics_guard_early_warning_now(const Guard *g, const CgroupMemory *mem, bool swap_available);
+/* memwardenctl status: "early_warning" in each cgroup's JSON; a WARNING paragraph after the table naming
+ * the guards without one (the first ten of n, in the order given). */
+void metrics_status_json(const Guard *g, const CgroupMemory *mem, FILE *f, bool swap_available);
+void metrics_status_text(Guard *const *unwarned, size_t n, FILE *f);
