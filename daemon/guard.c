@@ -170,7 +170,8 @@ static void guard_unwatch_file(Guard *g, int *wd)
 
 int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret)
 {
-        Guard *g = calloc(1, sizeof *g);
+        size_t n = strlen(path) + 1;
+        Guard *g = calloc(1, sizeof *g + n);
         if (!g)
                 return -ENOMEM;
         *g = (Guard){
@@ -183,10 +184,9 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
         };
         engine_state_init(&g->engine);
 
+        memcpy(g->path, path, n);
+
         int r = -ENOMEM;
-        g->path = strdup(path);
-        if (!g->path)
-                goto fail;
         if (cgroup_identity_copy(id, &g->id) < 0)
                 goto fail;
 
@@ -241,12 +241,12 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         if (g->engine.phase == ENGINE_PRESSURE && g->manager->n_under_pressure > 0)
                 g->manager->n_under_pressure--;
         closep(&g->cgfd);
+        engine_state_done(&g->engine);
         cgroup_identity_done(&g->id);
         free(g->pass_tracks);
         free(g->last_reason);
         free(g->metrics);
         action_trim_guard_free(g);
-        free(g->path);
         free(g);
         return NULL;
 }

@@ -56,9 +56,6 @@ int manager_new(Manager **ret)
 
 static void dir_watch_free(DirWatch *d)
 {
-        if (!d)
-                return;
-        free(d->path);
         free(d);
 }
 
@@ -184,15 +181,12 @@ static int manager_watch_dir(Manager *m, const char *cgpath)
         if (wd < 0)
                 return r;
 
-        DirWatch *d = calloc(1, sizeof *d);
+        size_t n = strlen(cgpath) + 1;
+        DirWatch *d = malloc(sizeof *d + n);
         if (!d)
                 return -ENOMEM;
         d->wd = wd;
-        d->path = strdup(cgpath);
-        if (!d->path) {
-                free(d);
-                return -ENOMEM;
-        }
+        memcpy(d->path, cgpath, n);
         DirWatch *old = hashmap_remove(m->dir_by_wd, INT_TO_PTR(wd));
         if (old) {
                 /* Same inode reached by another name: cannot happen in cgroupfs; keep the newer. */

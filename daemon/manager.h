@@ -26,61 +26,65 @@ typedef struct CommandWatch CommandWatch;
 typedef struct PassTrack PassTrack;
 typedef struct TrimPending TrimPending;
 
+/* Ordered by size (no holes): a guard per guarded cgroup, most of them calm (docs/scale.md counts the bytes). */
 typedef struct Guard {
         Manager *manager;
-        char *path;
-        CgroupIdentity id;
         const Policy *policy;
-        int cgfd;
+        CgroupIdentity id;
 
-        int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
         sd_event_source *trigger_source[2];
         SentinelLink sentinel[2];        /* by PsiKind: its group's shared trigger (daemon/sentinel.c) */
-        int events_wd;                   /* inotify watch on memory.events, -1 if none */
-        int limit_wd;                    /* inotify watch on memory.max while a brake waits for a limit */
         sd_event_source *timer;
 
         EngineState engine;
-        unsigned triggers_fired;         /* since the last step */
         usec_t wake_usec;                /* when the kernel event that woke us arrived (latency) */
         uint64_t last_max, last_high;    /* memory.max and memory.high of the last sample (metrics) */
-        bool have_last;
 
         /* The action waiting for its settle report. */
-        Rung action_rung;
         uint64_t action_before;          /* memory.current before it ran */
         usec_t action_usec;
-        bool action_dry_run;
-        int action_result;               /* 0, or -errno */
 
         /* The memory.high brake we set, to be restored. */
-        bool brake_active;
         uint64_t brake_bytes;
         uint64_t brake_original;         /* CGROUP_LIMIT_MAX when it was "max" */
-        bool brake_via_dbus;
         /* Relief (brake_relieve()): memory.high raised above the brake while a rung that needs the
          * processes' own work settles. */
-        bool relief_active;
         uint64_t relief_bytes;
         usec_t relief_until_usec;
         char *last_reason;               /* why the last action failed, in words (NULL when it did not) */
 
-        bool unreadable;                 /* the last sample could not be parsed: state unknown */
         uint64_t n_actions, n_onsets, n_oom_kills;
         usec_t last_record_usec;         /* rate limit for repeated records */
-        unsigned n_records_in_interval;
-        unsigned n_suppressed;
         GuardMetrics *metrics;           /* daemon/metrics-daemon.c; NULL until there is something to count */
-        bool metrics_brake_seen;         /* brake_active at the last step (metrics change detection) */
 
         /* What the rungs remember about this cgroup, freed with the guard. */
         PassTrack *pass_tracks;          /* drop-cache: the readers seen (action-drop-cache.c); NULL: none */
         TrimPending *trim_pending;       /* trim: who was asked, for its settle report (action-trim.c) */
+
+        int cgfd;
+        int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
+        int events_wd;                   /* inotify watch on memory.events, -1 if none */
+        int limit_wd;                    /* inotify watch on memory.max while a brake waits for a limit */
+        unsigned triggers_fired;         /* since the last step */
+        Rung action_rung;
+        int action_result;               /* 0, or -errno */
+        unsigned n_records_in_interval;
+        unsigned n_suppressed;
+
+        bool have_last;
+        bool action_dry_run;
+        bool brake_active;
+        bool brake_via_dbus;
+        bool relief_active;
+        bool unreadable;                 /* the last sample could not be parsed: state unknown */
+        bool metrics_brake_seen;         /* brake_active at the last step (metrics change detection) */
+
+        char path[];                     /* allocated with the guard */
 } Guard;
 
 typedef struct DirWatch {
-        char *path;
         int wd;
+        char path[];                     /* one allocation with the struct (docs/scale.md) */
 } DirWatch;
 
 struct Manager {

@@ -17,7 +17,7 @@ void record_add_map(Record *r, const Guard *g)
         _cleanup_close_ int trim_fd = -EBADF;
         int k;
 
-        if (!r || !g || !g->manager || !g->manager->root || !g->path)
+        if (!r || !g || !g->manager || !g->manager->root)
                 return;
 
         usec_t start = now_usec(CLOCK_MONOTONIC);

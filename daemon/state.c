@@ -141,7 +141,7 @@ static SavedGuard *saved_from_guard(const Guard *g, SavedGuard *buf)
         EngineSnapshot snap;
         engine_snapshot(g->policy, &g->engine, &snap);
         *buf = (SavedGuard) {
-                .path = g->path,
+                .path = (char *) g->path, /* not freed: SavedGuard here only borrows */
                 .unit = g->id.unit,
                 .ino = cgroup_ino(g->cgfd),
                 .brake = g->brake_active,

@@ -116,6 +116,7 @@ void unit_record_adopt(Guard *g)
         for (Rung r = 0; r < _RUNG_MAX; r++)
                 snap.last_run_usec[r] = MAX(snap.last_run_usec[r], u->last_run_usec[r]);
         bool was_pressure = g->engine.phase == ENGINE_PRESSURE;
+        engine_state_done(&g->engine);
         engine_state_init(&g->engine);
         bool pressure = engine_restore(g->policy, &g->engine, &snap, now);
         if (pressure && !was_pressure)

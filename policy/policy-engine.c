@@ -2,6 +2,7 @@
 /* policy/policy-engine.c: the decision engine. Pure: no clock, no I/O, no logging. The rules are spelled
  * out in policy-engine.h. */
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy-engine.h"
@@ -20,6 +21,14 @@ void engine_state_init(EngineState *s)
                 .rung_pos = -1,
                 .time_to_limit_usec = USEC_INFINITY,
         };
+}
+
+void engine_state_done(EngineState *s)
+{
+        if (!s)
+                return;
+        free(s->growth);
+        s->growth = NULL;
 }
 
 void growth_reset(GrowthTracker *g)
@@ -564,7 +573,8 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
 
         /* The prediction, from the samples under pressure (this one included). */
         if (s->phase == ENGINE_CALM && d.reasons != 0) {
-                growth_reset(&s->growth);
+                if (s->growth)
+                        growth_reset(s->growth);
                 s->refused = false;
         }
         s->time_to_limit_usec = USEC_INFINITY;
@@ -573,8 +583,13 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
         if (s->phase == ENGINE_PRESSURE || d.reasons != 0) {
                 double rate;
 
-                growth_add(&s->growth, now_usec, o->mem.current);
-                if (growth_rate(&s->growth, &rate) >= 0) {
+                /* Allocated for the episode only (most guarded cgroups are calm: docs/scale.md); without
+                 * memory there is no prediction at this step. */
+                if (!s->growth)
+                        s->growth = calloc(1, sizeof *s->growth);
+                if (s->growth)
+                        growth_add(s->growth, now_usec, o->mem.current);
+                if (s->growth && growth_rate(s->growth, &rate) >= 0) {
                         s->growth_bytes_per_sec = rate;
                         s->limit_bytes = growth_limit(&o->mem);
                         s->time_to_limit_usec = growth_time_to_limit(o->mem.current, s->limit_bytes, rate);
@@ -599,6 +614,7 @@ int engine_step(const Policy *p, EngineState *s, const Observation *o, usec_t no
                 d.relieved = true;
                 d.pressure_duration_usec = s->last_signal_usec - s->pressure_since_usec;
                 s->phase = ENGINE_CALM;
+                engine_state_done(s); /* the episode's samples */
                 s->rung_pos = -1;
                 s->throttle_escalated = false;
                 s->refused = false;

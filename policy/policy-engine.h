@@ -166,7 +166,7 @@ typedef struct EngineState {
         bool has_last_psi;            /* last_*_total_usec hold the previous observation's totals */
         Rung settle_rung;             /* with settle_pending: the rung whose report is due */
         usec_t settle_at_usec;        /* with settle_pending: when it ran */
-        GrowthTracker growth;         /* memory.current under pressure */
+        GrowthTracker *growth;        /* memory.current under pressure; NULL while calm (engine_state_done()) */
         usec_t time_to_limit_usec;    /* the last prediction; USEC_INFINITY: none */
         double growth_bytes_per_sec;  /* with a prediction: the growth rate it used */
         uint64_t limit_bytes;         /* with a prediction: the limit it aimed at */
@@ -249,6 +249,8 @@ typedef struct Decision {
 } Decision;
 
 void engine_state_init(EngineState *s);
+/* Frees what an episode allocated (the growth samples); s stays usable. Also for _cleanup_(). */
+void engine_state_done(EngineState *s);
 
 /* Advances s by one observation at now_usec (monotonic; must not go backwards). Fills *ret. Returns 0;
  * -EINVAL for a policy with an empty ladder (the loader never produces one). */

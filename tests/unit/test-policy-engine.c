@@ -67,6 +67,14 @@ static Observation test_obs(void)
         };
 }
 
+/* engine_state_init() on a state a test used before: what its episode allocated is freed first (every state
+ * here starts zeroed). */
+static void state_init(EngineState *s)
+{
+        engine_state_done(s);
+        engine_state_init(s);
+}
+
 static Decision step(const Policy *p, EngineState *s, const Observation *o, usec_t now)
 {
         Decision d;
@@ -138,10 +146,10 @@ static void run_script(const Policy *p, EngineState *s, Observation *o, const Ro
 
 Test(engine, init)
 {
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
 
         memset(&s, 0x5a, sizeof(s));
-        engine_state_init(&s);
+        engine_state_init(&s); /* on garbage: nothing is freed */
         cr_assert_eq(s.phase, ENGINE_CALM);
         cr_assert_eq(s.rung_pos, -1);
         cr_assert_not(s.initialized);
@@ -153,22 +161,22 @@ Test(engine, init)
 Test(engine, empty_ladder)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.n_ladder = 0;
-        engine_state_init(&s);
+        state_init(&s);
         cr_assert_eq(engine_step(&p, &s, &o, T0, &d), -EINVAL);
 }
 
 Test(engine, no_signal)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
 
-        engine_state_init(&s);
+        state_init(&s);
         for (int i = 0; i < 3; i++) {
                 Decision d = step(&p, &s, &o, AT(i * 7));
 
@@ -187,13 +195,13 @@ Test(engine, no_signal)
 Test(engine, first_step_is_baseline)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.some_avg10_percent = 10;
         p.full_avg10_percent = 10;
-        engine_state_init(&s);
+        state_init(&s);
 
         /* A daemon restart: big counters, big PSI totals, no signal. */
         o.events = (MemoryEvents) { .low = 7, .high = 5000, .max = 300, .oom = 12, .oom_kill = 9,
@@ -224,13 +232,13 @@ Test(engine, first_step_is_baseline)
 Test(engine, first_step_avg10_signals)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.some_avg10_percent = 10;
         p.full_avg10_percent = 5;
-        engine_state_init(&s);
+        state_init(&s);
         o.events = (MemoryEvents) { .high = 5000, .oom_kill = 9 };
         o.psi.some = (PsiLine) { .avg10 = 12.5, .total_usec = 3600 * SEC };
         o.psi.full = (PsiLine) { .avg10 = 4.99, .total_usec = 1800 * SEC };
@@ -250,12 +258,12 @@ Test(engine, first_step_avg10_signals)
 Test(engine, onset_on_trigger)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
         char buf[128];
 
-        engine_state_init(&s);
+        state_init(&s);
         step(&p, &s, &o, T0);
 
         /* The full trigger is not enabled in this policy: its bit is ignored. */
@@ -292,11 +300,11 @@ Test(engine, onset_on_trigger)
 Test(engine, onset_on_high_event)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
-        engine_state_init(&s);
+        state_init(&s);
         o.events.high = 10;
         step(&p, &s, &o, T0);
 
@@ -341,13 +349,13 @@ Test(engine, event_reasons)
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 Policy p = test_policy(RUNG_ALERT);
-                EngineState s;
+                _cleanup_(engine_state_done) EngineState s = {};
                 Observation o = test_obs();
                 Decision d;
 
                 p.on_high_events = table[i].on_high;
                 p.on_max_events = table[i].on_max;
-                engine_state_init(&s);
+                state_init(&s);
                 o.events = (MemoryEvents) { 100, 100, 100, 100, 100, 100 };
                 step(&p, &s, &o, T0);
                 o.events.low += table[i].delta.low;
@@ -368,12 +376,12 @@ Test(engine, event_reasons)
 Test(engine, counters_backwards)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.some_avg10_percent = 10;
-        engine_state_init(&s);
+        state_init(&s);
         o.events = (MemoryEvents) { .high = 100, .max = 5, .oom_kill = 2 };
         o.psi.some.total_usec = 10 * SEC;
         step(&p, &s, &o, T0);
@@ -421,7 +429,7 @@ Test(engine, stall_rate)
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 Policy p = test_policy(RUNG_ALERT);
-                EngineState s;
+                _cleanup_(engine_state_done) EngineState s = {};
                 Observation o = test_obs();
                 PsiLine *line = table[i].full ? &o.psi.full : &o.psi.some;
                 unsigned expect = table[i].full ? REASON_FULL_STALL : REASON_SOME_STALL;
@@ -431,7 +439,7 @@ Test(engine, stall_rate)
                         p.full_avg10_percent = table[i].threshold;
                 else
                         p.some_avg10_percent = table[i].threshold;
-                engine_state_init(&s);
+                state_init(&s);
                 line->total_usec = 7 * SEC;
                 step(&p, &s, &o, T0);
                 line->total_usec += table[i].stall;
@@ -444,13 +452,13 @@ Test(engine, stall_rate)
 Test(engine, stall_without_psi_or_full)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.some_avg10_percent = 10;
         p.full_avg10_percent = 10;
-        engine_state_init(&s);
+        state_init(&s);
 
         /* No PSI in this observation: no stall signal, whatever the numbers. */
         o.has_psi = false;
@@ -489,13 +497,13 @@ Test(engine, usage_threshold)
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 Policy p = test_policy(RUNG_ALERT);
-                EngineState s;
+                _cleanup_(engine_state_done) EngineState s = {};
                 Observation o = test_obs();
                 Decision d;
 
                 p.usage = (Quantity) { .is_percent = table[i].is_percent, .percent = table[i].percent,
                                        .bytes = table[i].bytes };
-                engine_state_init(&s);
+                state_init(&s);
                 o.mem.current = table[i].current;
                 o.mem.max = table[i].max;
                 d = step(&p, &s, &o, T0); /* usage counts on the first step too */
@@ -523,10 +531,10 @@ static const Row escalation_rows[] = {
 Test(engine, escalation)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
 
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, escalation_rows);
         cr_assert_eq(s.rung_pos, -1);
         cr_assert_eq(s.last_run_usec[RUNG_DROP_CACHE], AT(0));
@@ -548,14 +556,15 @@ static bool decision_eq_but_dry_run(const Decision *a, const Decision *b)
 Test(engine, dry_run_advances_identically)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s1, s2;
+        _cleanup_(engine_state_done) EngineState s1 = {};
+        _cleanup_(engine_state_done) EngineState s2 = {};
         Observation o1 = test_obs(), o2 = test_obs();
         Decision real[ELEMENTSOF(escalation_rows)], dry[ELEMENTSOF(escalation_rows)];
 
-        engine_state_init(&s1);
+        state_init(&s1);
         run_script(&p, &s1, &o1, escalation_rows, ELEMENTSOF(escalation_rows), real);
         p.dry_run = true;
-        engine_state_init(&s2);
+        state_init(&s2);
         run_script(&p, &s2, &o2, escalation_rows, ELEMENTSOF(escalation_rows), dry);
 
         for (size_t i = 0; i < ELEMENTSOF(escalation_rows); i++) {
@@ -573,7 +582,7 @@ Test(engine, dry_run_advances_identically)
 Test(engine, no_escalation_when_pressure_stopped)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -584,14 +593,14 @@ Test(engine, no_escalation_when_pressure_stopped)
                 { 10, false, 0, NONE, 0, NONE, 0, false, true, CALM, -1 },
         };
 
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, hysteresis_and_duration)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
         static const Row rows[] = {
@@ -602,7 +611,7 @@ Test(engine, hysteresis_and_duration)
         };
 
         p.rung[RUNG_DROP_CACHE].settle_usec = 30 * SEC; /* no escalation in the way */
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 
         d = step(&p, &s, &o, AT(13));
@@ -625,7 +634,7 @@ Test(engine, hysteresis_and_duration)
 Test(engine, settle_report_after_relief)
 {
         Policy p = test_policy(RUNG_RECLAIM);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_RECLAIM, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -637,14 +646,14 @@ Test(engine, settle_report_after_relief)
 
         p.hysteresis_usec = 2 * SEC;
         p.rung[RUNG_RECLAIM].settle_usec = 8 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, cooldown_second_episode_escalates_at_once)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -655,14 +664,14 @@ Test(engine, cooldown_second_episode_escalates_at_once)
                 { 25, true, 0, RUNG_KILL, ESC, RUNG_RECLAIM, 20, false, false, PRES, 26 },
         };
 
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, cooldown_second_episode_waits_settle)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -674,7 +683,7 @@ Test(engine, cooldown_second_episode_waits_settle)
         };
 
         p.hysteresis_usec = 1 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert_eq(s.rung_pos, 1);
         cr_assert_eq(s.last_run_usec[RUNG_DROP_CACHE], AT(0)); /* not rerun at t=2 */
@@ -683,7 +692,7 @@ Test(engine, cooldown_second_episode_waits_settle)
 Test(engine, cooldown_cascades_to_last_rung_in_cooldown)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -696,14 +705,14 @@ Test(engine, cooldown_cascades_to_last_rung_in_cooldown)
                 { 65, true, 0, RUNG_KILL, REP, NONE, 0, false, false, PRES, 66 },
         };
 
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, last_rung_repeats_after_cooldown)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -717,14 +726,14 @@ Test(engine, last_rung_repeats_after_cooldown)
         };
 
         p.rung[RUNG_KILL].cooldown_usec = 30 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, single_rung_alert_repeats)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 /* sample interval 60s: next_step comes from the deadlines */
@@ -739,14 +748,14 @@ Test(engine, single_rung_alert_repeats)
 
         p.sample_interval_usec = 60 * SEC;
         p.rung[RUNG_ALERT].cooldown_usec = 30 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, max_throttle)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 /* next: min(onset + 5s sample, max throttle at 8s) */
@@ -763,7 +772,7 @@ Test(engine, max_throttle)
         p.max_throttle_usec = 8 * SEC;
         for (size_t i = 0; i < _RUNG_MAX; i++)
                 p.rung[i].settle_usec = 30 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert(s.throttle_escalated);
         cr_assert_eq(s.rung_pos, 2);
@@ -773,7 +782,7 @@ Test(engine, max_throttle)
 Test(engine, max_throttle_not_after_relief_by_rung)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -786,7 +795,7 @@ Test(engine, max_throttle_not_after_relief_by_rung)
         p.hysteresis_usec = 20 * SEC;
         p.max_throttle_usec = 8 * SEC;
         p.rung[RUNG_DROP_CACHE].settle_usec = 30 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert_not(s.throttle_escalated);
 }
@@ -794,7 +803,7 @@ Test(engine, max_throttle_not_after_relief_by_rung)
 Test(engine, max_throttle_last_rung_in_cooldown)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_DROP_CACHE, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -808,7 +817,7 @@ Test(engine, max_throttle_last_rung_in_cooldown)
         p.max_throttle_usec = 8 * SEC;
         for (size_t i = 0; i < _RUNG_MAX; i++)
                 p.rung[i].settle_usec = 30 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         s.last_run_usec[RUNG_KILL] = T0 - 10 * SEC;
         RUN(&p, &s, &o, rows);
         cr_assert(s.throttle_escalated);
@@ -818,7 +827,7 @@ Test(engine, max_throttle_last_rung_in_cooldown)
 Test(engine, next_step_values)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, false, 0, NONE, 0, NONE, 0, false, false, CALM, -1 },
@@ -832,14 +841,14 @@ Test(engine, next_step_values)
 
         p.sample_interval_usec = 2 * SEC;
         p.hysteresis_usec = 3 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, settle_zero_reports_next_step)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 /* Settle=0: the report is due now; step again at once */
@@ -848,19 +857,19 @@ Test(engine, settle_zero_reports_next_step)
         };
 
         p.rung[RUNG_ALERT].settle_usec = 0;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
 Test(engine, clock_backwards)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.some_avg10_percent = 10;
-        engine_state_init(&s);
+        state_init(&s);
         o.psi.some.total_usec = SEC;
         step(&p, &s, &o, AT(10));
         o.psi.some = (PsiLine) { .avg10 = 5, .total_usec = 2 * SEC };
@@ -1041,7 +1050,7 @@ Test(engine, predicted_restart_table)
         for (size_t c = 0; c < ELEMENTSOF(predict_cases); c++) {
                 const PredictCase *pc = predict_cases + c;
                 Policy p = test_policy_n(pc->ladder, pc->n_ladder);
-                EngineState s;
+                _cleanup_(engine_state_done) EngineState s = {};
                 Observation o = test_obs();
                 size_t next = 0;
 
@@ -1051,7 +1060,7 @@ Test(engine, predicted_restart_table)
                         p.rung[r].settle_usec = pc->settle_usec[r] ?: 100 * SEC;
                 o.mem.max = pc->max;
                 o.mem.high = pc->high;
-                engine_state_init(&s);
+                state_init(&s);
 
                 for (int i = 0; i < pc->steps; i++) {
                         o.mem.current = (uint64_t) ((pc->start_mib + pc->mib_per_sec * i) * MIB);
@@ -1087,13 +1096,13 @@ Test(engine, predicted_restart_table)
 Test(engine, prediction_reset_at_onset_and_calm)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RESTART, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         Decision d;
 
         p.restart_lead_usec = 30 * SEC;
         o.mem.max = M128;
-        engine_state_init(&s);
+        state_init(&s);
         cr_assert_eq(s.time_to_limit_usec, INF);
 
         /* Calm steps add no samples. */
@@ -1102,13 +1111,13 @@ Test(engine, prediction_reset_at_onset_and_calm)
                 d = step(&p, &s, &o, AT(i));
                 cr_assert_eq(d.time_to_limit_usec, INF);
         }
-        cr_assert_eq(s.growth.n, 0);
+        cr_assert_null(s.growth, "no samples while calm");
 
         /* Onset: the first sample; no rate yet. */
         o.triggers_fired = 1u << PSI_SOME;
         d = step(&p, &s, &o, AT(5));
         cr_assert(d.onset);
-        cr_assert_eq(s.growth.n, 1);
+        cr_assert_eq(s.growth->n, 1);
         cr_assert_eq(d.time_to_limit_usec, INF);
 
         /* Relief after the hysteresis (no signal), then a new onset starts from scratch. */
@@ -1119,15 +1128,15 @@ Test(engine, prediction_reset_at_onset_and_calm)
         o.triggers_fired = 1u << PSI_SOME;
         d = step(&p, &s, &o, AT(20));
         cr_assert(d.onset);
-        cr_assert_eq(s.growth.n, 1, "the samples of the last episode are gone");
+        cr_assert_eq(s.growth->n, 1, "the samples of the last episode are gone");
         cr_assert_not(s.refused);
 }
 
 Test(engine, refused_outside_pressure_is_noop)
 {
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
 
-        engine_state_init(&s);
+        state_init(&s);
         engine_rung_refused(&s);
         cr_assert_not(s.refused);
 }
@@ -1142,7 +1151,7 @@ Test(engine, act_cause_predicted)
 Test(engine, grace_first_half_of_settle)
 {
         Policy p = test_policy(RUNG_TRIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_TRIM, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -1159,7 +1168,7 @@ Test(engine, grace_first_half_of_settle)
         p.hysteresis_usec = 10 * SEC;
         p.max_throttle_usec = 0;
         p.rung[RUNG_TRIM].settle_usec = 4 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
         cr_assert_eq(s.last_run_usec[RUNG_KILL], 0, "a successful trim was escalated to a kill");
 }
@@ -1167,7 +1176,7 @@ Test(engine, grace_first_half_of_settle)
 Test(engine, grace_over_signal_in_second_half_escalates)
 {
         Policy p = test_policy(RUNG_TRIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         static const Row rows[] = {
                 { 0, true, 0, RUNG_TRIM, ONSET, NONE, 0, true, false, PRES, 1 },
@@ -1180,7 +1189,7 @@ Test(engine, grace_over_signal_in_second_half_escalates)
         p.hysteresis_usec = 10 * SEC;
         p.max_throttle_usec = 0;
         p.rung[RUNG_TRIM].settle_usec = 4 * SEC;
-        engine_state_init(&s);
+        state_init(&s);
         RUN(&p, &s, &o, rows);
 }
 
@@ -1190,9 +1199,9 @@ Test(engine, grace_over_signal_in_second_half_escalates)
 Test(engine, alert_in_front_costs_no_time)
 {
         Policy p = test_policy(RUNG_ALERT, RUNG_TRIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
-        engine_state_init(&s);
+        state_init(&s);
 
         o.triggers_fired = 1u << PSI_SOME;
         Decision d = step(&p, &s, &o, AT(0));
@@ -1206,7 +1215,7 @@ Test(engine, alert_in_front_costs_no_time)
 
         /* An alert that is the whole ladder still acts. */
         Policy q = test_policy(RUNG_ALERT);
-        engine_state_init(&s);
+        state_init(&s);
         d = step(&q, &s, &o, AT(0));
         cr_assert(d.act);
         cr_assert_eq(d.rung, RUNG_ALERT);
@@ -1215,9 +1224,9 @@ Test(engine, alert_in_front_costs_no_time)
 Test(engine, failed_rung_escalates_at_once)
 {
         Policy p = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
-        engine_state_init(&s);
+        state_init(&s);
 
         o.triggers_fired = 1u << PSI_SOME;
         Decision d = step(&p, &s, &o, AT(0));
@@ -1250,9 +1259,9 @@ Test(engine, failed_rung_escalates_at_once)
 Test(engine, relax_brake_only_for_process_work)
 {
         Policy p = test_policy(RUNG_TRIM, RUNG_RECLAIM, RUNG_RESTART, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
-        engine_state_init(&s);
+        state_init(&s);
 
         o.brake_active = true;
         o.triggers_fired = 1u << PSI_SOME;
@@ -1270,7 +1279,7 @@ Test(engine, relax_brake_only_for_process_work)
         cr_assert_not(d.relax_brake);
 
         /* No brake, no relief. */
-        engine_state_init(&s);
+        state_init(&s);
         o.brake_active = false;
         d = step(&p, &s, &o, AT(100));
         cr_assert(d.act && d.rung == RUNG_TRIM);
@@ -1296,10 +1305,10 @@ static double run_until_release(const Policy *p, EngineState *s, Observation *o,
 Test(engine, brake_released_when_nothing_can_free)
 {
         Policy p = test_policy(RUNG_ALERT);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         BrakeRelease why = BRAKE_RELEASE_NONE;
-        engine_state_init(&s);
+        state_init(&s);
         p.max_throttle_usec = 10 * SEC;
         o.brake_active = true;
 
@@ -1324,7 +1333,7 @@ Test(engine, brake_released_when_nothing_can_free)
         cr_assert_not(s.brake_released);
 
         /* MaxThrottle=off: at once. */
-        engine_state_init(&s);
+        state_init(&s);
         p.max_throttle_usec = 0;
         o.brake_active = true;
         t = run_until_release(&p, &s, &o, 100, 160, &why);
@@ -1334,10 +1343,10 @@ Test(engine, brake_released_when_nothing_can_free)
 Test(engine, brake_released_when_last_rung_fails)
 {
         Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         BrakeRelease why = BRAKE_RELEASE_NONE;
-        engine_state_init(&s);
+        state_init(&s);
         p.max_throttle_usec = 10 * SEC;
         o.brake_active = true;
 
@@ -1353,10 +1362,10 @@ Test(engine, brake_released_when_last_rung_fails)
 Test(engine, brake_released_when_last_rung_spent)
 {
         Policy p = test_policy(RUNG_ALERT, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         BrakeRelease why = BRAKE_RELEASE_NONE;
-        engine_state_init(&s);
+        state_init(&s);
         p.max_throttle_usec = 3 * SEC;
         o.brake_active = true;
 
@@ -1369,10 +1378,10 @@ Test(engine, brake_released_when_last_rung_spent)
 Test(engine, brake_kept_while_a_rung_can_act)
 {
         Policy p = test_policy(RUNG_ALERT, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
         BrakeRelease why = BRAKE_RELEASE_NONE;
-        engine_state_init(&s);
+        state_init(&s);
         p.max_throttle_usec = 30 * SEC;
         p.rung[RUNG_KILL].settle_usec = 5 * SEC;
         o.brake_active = true;
@@ -1426,9 +1435,9 @@ Test(engine, brake_never_outlives_the_ability_to_act)
                 int fail_mode = (int) (rnd() % 3); /* 0: results random, 1: every rung fails, 2: every rung ok */
                 double signal_p = rnd() % 4 == 0 ? 0.7 : 1.0;
 
-                EngineState s;
+                _cleanup_(engine_state_done) EngineState s = {};
                 Observation o = test_obs();
-                engine_state_init(&s);
+                state_init(&s);
                 o.brake_active = true;
 
                 usec_t now = AT(0), pressure_since = 0, stuck_since = 0;
@@ -1509,9 +1518,9 @@ Test(engine, brake_never_outlives_the_ability_to_act)
 Test(engine, policy_change_maps_the_rung_by_name)
 {
         Policy old = test_policy(RUNG_ALERT, RUNG_TRIM, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
-        engine_state_init(&s);
+        state_init(&s);
         o.triggers_fired = 1u << PSI_SOME;
         Decision d = step(&old, &s, &o, AT(0));
         cr_assert(d.act && d.rung == RUNG_TRIM);
@@ -1541,8 +1550,8 @@ Test(engine, policy_change_maps_the_rung_by_name)
         cr_assert(!d.act || d.rung == RUNG_TRIM, "only rungs of the new ladder act");
 
         /* Calm: nothing to map. */
-        EngineState calm;
-        engine_state_init(&calm);
+        _cleanup_(engine_state_done) EngineState calm = {};
+        state_init(&calm);
         engine_policy_changed(&old, &a, &calm);
         cr_assert_eq(calm.rung_pos, -1);
 }
@@ -1581,8 +1590,8 @@ Test(engine, policy_change_next_action)
                   ACT_CAUSE_REPEAT },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                EngineState s;
-                engine_state_init(&s);
+                _cleanup_(engine_state_done) EngineState s = {};
+                state_init(&s);
                 s.last_run_usec[RUNG_KILL] = cases[i].kill_ran;
                 Decision d = step(&old, &s, &o, AT(0));
                 cr_assert(d.act && d.rung == RUNG_DROP_CACHE, "%s: onset", cases[i].name);
@@ -1610,9 +1619,9 @@ Test(engine, policy_change_next_action)
 Test(engine, snapshot_restore_table)
 {
         Policy old = test_policy(RUNG_DROP_CACHE, RUNG_RECLAIM, RUNG_KILL);
-        EngineState s;
+        _cleanup_(engine_state_done) EngineState s = {};
         Observation o = test_obs();
-        engine_state_init(&s);
+        state_init(&s);
         o.triggers_fired = 1u << PSI_SOME;
         (void) step(&old, &s, &o, AT(0));  /* drop-cache */
         (void) step(&old, &s, &o, AT(5));  /* reclaim */
@@ -1639,8 +1648,8 @@ Test(engine, snapshot_restore_table)
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 Policy p = test_policy_n(cases[i].ladder, cases[i].n);
-                EngineState r;
-                engine_state_init(&r);
+                _cleanup_(engine_state_done) EngineState r = {};
+                state_init(&r);
                 cr_assert(engine_restore(&p, &r, &snap, AT(6)), "%s", cases[i].name);
                 cr_assert_eq(r.phase, ENGINE_PRESSURE);
                 cr_assert_eq(p.ladder[r.rung_pos], cases[i].expect, "%s: %s", cases[i].name,
@@ -1657,8 +1666,8 @@ Test(engine, snapshot_restore_table)
         EngineSnapshot future = snap;
         future.last_run_usec[RUNG_KILL] = AT(1000);
         future.pressure_since_usec = AT(999);
-        EngineState r;
-        engine_state_init(&r);
+        _cleanup_(engine_state_done) EngineState r = {};
+        state_init(&r);
         cr_assert_not(engine_restore(&old, &r, &future, AT(10)), "an episode from the future is not restored");
         cr_assert_eq(r.phase, ENGINE_CALM);
         cr_assert_eq(r.last_run_usec[RUNG_KILL], 0, "a cooldown from the future is none");
@@ -1667,7 +1676,7 @@ Test(engine, snapshot_restore_table)
         /* Calm snapshot: only cooldowns. */
         EngineSnapshot calm = snap;
         calm.pressure = false;
-        engine_state_init(&r);
+        state_init(&r);
         cr_assert_not(engine_restore(&old, &r, &calm, AT(10)));
         cr_assert_eq(r.rung_pos, -1);
 }
