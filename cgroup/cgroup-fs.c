@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cgroup/cgroup-fs.c: finding the cgroup2 mount, reading cgroup files and /proc, walking the hierarchy.
  * Every access is relative to the directory fds in CgroupRoot. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libcgroup.h>
@@ -218,13 +219,13 @@ int cgroup_open(const CgroupRoot *r, const char *cgpath)
 
 int cgroup_read_u64(int cgfd, const char *file, uint64_t *ret)
 {
-        _cleanup_free_ char *buf = NULL;
+        char buf[SMALL_FILE_MAX + 2];
         uint64_t v;
         int r;
 
-        r = read_full_file_at(cgfd, file, SMALL_FILE_MAX, &buf, NULL);
-        if (r < 0)
-                return r;
+        ssize_t n = read_record_at(cgfd, file, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
         r = cgroup_parse_u64(buf, &v);
         if (r < 0)
                 return log_debug_errno(r, "Cannot parse %s: %m", file);
@@ -284,13 +285,13 @@ int cgroup_read_memory(int cgfd, CgroupMemory *ret)
 
 int cgroup_read_events(int cgfd, bool local, MemoryEvents *ret)
 {
-        _cleanup_free_ char *buf = NULL;
+        char buf[SMALL_FILE_MAX + 2];
         const char *file = local ? "memory.events.local" : "memory.events";
         int r;
 
-        r = read_full_file_at(cgfd, file, SMALL_FILE_MAX, &buf, NULL);
-        if (r < 0)
-                return r;
+        ssize_t n = read_record_at(cgfd, file, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
         r = memory_events_parse(buf, ret);
         if (r < 0)
                 return log_debug_errno(r, "Cannot parse %s: %m", file);
@@ -313,12 +314,12 @@ int cgroup_read_stat(int cgfd, MemoryStat *ret)
 
 int cgroup_read_pressure(int cgfd, Psi *ret)
 {
-        _cleanup_free_ char *buf = NULL;
+        char buf[SMALL_FILE_MAX + 2];
         int r;
 
-        r = read_full_file_at(cgfd, "memory.pressure", SMALL_FILE_MAX, &buf, NULL);
-        if (r < 0)
-                return r;
+        ssize_t n = read_record_at(cgfd, "memory.pressure", buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
         r = psi_parse(buf, ret);
         if (r < 0)
                 return log_debug_errno(r, "Cannot parse memory.pressure: %m");
@@ -366,40 +367,41 @@ static int name_cmp(const void *a, const void *b)
 
 /* Lists the subdirectories of dfd (takes the fd), sorted so walks are deterministic. -ENOENT/-ENODEV: the
  * directory was removed. */
+/* Lists the subdirectories of the open directory dfd (at offset 0: freshly opened) with getdents64() on dfd
+ * itself: no dup, no fdopendir() (its fstat and fcntls), 2 system calls for a leaf cgroup (docs/scale.md). */
 static int list_subdirs(int dfd, char ***ret)
 {
-        _cleanup_closedir_ DIR *d = NULL;
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0;
+        union {
+                struct dirent64 align;
+                char raw[32 * 1024];
+        } buf;
 
-        d = fdopendir(dfd);
-        if (!d) {
-                int e = -errno;
-                close(dfd);
-                return e;
-        }
         for (;;) {
-                struct dirent *de;
-
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                return -errno; /* a removed directory reads as -ENOENT */
-                        break;
-                }
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (de->d_type == DT_UNKNOWN) {
-                        struct stat st;
-                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                            !S_ISDIR(st.st_mode))
+                ssize_t k = getdents64(dfd, buf.raw, sizeof buf.raw);
+                if (k < 0) {
+                        if (errno == EINTR)
                                 continue;
-                } else if (de->d_type != DT_DIR)
-                        continue;
-                if (strv_extend(&l, de->d_name) < 0)
-                        return -ENOMEM;
-                n++;
+                        return -errno; /* a removed directory reads as -ENOENT */
+                }
+                if (k == 0)
+                        break;
+                for (char *p = buf.raw; p < buf.raw + k;) {
+                        struct dirent64 *de = (struct dirent64 *) p;
+                        p += de->d_reclen;
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (de->d_type == DT_UNKNOWN) {
+                                struct stat st;
+                                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                                        continue;
+                        } else if (de->d_type != DT_DIR)
+                                continue;
+                        if (strv_extend(&l, de->d_name) < 0)
+                                return -ENOMEM;
+                        n++;
+                }
         }
         if (n > 1)
                 qsort(l, n, sizeof(char *), name_cmp);
@@ -409,16 +411,13 @@ static int list_subdirs(int dfd, char ***ret)
 
 /* dfd is the open directory of cgpath, already reported to cb; takes the fd. */
 static int walk_children(const CgroupRoot *r, int dfd, const char *cgpath, unsigned depth,
-                         cgroup_walk_cb_t cb, void *userdata)
+                         cgroup_walk_fd_cb_t cb, void *userdata)
 {
         _cleanup_close_ int fd = dfd;
         _cleanup_strv_free_ char **names = NULL;
         int k;
 
-        k = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (k < 0)
-                return -errno;
-        k = list_subdirs(k, &names);
+        k = list_subdirs(fd, &names);
         if (ERRNO_IS_GONE(k)) {
                 log_debug_errno(k, "cgroup %s vanished while listing it, ignoring", cgpath);
                 return 0;
@@ -443,7 +442,7 @@ static int walk_children(const CgroupRoot *r, int dfd, const char *cgpath, unsig
                         return log_debug_errno(k, "Cannot open cgroup %s: %m", child);
                 }
 
-                k = cb(r, child, userdata);
+                k = cb(r, child, cfd, userdata);
                 if (k < 0)
                         return k;
                 if (k > 0)
@@ -460,7 +459,7 @@ static int walk_children(const CgroupRoot *r, int dfd, const char *cgpath, unsig
         return 0;
 }
 
-int cgroup_walk(const CgroupRoot *r, const char *cgpath, cgroup_walk_cb_t cb, void *userdata)
+int cgroup_walk_fd(const CgroupRoot *r, const char *cgpath, cgroup_walk_fd_cb_t cb, void *userdata)
 {
         _cleanup_free_ char *start = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -491,12 +490,31 @@ int cgroup_walk(const CgroupRoot *r, const char *cgpath, cgroup_walk_cb_t cb, vo
         if (fd < 0)
                 return fd;
 
-        k = cb(r, start, userdata);
+        k = cb(r, start, fd, userdata);
         if (k < 0)
                 return k;
         if (k > 0)
                 return 0;
         return walk_children(r, TAKE_FD(fd), start, 0, cb, userdata);
+}
+
+typedef struct WalkAdapter {
+        cgroup_walk_cb_t cb;
+        void *userdata;
+} WalkAdapter;
+
+static int walk_adapter(const CgroupRoot *r, const char *cgpath, int dfd, void *userdata)
+{
+        WalkAdapter *a = userdata;
+        return a->cb(r, cgpath, a->userdata);
+}
+
+int cgroup_walk(const CgroupRoot *r, const char *cgpath, cgroup_walk_cb_t cb, void *userdata)
+{
+        if (!cb)
+                return -EINVAL;
+        WalkAdapter a = { cb, userdata };
+        return cgroup_walk_fd(r, cgpath, walk_adapter, &a);
 }
 
 int proc_read_status(const CgroupRoot *r, pid_t pid, ProcStatus *ret)

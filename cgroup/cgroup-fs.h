@@ -65,6 +65,10 @@ int cgroup_read_procs(int cgfd, pid_t **ret);
  * -errno. */
 typedef int (*cgroup_walk_cb_t)(const CgroupRoot *r, const char *cgpath, void *userdata);
 int cgroup_walk(const CgroupRoot *r, const char *cgpath, cgroup_walk_cb_t cb, void *userdata);
+/* The same, cb also given the cgroup's open directory (O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW), borrowed for the
+ * call: what it reads there costs no second open of the path (docs/scale.md). */
+typedef int (*cgroup_walk_fd_cb_t)(const CgroupRoot *r, const char *cgpath, int dfd, void *userdata);
+int cgroup_walk_fd(const CgroupRoot *r, const char *cgpath, cgroup_walk_fd_cb_t cb, void *userdata);
 
 /* Reads /proc/PID/status through the root's proc_fd. Returns 0, -ENOENT/-ESRCH (gone), -EINVAL. */
 int proc_read_status(const CgroupRoot *r, pid_t pid, ProcStatus *ret);

@@ -2,6 +2,7 @@
 /* daemon/guard.c: one guarded cgroup. Its kernel event sources (PSI trigger fds, the memory.events watch),
  * sampling, the engine step, and carrying out and reporting each decision. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -168,7 +169,7 @@ static void guard_unwatch_file(Guard *g, int *wd)
         *wd = -1;
 }
 
-int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret)
+int guard_new(Manager *m, const char *path, int dfd, const CgroupIdentity *id, const Policy *p, Guard **ret)
 {
         size_t n = strlen(path) + 1;
         Guard *g = calloc(1, sizeof *g + n);
@@ -190,9 +191,13 @@ int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Poli
         if (cgroup_identity_copy(id, &g->id) < 0)
                 goto fail;
 
-        g->cgfd = r = cgroup_open(m->root, path);
-        if (r < 0)
+        /* A dup of the walk's fd: no second lookup of the path (docs/scale.md). */
+        g->cgfd = r = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 3) : cgroup_open(m->root, path);
+        if (r < 0) {
+                if (dfd >= 0)
+                        r = -errno;
                 goto fail;
+        }
 
         r = guard_arm_triggers(g);
         if (r < 0)

@@ -121,7 +121,7 @@ void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone)
 }
 
 /* Guards cgpath if a policy matches it, or re-points / drops its guard after a reload. */
-static int manager_evaluate(Manager *m, const char *cgpath)
+static int manager_evaluate(Manager *m, const char *cgpath, int dfd)
 {
         if (streq(cgpath, "/"))
                 return 0; /* the root has no memory.current/max: nothing to guard */
@@ -148,9 +148,9 @@ static int manager_evaluate(Manager *m, const char *cgpath)
                 return guard_set_policy(g, p);
         }
 
-        r = guard_new(m, cgpath, &id, p, &g);
+        r = guard_new(m, cgpath, dfd, &id, p, &g);
         if (r == -ENOENT && manager_await_memory(m, cgpath) == 2) /* no memory.* files yet, or just now */
-                r = guard_new(m, cgpath, &id, p, &g);
+                r = guard_new(m, cgpath, dfd, &id, p, &g);
         cgroup_identity_done(&id);
         if (r < 0) {
                 if (ERRNO_IS_GONE(r))
@@ -201,7 +201,7 @@ static int manager_watch_dir(Manager *m, const char *cgpath)
         return 0;
 }
 
-static int walk_cb(const CgroupRoot *root, const char *cgpath, void *userdata)
+static int walk_cb(const CgroupRoot *root, const char *cgpath, int dfd, void *userdata)
 {
         Manager *m = userdata;
         int r = manager_watch_dir(m, cgpath);
@@ -217,13 +217,13 @@ static int walk_cb(const CgroupRoot *root, const char *cgpath, void *userdata)
                 } else
                         log_debug_errno(r, "%s: cannot watch the directory: %m, ignoring", cgpath);
         }
-        (void) manager_evaluate(m, cgpath);
+        (void) manager_evaluate(m, cgpath, dfd);
         return 0;
 }
 
 int manager_discover(Manager *m, const char *cgpath)
 {
-        return cgroup_walk(m->root, cgpath, walk_cb, m);
+        return cgroup_walk_fd(m->root, cgpath, walk_cb, m);
 }
 
 static void manager_forget_subtree(Manager *m, const char *cgpath)
@@ -281,7 +281,7 @@ static int manager_rescan(Manager *m)
                 if (!cgroup_has_memory(g->cgfd))
                         manager_drop_guard(m, g, true);
         }
-        return cgroup_walk(m->root, "/", walk_cb, m);
+        return cgroup_walk_fd(m->root, "/", walk_cb, m);
 }
 
 static void child_path(char *buf, size_t size, const char *parent, const char *name)
@@ -345,7 +345,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                         /* cgroupfs only creates and deletes; moves are for trees of regular files
                          * (fixtures), which are built aside and moved into place. */
                         if (e->mask & (IN_CREATE | IN_MOVED_TO))
-                                (void) cgroup_walk(m->root, path, walk_cb, m);
+                                (void) cgroup_walk_fd(m->root, path, walk_cb, m);
                         else if (e->mask & IN_DELETE)
                                 manager_forget_one(m, path);
                         else if (e->mask & IN_MOVED_FROM)
@@ -424,7 +424,7 @@ int manager_reload(Manager *m, ConfigError *ret_err)
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL))
-                (void) manager_evaluate(m, ((DirWatch *) v)->path);
+                (void) manager_evaluate(m, ((DirWatch *) v)->path, -EBADF);
         /* Guards whose directory is not watched (out of inotify watches) are re-matched too. */
         i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
@@ -510,7 +510,7 @@ int manager_startup(Manager *m)
         action_trim_prepare(m);
         (void) state_load(m); /* cooldowns and brakes of the previous instance, taken over by each guard */
         m->started_usec = now_usec(CLOCK_MONOTONIC);
-        r = cgroup_walk(m->root, "/", walk_cb, m);
+        r = cgroup_walk_fd(m->root, "/", walk_cb, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot walk the cgroup hierarchy at %s: %m", m->root->root_path);
         state_startup_done(m);

@@ -160,7 +160,8 @@ int manager_discover(Manager *m, const char *cgpath);
 void manager_drop_guard(Manager *m, Guard *g, bool cgroup_gone);
 
 /* Guard lifecycle (daemon/guard.c). */
-int guard_new(Manager *m, const char *path, const CgroupIdentity *id, const Policy *p, Guard **ret);
+/* dfd: the cgroup's directory when the caller has it open (borrowed: the guard takes a dup), else -EBADF. */
+int guard_new(Manager *m, const char *path, int dfd, const CgroupIdentity *id, const Policy *p, Guard **ret);
 /* Stops guarding: restores a brake we set (unless the cgroup is gone), closes every fd. */
 Guard *guard_free(Guard *g, bool cgroup_gone);
 /* Re-points the guard at a (possibly new) policy after a reload: re-arms triggers. */

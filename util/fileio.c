@@ -64,6 +64,25 @@ int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size)
         return 0;
 }
 
+ssize_t read_record_at(int dirfd, const char *path, char *buf, size_t size)
+{
+        if (size < 2)
+                return -EINVAL;
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        ssize_t n;
+        do
+                n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n == size - 1)
+                return -EFBIG; /* filled: maybe more than fits */
+        buf[n] = 0;
+        return n;
+}
+
 ssize_t read_prefix_at(int dirfd, const char *path, char *buf, size_t size)
 {
         _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);

@@ -12,6 +12,12 @@ int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 /* Reads the file at dirfd/path (O_RDONLY|O_CLOEXEC|O_NOFOLLOW) into a NUL-terminated buffer, at most
  * max_size bytes (-EFBIG beyond). Returns 0; -errno on failure (-ENOENT/-ENODEV: it went away). */
 int read_full_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* Reads a file whose whole content one read() returns: a regular file, or a cgroupfs file shown as one record
+ * (kernfs seq_file without seq_start: memory.current, .max, .events, .pressure ...; not cgroup.procs), where a
+ * read shorter than asked is the end. One open, one read, one close (read_full_file_at() reads once more to
+ * see EOF): the per-cgroup sample of docs/scale.md. NUL-terminated in buf. Returns the length, -EFBIG when
+ * size - 1 bytes did not leave the end in sight, or -errno (-ENOENT/-ENODEV: it went away). */
+ssize_t read_record_at(int dirfd, const char *path, char *buf, size_t size);
 /* Reads at most size - 1 bytes of the file at dirfd/path (one that may be huge, like /proc/PID/cmdline) into
  * buf, NUL-terminated. Returns the length, or -errno. */
 ssize_t read_prefix_at(int dirfd, const char *path, char *buf, size_t size);
