@@ -115,6 +115,12 @@ measure() { # build-label build-dir N
                 sleep 0.05
         done
         t1=$(date +%s%N)
+        # The daemon's own memory right after start-up, before the status rendering below (its buffers stay
+        # in malloc's heap): private = Private_Clean + Private_Dirty, heap = Private_Dirty of [heap] and
+        # anonymous mappings.
+        R[$label,$N,priv]=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup)
+        R[$label,$N,heap]=$(awk 'NF >= 5 && $1 ~ /-/ { anon = ($6 == "" || $6 == "[heap]") }
+                anon && /^Private_Dirty:/ {s += $2} END {print s}' /proc/$pid/smaps)
         "$b/ctl/memwardenctl" --socket $sock status 2>/dev/null | head -1 | grep -q "guarding $want cgroups" && ok=1
         echo "# $label N=$N: guarded=$ok after $(( (t1 - t0) / 1000000 )) ms" >&2
         [ $ok = 1 ] || { echo "$label: memwardend did not guard $want cgroups"; tail -5 "$log"; kill $pid; return 1; }
@@ -124,7 +130,6 @@ measure() { # build-label build-dir N
         R[$label,$N,kmem]=$(( $(kmem) - k0 ))
         R[$label,$N,rss]=$(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup)
         R[$label,$N,pss]=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)
-        R[$label,$N,priv]=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' /proc/$pid/smaps_rollup)
         local mons c0 m0; mons=$(psimon_pids)
         c0=$(cswitch $pid); m0=$(cswitch $mons)
         sleep "$IDLE"
@@ -136,7 +141,7 @@ measure() { # build-label build-dir N
         echo max >$root/mwtarget/memory.high
         echo "# $label N=$N: start ${R[$label,$N,start]} ms, psimon +${R[$label,$N,psimon]}," \
              "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} Pss ${R[$label,$N,pss]}" \
-             "private ${R[$label,$N,priv]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
+             "private ${R[$label,$N,priv]} heap ${R[$label,$N,heap]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
              "latency (this round) $(percentiles <$work/lat-$label-$N)," \
              "churn $K: remove ${R[$label,$N,rm_ms]} ms / ${R[$label,$N,rm_cpu]} ms CPU," \
              "add ${R[$label,$N,add_ms]} ms / ${R[$label,$N,add_cpu]} ms CPU, ${R[$label,$N,churn_ok]}" >&2
@@ -253,10 +258,10 @@ done
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('-' if a == 0 else f'{b / a:.2f}')" "$1" "$2"; }
 perk() { python3 -c "import sys; n = int(sys.argv[2]); print('-' if n == 0 else f'{int(sys.argv[1]) / n:.1f}')" "$1" "$2"; }
 echo
-echo "| build | guarded idle cgroups | start-up ms | psimon threads | kernel KiB (KernelStack+Slab) | kernel KiB per cgroup | RSS KiB | Pss KiB | private KiB | private B per cgroup | idle cs daemon / psimon ($IDLE s) | latency p50 ms | p99 ms (n) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| build | guarded idle cgroups | start-up ms | psimon threads | kernel KiB (KernelStack+Slab) | kernel KiB per cgroup | RSS KiB | Pss KiB | private KiB | private B per cgroup | heap KiB | heap B per cgroup | idle cs daemon / psimon ($IDLE s) | latency p50 ms | p99 ms (n) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for N in $N_LIST; do for l in baseline candidate; do
-        echo "| $l | $N | ${R[$l,$N,start]:--} | ${R[$l,$N,psimon]:--} | ${R[$l,$N,kmem]:--} | $(perk "${R[$l,$N,kmem]:-0}" "$N") | ${R[$l,$N,rss]:--} | ${R[$l,$N,pss]:--} | ${R[$l,$N,priv]:--} | $(perk "$(( ${R[$l,$N,priv]:-0} * 1024 ))" "$N") | ${R[$l,$N,cs]:--} / ${R[$l,$N,pcs]:--} | ${R[$l,$N,p50]:--} | ${R[$l,$N,p99]:--} (${R[$l,$N,nlat]:-0}) |"
+        echo "| $l | $N | ${R[$l,$N,start]:--} | ${R[$l,$N,psimon]:--} | ${R[$l,$N,kmem]:--} | $(perk "${R[$l,$N,kmem]:-0}" "$N") | ${R[$l,$N,rss]:--} | ${R[$l,$N,pss]:--} | ${R[$l,$N,priv]:--} | $(perk "$(( ${R[$l,$N,priv]:-0} * 1024 ))" "$N") | ${R[$l,$N,heap]:--} | $(perk "$(( ${R[$l,$N,heap]:-0} * 1024 ))" "$N") | ${R[$l,$N,cs]:--} / ${R[$l,$N,pcs]:--} | ${R[$l,$N,p50]:--} | ${R[$l,$N,p99]:--} (${R[$l,$N,nlat]:-0}) |"
 done; done
 echo
 echo "Ratios candidate / baseline:"

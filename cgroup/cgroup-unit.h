@@ -13,11 +13,11 @@ typedef struct CgroupIdentity {
         char *container_id; /* docker/podman(libpod)/containerd(cri-containerd)/crio scope id, 64 hex, or NULL */
         bool is_unit_cgroup; /* the path's last component is the unit itself (not a sub-cgroup inside it) */
 
-        /* Containers and pods (cgroup/cgroup-container.h). */
-        ContainerRuntime runtime;  /* NONE when container_id is NULL */
+        /* Containers and pods (cgroup/cgroup-container.h). Ordered without holes: one per guard. */
         bool is_container_cgroup;  /* the container's own cgroup (not its parent scope or a sub-cgroup) */
-        char *pod_uid;             /* Kubernetes pod uid (with dashes), NULL outside kubepods */
+        ContainerRuntime runtime;  /* NONE when container_id is NULL */
         PodQos pod_qos;
+        char *pod_uid;             /* Kubernetes pod uid (with dashes), NULL outside kubepods */
         /* Names, set by cgroup_identity_resolve_names(); NULL when unknown (records fall back to the id). */
         char *container_name;
         char *container_image;

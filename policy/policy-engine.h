@@ -151,28 +151,29 @@ typedef enum EnginePhase {
 } EnginePhase;
 
 typedef struct EngineState {
-        EnginePhase phase;
-        bool initialized;
         MemoryEvents last_events;
         uint64_t last_some_total_usec, last_full_total_usec;
         usec_t last_step_usec;
         usec_t pressure_since_usec;   /* onset time */
         usec_t last_signal_usec;      /* most recent step with a pressure signal */
-        int rung_pos;                 /* index into policy->ladder of the current rung, -1 none yet */
         usec_t rung_at_usec;          /* when the current rung ran (or, if in cooldown, last ran) */
-        bool settle_pending;          /* the current rung's settle report is due */
-        bool throttle_escalated;      /* MaxThrottle fired in this pressure episode */
         usec_t last_run_usec[_RUNG_MAX]; /* 0 = never */
-        bool has_last_psi;            /* last_*_total_usec hold the previous observation's totals */
-        Rung settle_rung;             /* with settle_pending: the rung whose report is due */
         usec_t settle_at_usec;        /* with settle_pending: when it ran */
         GrowthTracker *growth;        /* memory.current under pressure; NULL while calm (engine_state_done()) */
         usec_t time_to_limit_usec;    /* the last prediction; USEC_INFINITY: none */
         double growth_bytes_per_sec;  /* with a prediction: the growth rate it used */
         uint64_t limit_bytes;         /* with a prediction: the limit it aimed at */
+        int last_result[_RUNG_MAX];   /* this episode: < 0 when the rung's last run failed (engine_rung_result) */
+        EnginePhase phase;
+        int rung_pos;                 /* index into policy->ladder of the current rung, -1 none yet */
+        Rung settle_rung;             /* with settle_pending: the rung whose report is due */
+        /* (ordered by size: one per guarded cgroup, docs/scale.md) */
+        bool initialized;
+        bool settle_pending;          /* the current rung's settle report is due */
+        bool throttle_escalated;      /* MaxThrottle fired in this pressure episode */
+        bool has_last_psi;            /* last_*_total_usec hold the previous observation's totals */
         bool refused;                 /* engine_rung_refused(): go to the last rung at the next step */
         bool enter_pending;           /* a policy change made another rung current: enter it at the next step */
-        int last_result[_RUNG_MAX];   /* this episode: < 0 when the rung's last run failed (engine_rung_result) */
         bool brake_active;            /* the last observation's brake_active */
         bool brake_released;          /* the brake was lifted because no rung could act; until calm */
 } EngineState;
