@@ -143,8 +143,8 @@ measure() { # build-label build-dir N
              "kernel +${R[$label,$N,kmem]} KiB, RSS ${R[$label,$N,rss]} Pss ${R[$label,$N,pss]}" \
              "private ${R[$label,$N,priv]} heap ${R[$label,$N,heap]} KiB, idle cs ${R[$label,$N,cs]}/${R[$label,$N,pcs]}," \
              "latency (this round) $(percentiles <$work/lat-$label-$N)," \
-             "churn $K: remove ${R[$label,$N,rm_ms]} ms / ${R[$label,$N,rm_cpu]} ms CPU," \
-             "add ${R[$label,$N,add_ms]} ms / ${R[$label,$N,add_cpu]} ms CPU, ${R[$label,$N,churn_ok]}" >&2
+             "churn $K: remove ${R[$label,$N,rm_ms]:-} ms / ${R[$label,$N,rm_cpu]:-} ms CPU," \
+             "add ${R[$label,$N,add_ms]:-} ms / ${R[$label,$N,add_cpu]:-} ms CPU, ${R[$label,$N,churn_ok]:-}" >&2
 }
 
 nfd() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
