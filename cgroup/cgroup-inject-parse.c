@@ -464,6 +464,12 @@ InjectResume inject_resume_classify(const struct user_regs_struct *r, const char
         }
 }
 
+bool inject_thread_in_exec(const char *line)
+{
+        long nr;
+        return line && sscanf(line, "%ld", &nr) == 1 && (nr == SYS_execve || nr == SYS_execveat);
+}
+
 int inject_thread_rank(const char *line, char state)
 {
         if (state == 'D' || state == 'Z' || state == 'X' || state == 'x' || state == 'T' || state == 't')
@@ -481,7 +487,7 @@ int inject_thread_rank(const char *line, char state)
                 return 2; /* blocked, but not in a system call (a page fault): like running */
         struct user_regs_struct r = { .orig_rax = (unsigned long) nr, .rdi = a[0], .rsi = a[1], .rdx = a[2],
                                       .r10 = a[3], .r8 = a[4], .r9 = a[5] };
-        if (mask_arg_set(&r, (unsigned) nr))
+        if (mask_arg_set(&r, (unsigned) nr) || inject_thread_in_exec(line))
                 return -1;
         switch (nr) {
         case SYS_read:

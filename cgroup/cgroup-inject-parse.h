@@ -90,6 +90,10 @@ InjectResume inject_resume_classify(const struct user_regs_struct *regs, const c
  * mask or cannot be restarted). */
 int inject_thread_rank(const char *syscall_line, char state);
 
+/* Whether a /proc/PID/task/TID/syscall line shows the thread inside execve()/execveat(): the process is in
+ * the middle of exec (its image is about to be replaced; a stop there could make the exec fail). */
+bool inject_thread_in_exec(const char *syscall_line);
+
 /* The x86_64 kernel's struct rt_sigframe (arch/x86/include/asm/sigframe.h), 440 bytes. */
 typedef struct InjectSigcontext {
         uint64_t r8, r9, r10, r11, r12, r13, r14, r15;

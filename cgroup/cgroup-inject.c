@@ -109,7 +109,45 @@ typedef struct Target {
         InjectElf libc, jemalloc;
         uint64_t libc_bias, jemalloc_bias;
         char *maps_text;
+        int mem_fd;       /* /proc/PID/mem, opened before the checks: it stays bound to the memory image they
+                           * saw (an execve() replaces it; the fd then reads nothing and writes nowhere) */
+        bool execed;      /* found replaced by an execve() mid-injection: nothing more is tried */
 } Target;
+
+/* Whether the process still has the memory image target_check() looked at. An execve() replaces the
+ * process's mm; the old one, held by t->mem_fd, has no users left and reads return 0 (mem_rw(): no
+ * mmget_not_zero). Without a mem fd this cannot be known: false. */
+static bool target_execed(const Target *t)
+{
+        uint8_t b;
+        if (t->mem_fd < 0 || !t->maps.libc.base)
+                return false;
+        return pread(t->mem_fd, &b, 1, (off_t) t->maps.libc.base) != 1;
+}
+
+/* A thread inside execve(): 1 and its TID, 0 none, negative errno. */
+static int process_in_exec(pid_t pid, pid_t *ret_tid)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        _cleanup_closedir_ DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t tid = (pid_t) atoi(de->d_name);
+                char what[64];
+                _cleanup_free_ char *sc = NULL;
+                if (tid <= 0)
+                        continue;
+                snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
+                if (proc_read(pid, what, &sc) >= 0 && inject_thread_in_exec(sc)) {
+                        *ret_tid = tid;
+                        return 1;
+                }
+        }
+        return 0;
+}
 
 static int target_check(pid_t pid, Target *t, InjectResult *res)
 {
@@ -144,6 +182,15 @@ static int target_check(pid_t pid, Target *t, InjectResult *res)
         }
         if (read_full_file_at(AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope", 64, &yama, NULL) >= 0 && atoi(yama) >= 3) {
                 set_reason(res, "Yama ptrace_scope is 3: no process may be traced");
+                return 0;
+        }
+        pid_t exec_tid = 0;
+        r = process_in_exec(pid, &exec_tid);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                set_reason(res, "in the middle of exec (thread %d is in execve): its image is being replaced",
+                           (int) exec_tid);
                 return 0;
         }
 
@@ -212,7 +259,7 @@ int inject_syscalls_allowed(void)
 
 int inject_check(pid_t pid, InjectResult *ret)
 {
-        Target t = { .pid = pid };
+        Target t = { .pid = pid, .mem_fd = -EBADF };
         *ret = (InjectResult) {};
         int r = target_check(pid, &t, ret);
         free(t.maps_text);
@@ -221,6 +268,18 @@ int inject_check(pid_t pid, InjectResult *ret)
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* ptrace */
+
+/* Whether tid leads its thread group (Tgid in /proc/TID/status); false when unreadable. */
+static bool is_leader(pid_t tid)
+{
+        _cleanup_free_ char *status = NULL;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int) tid);
+        if (read_full_file_at(AT_FDCWD, path, 16384, &status, NULL) < 0)
+                return false;
+        const char *p = strstr(status, "\nTgid:");
+        return p && atoi(p + 6) == tid;
+}
 
 static pid_t getppid_of(pid_t tid)
 {
@@ -236,7 +295,9 @@ static pid_t getppid_of(pid_t tid)
 
 /* Waits for a stop of tid. Returns 0 and the status, or -ETIMEDOUT, -ESRCH (exited). An exit is only
  * peeked at when the target is our own child (tests, memwardenctl's children): its status is its
- * parent's to collect; a non-child is reaped, which passes the exit on to its real parent. */
+ * parent's to collect; a non-child is reaped, which passes the exit on to its real parent. Another thread
+ * of the group is always reaped by us, its tracer: until then it stays a zombie, and an execve() of
+ * another thread waits for it (de_thread()). */
 static int wait_stop(pid_t tid, usec_t deadline, int *ret_status)
 {
         for (unsigned i = 0;; i++) {
@@ -246,7 +307,7 @@ static int wait_stop(pid_t tid, usec_t deadline, int *ret_status)
                 if (si.si_pid == tid) {
                         bool exited = si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
                                       si.si_code == CLD_DUMPED;
-                        if (exited && getppid_of(tid) == getpid())
+                        if (exited && getppid_of(tid) == getpid() && is_leader(tid))
                                 return -ESRCH;
                         int status;
                         pid_t w = waitpid(tid, &status, __WALL | WNOHANG);
@@ -404,8 +465,16 @@ static int stack_check(Target *t, pid_t tid, Dwfl **dwflp, char *reason, size_t 
         return ok;
 }
 
-static int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t size)
+/* Through t->mem_fd when open: after an execve() nothing reaches the new image. */
+static int mem_write(const Target *t, uint64_t addr, const void *buf, size_t size)
 {
+        if (t->mem_fd >= 0) {
+                ssize_t n = pwrite(t->mem_fd, buf, size, (off_t) addr);
+                if (n < 0)
+                        return -errno;
+                return (size_t) n == size ? 0 : -ESRCH;
+        }
+        pid_t pid = t->pid;
         struct iovec local = { .iov_base = (void *) buf, .iov_len = size };
         struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = size };
         ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
@@ -414,8 +483,15 @@ static int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t size)
         return (size_t) n == size ? 0 : -EIO;
 }
 
-static int mem_read(pid_t pid, uint64_t addr, void *buf, size_t size)
+static int mem_read(const Target *t, uint64_t addr, void *buf, size_t size)
 {
+        if (t->mem_fd >= 0) {
+                ssize_t n = pread(t->mem_fd, buf, size, (off_t) addr);
+                if (n < 0)
+                        return -errno;
+                return (size_t) n == size ? 0 : -ESRCH;
+        }
+        pid_t pid = t->pid;
         struct iovec local = { .iov_base = buf, .iov_len = size };
         struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = size };
         ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
@@ -633,7 +709,7 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                 res->call_usec += now_mono() - started;
                 if (calls[next].mallinfo_slot >= 0) {
                         InjectMallinfo mi;
-                        if (mem_read(t->pid, l->data + 80 * (uint64_t) calls[next].mallinfo_slot, &mi, sizeof mi) >=
+                        if (mem_read(t, l->data + 80 * (uint64_t) calls[next].mallinfo_slot, &mi, sizeof mi) >=
                             0) {
                                 if (calls[next].mallinfo_slot == 0) {
                                         res->mallinfo_before = mi;
@@ -646,7 +722,7 @@ static int run_calls(pid_t tid, const struct user_regs_struct *base, const Injec
                 }
                 if (calls[next].read_jemalloc) {
                         uint64_t v[2];
-                        if (mem_read(t->pid, l->data + JE_OUT, v, sizeof v) >= 0) {
+                        if (mem_read(t, l->data + JE_OUT, v, sizeof v) >= 0) {
                                 InjectJemallocStats st = { .allocated = v[0], .resident = v[1] };
                                 if (res->have_jemalloc_before) {
                                         res->jemalloc_after = st;
@@ -699,6 +775,13 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
 
         if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) {
                 r = -errno;
+                goto detach;
+        }
+        /* Stopped, it cannot exec; another thread may have, before: then this one runs the new image, whose
+         * addresses are not the ones checked. (An exec from now on kills this thread first.) */
+        if (target_execed(t)) {
+                t->execed = true;
+                r = 0;
                 goto detach;
         }
         snprintf(res->thread_was, sizeof res->thread_was, "%s", syscall_name((long) regs.orig_rax));
@@ -821,9 +904,9 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
         }
 
         /* Frame first: from the moment the registers change, it must be complete. */
-        if ((r = mem_write(t->pid, l.fpstate, xstate, xsize + 4)) < 0 ||
-            (r = mem_write(t->pid, l.data, data, sizeof data)) < 0 ||
-            (r = mem_write(t->pid, l.frame, &f, sizeof f)) < 0) {
+        if ((r = mem_write(t, l.fpstate, xstate, xsize + 4)) < 0 ||
+            (r = mem_write(t, l.data, data, sizeof data)) < 0 ||
+            (r = mem_write(t, l.frame, &f, sizeof f)) < 0) {
                 set_reason(res, "thread %d: cannot write its stack: %s", (int) tid, strerror(-r));
                 r = 0;
                 goto detach;
@@ -907,7 +990,7 @@ static unsigned count_arenas(const Target *t)
         unsigned arenas = 1;
         for (size_t i = 0; i < n && i < ELEMENTSOF(starts); i++) {
                 uint64_t w[2];
-                if (mem_read(t->pid, starts[i], w, sizeof w) < 0)
+                if (mem_read(t, starts[i], w, sizeof w) < 0)
                         continue;
                 if (inject_heap_is_first(starts[i], w[0], w[1]))
                         arenas++;
@@ -922,6 +1005,22 @@ static uint64_t rss_now(pid_t pid)
         if (proc_read(pid, "status", &status) < 0 || inject_status_parse(status, &st) < 0)
                 return 0;
         return st.vm_rss_bytes;
+}
+
+/* A thread died while tried and nothing was injected, the process lives on: another thread's execve()
+ * kills every other thread first (de_thread()) and replaces the memory image right after, or the thread
+ * simply exited. Waits up to 1 s to tell: true when the image was replaced (the process has memory, but
+ * not the one checked), false when it is the same or the process is gone. */
+static bool execed_after_death(const Target *t, int pidfd)
+{
+        for (unsigned i = 0; i < 100; i++) {
+                if (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) > 0)
+                        return false;
+                if (target_execed(t))
+                        return rss_now(t->pid) > 0;
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        return false;
 }
 
 /* After a watched release that returned: what the allocator reports now, by one more stop with calls that
@@ -963,7 +1062,7 @@ static void stats_after(Target *t, const InjectOptions *o, Dwfl **dwflp, InjectR
 int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret)
 {
         InjectOptions opts = *o;
-        Target t = { .pid = pid };
+        Target t = { .pid = pid, .mem_fd = -EBADF };
         Dwfl *dwfl = NULL;
         _cleanup_free_ Candidate *c = NULL;
         size_t n = 0;
@@ -990,6 +1089,11 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                 if (proc_stat_parse_starttime(stat, &start) < 0 || start != expected_starttime)
                         return -ESRCH; /* another process now has that PID */
         }
+        /* Before the checks: it pins the memory image they see (target_execed()). Where it cannot be opened
+         * the process_vm_* calls are used and an exec mid-injection is not detected. */
+        char mem[64];
+        snprintf(mem, sizeof mem, "/proc/%d/mem", (int) pid);
+        t.mem_fd = open(mem, O_RDWR | O_CLOEXEC);
 
         r = target_check(pid, &t, ret);
         if (r <= 0)
@@ -1017,6 +1121,7 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
         if (dwfl_prepare(pid, &dwfl, why_dwfl, sizeof why_dwfl) <= 0)
                 dwfl = NULL; /* stack_check() tries again and says why */
         r = 0;
+        bool died = false;
         for (size_t i = 0; i < n && i < opts.max_threads && now_mono() < deadline; i++) {
                 ret->threads_tried++;
                 r = try_thread(&t, c[i].tid, &opts, &dwfl, deadline, ret);
@@ -1026,18 +1131,35 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                  * the pidfd says so), which is "gone", not "no thread qualified". */
                 if (r == -ESRCH && poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) > 0)
                         break;
+                /* Or another thread executed a new program, which kills every other thread (de_thread()); an
+                 * exiting process has no memory left at all (no VmRSS). */
+                died = died || r == -ESRCH;
+                if (t.execed || (r == -ESRCH && target_execed(&t) && rss_now(pid) > 0))
+                        break;
                 r = 0; /* next thread */
+        }
+        if (r <= 0 && (t.execed || (died && execed_after_death(&t, pidfd)))) {
+                set_reason(ret, "the process executed a new program (execve) during the injection: detached, "
+                                "nothing called in the new image");
+                t.execed = true;
+                r = 0;
         }
         if (r > 0) {
                 ret->rss_after = rss_now(pid);
                 if (!ret->timed_out)
                         ret->reason[0] = 0;
                 stats_after(&t, &opts, &dwfl, ret);
-        } else if (r == 0 && !ret->reason[0])
-                set_reason(ret, "no thread qualified within %u tries", ret->threads_tried);
+        } else if (r == 0 && !t.execed && ret->threads_tried > 0 && !ret->timed_out) {
+                /* Every thread tried was refused: the process is skipped, with the last thread's reason. */
+                char last[sizeof ret->reason];
+                snprintf(last, sizeof last, "%s", ret->reason);
+                set_reason(ret, "no thread qualified within %u tries%s%s", ret->threads_tried, last[0] ? "; the last: " : "",
+                           last);
+        }
 finish:
         if (dwfl)
                 dwfl_end(dwfl);
         free(t.maps_text);
+        closep(&t.mem_fd);
         return r;
 }

@@ -13,14 +13,34 @@
  *   inject-target seccomp              a seccomp filter (allow all), then read
  *   inject-target frag MIB             allocate MIB in 1-100 KiB chunks in the main thread, free 90%,
  *                                      "ready PID", then read a line (whatever the allocator: jemalloc too)
+ *   inject-target regs                 like slow, but main blocks in a raw read() system call of one byte
+ *                                      with known values in rbx, rbp, r8-r10, r12-r15, xmm0-15 and its
+ *                                      red zone (the 128 bytes below rsp), and prints after it
+ *                                      "regs ret N byte C regs same|changed xmm same|changed redzone
+ *                                      same|changed usr1 N slow-calls N"
+ *   inject-target smallstack           a thread with a 64 KiB stack reads a line (then the process exits
+ *                                      after "read LINE"); main waits in sigsuspend (never a candidate)
+ *   inject-target stuck THREADS        every thread inside malloc: one arena (M_ARENA_MAX 1), main in
+ *                                      malloc_stats() blocked writing to stderr (a full pipe: the caller
+ *                                      does not read it) with the arena locked, THREADS threads waiting
+ *                                      for that lock in malloc; "stuck ok" once stderr is closed
+ *   inject-target execblock            main in the middle of execve(): its argv lies on a userfaultfd page
+ *                                      that a second thread fills after reading a line from stdin; the
+ *                                      exec then runs "inject-target read" (same PID); exit 3 without
+ *                                      userfaultfd
+ *   inject-target execmid              like slow, but the line is read by a second thread from a pipe
+ *                                      nobody writes; on SIGUSR2 main executes "inject-target read"
  *   inject-target torture THREADS SECS [busy]
  *                                      THREADS threads malloc/free/realloc buffers with checksums for SECS
  *                                      seconds while main joins (with busy: main does it too, so that no
  *                                      thread idles); "torture ok OPS" or "torture BAD ..."; SIGTERM
  *                                      ends the run early (with the verdict) */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,8 +48,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -82,6 +106,110 @@ static int read_line(char *buf, size_t size)
         }
         buf[n] = 0;
         return (int) n;
+}
+
+/* regs: regs_read(c) loads c->in into rbx, rbp, r12-r15, r8-r10 and c->xmm_in into xmm0-15, fills its
+ * red zone with c->red_in, reads one byte from stdin with a raw syscall, then stores what the registers and
+ * the red zone hold into the *_out fields (and the result into ret). */
+typedef struct RegsCheck {
+        uint64_t in[9], out[9], red_in[16], red_out[16];
+        uint8_t xmm_in[256], xmm_out[256];
+        int64_t ret;
+        char byte;
+} RegsCheck;
+_Static_assert(offsetof(RegsCheck, out) == 72 && offsetof(RegsCheck, red_in) == 144 &&
+               offsetof(RegsCheck, red_out) == 272 && offsetof(RegsCheck, xmm_in) == 400 &&
+               offsetof(RegsCheck, xmm_out) == 656 && offsetof(RegsCheck, ret) == 912 &&
+               offsetof(RegsCheck, byte) == 920, "regs_read's offsets");
+void regs_read(RegsCheck *c);
+#define R8(i) #i
+#define RED_IN(i) "mov " R8(144 + 8 * i) "(%rdi), %rax\n mov %rax, " R8(-128 + 8 * i) "(%rsp)\n"
+#define RED_OUT(i) "mov " R8(-128 + 8 * i) "(%rsp), %rax\n mov %rax, " R8(272 + 8 * i) "(%rdi)\n"
+#define XMM_IN(i) "movdqu " R8(400 + 16 * i) "(%rdi), %xmm" #i "\n"
+#define XMM_OUT(i) "movdqu %xmm" #i ", " R8(656 + 16 * i) "(%rdi)\n"
+#define EACH16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+/* With CFI: the injector unwinds this frame like any other. */
+#define PUSH(r) "push %" #r "\n .cfi_adjust_cfa_offset 8\n .cfi_rel_offset %" #r ", 0\n"
+#define POP(r) "pop %" #r "\n .cfi_adjust_cfa_offset -8\n .cfi_restore %" #r "\n"
+__asm__(".text\n.globl regs_read\n.type regs_read, @function\nregs_read:\n .cfi_startproc\n"
+        PUSH(rbx) PUSH(rbp) PUSH(r12) PUSH(r13) PUSH(r14) PUSH(r15) PUSH(rdi)
+        EACH16(RED_IN) EACH16(XMM_IN)
+        "mov 0(%rdi), %rbx\n mov 8(%rdi), %rbp\n mov 16(%rdi), %r12\n mov 24(%rdi), %r13\n"
+        "mov 32(%rdi), %r14\n mov 40(%rdi), %r15\n mov 48(%rdi), %r8\n mov 56(%rdi), %r9\n mov 64(%rdi), %r10\n"
+        "lea 920(%rdi), %rsi\n xor %edi, %edi\n mov $1, %edx\n xor %eax, %eax\n syscall\n"
+        "mov (%rsp), %rdi\n mov %rax, 912(%rdi)\n"
+        "mov %rbx, 72(%rdi)\n mov %rbp, 80(%rdi)\n mov %r12, 88(%rdi)\n mov %r13, 96(%rdi)\n"
+        "mov %r14, 104(%rdi)\n mov %r15, 112(%rdi)\n mov %r8, 120(%rdi)\n mov %r9, 128(%rdi)\n mov %r10, 136(%rdi)\n"
+        EACH16(XMM_OUT) EACH16(RED_OUT)
+        POP(rdi) POP(r15) POP(r14) POP(r13) POP(r12) POP(rbp) POP(rbx) "ret\n .cfi_endproc\n"
+        ".size regs_read, .-regs_read\n");
+
+static void regs_mode(void)
+{
+        RegsCheck c = {};
+        for (unsigned i = 0; i < 9; i++)
+                c.in[i] = 0x0123456789abcdefULL * (i + 1) ^ 0x5a5a000000005a5aULL;
+        for (unsigned i = 0; i < 16; i++)
+                c.red_in[i] = 0xa5a5a5a500000000ULL | (i * 0x01010101U);
+        for (unsigned i = 0; i < 256; i++)
+                c.xmm_in[i] = (uint8_t) (i * 7 + 3);
+        regs_read(&c);
+        printf("regs ret %ld byte %c regs %s xmm %s redzone %s usr1 %d slow-calls %u\n", (long) c.ret, c.byte,
+               memcmp(c.in, c.out, sizeof c.in) == 0 ? "same" : "changed",
+               memcmp(c.xmm_in, c.xmm_out, sizeof c.xmm_in) == 0 ? "same" : "changed",
+               memcmp(c.red_in, c.red_out, sizeof c.red_in) == 0 ? "same" : "changed", (int) usr1_count,
+               atomic_load(&slow_calls));
+}
+
+static void *small_reader(void *arg)
+{
+        char line[256];
+        read_line(line, sizeof line);
+        printf("read %s\n", line);
+        exit(0);
+}
+
+static atomic_int stuck_stop;
+static void *stuck_allocator(void *arg)
+{
+        unsigned n = 0;
+        while (!atomic_load(&stuck_stop)) {
+                /* Past the tcache (1032 bytes) and below the mmap threshold: the arena, under its lock. */
+                static void *volatile sink; /* the compiler may not elide the pair */
+                sink = malloc(2048 + (n++ % 64) * 64);
+                free(sink);
+        }
+        return NULL;
+}
+
+static void *pipe_reader(void *arg)
+{
+        char c;
+        (void) read(*(int *) arg, &c, 1);
+        return NULL;
+}
+
+static int uffd = -1;
+static void *uffd_page;
+static void *exec_feeder(void *arg)
+{
+        static char arg0[] = "inject-target", arg1[] = "read";
+        char line[256];
+        read_line(line, sizeof line);
+        void *src = aligned_alloc(4096, 4096);
+        if (!src)
+                return NULL;
+        memset(src, 0, 4096);
+        ((char **) src)[0] = arg0;
+        ((char **) src)[1] = arg1;
+        struct uffdio_copy cp = { .dst = (uintptr_t) uffd_page, .src = (uintptr_t) src, .len = 4096 };
+        if (ioctl(uffd, UFFDIO_COPY, &cp) < 0)
+                printf("UFFDIO_COPY: %s\n", strerror(errno));
+        return NULL;
+}
+
+static void on_usr2(int sig)
+{
 }
 
 static long sleep_ms;
@@ -225,6 +353,85 @@ int main(int argc, char **argv)
                 printf("read %s usr1 %d slow-calls %u altstack %s\n", line, (int) usr1_count,
                        atomic_load(&slow_calls),
                        now.ss_sp == ss.ss_sp && now.ss_size == ss.ss_size && now.ss_flags == 0 ? "same" : "changed");
+        } else if (strcmp(mode, "regs") == 0) {
+                struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+                sigaction(SIGUSR1, &sa, NULL);
+                ready();
+                printf("slow %p\n", (void *) inject_test_slow);
+                regs_mode();
+        } else if (strcmp(mode, "smallstack") == 0) {
+                pthread_attr_t a;
+                pthread_t t;
+                sigset_t none;
+                pthread_attr_init(&a);
+                pthread_attr_setstacksize(&a, 64 * 1024);
+                if (pthread_create(&t, &a, small_reader, NULL) != 0)
+                        return 1;
+                ready();
+                sigemptyset(&none);
+                for (;;)
+                        sigsuspend(&none);
+        } else if (strcmp(mode, "stuck") == 0 && argc > 2) {
+                int n = atoi(argv[2]), fl = fcntl(STDERR_FILENO, F_GETFL);
+                pthread_t t[16];
+                char junk[4096];
+                mallopt(M_ARENA_MAX, 1);
+                signal(SIGPIPE, SIG_IGN);
+                /* Fill the pipe: malloc_stats()'s first write then blocks, with the arena locked. */
+                memset(junk, '.', sizeof junk);
+                fcntl(STDERR_FILENO, F_SETFL, fl | O_NONBLOCK);
+                while (write(STDERR_FILENO, junk, sizeof junk) > 0)
+                        ;
+                while (write(STDERR_FILENO, junk, 1) > 0)
+                        ;
+                fcntl(STDERR_FILENO, F_SETFL, fl);
+                for (int i = 0; i < n && i < 16; i++)
+                        pthread_create(&t[i], NULL, stuck_allocator, NULL);
+                ready();
+                malloc_stats();
+                atomic_store(&stuck_stop, 1);
+                for (int i = 0; i < n && i < 16; i++)
+                        pthread_join(t[i], NULL);
+                printf("stuck ok\n");
+        } else if (strcmp(mode, "execblock") == 0) {
+                uffd = (int) syscall(SYS_userfaultfd, O_CLOEXEC);
+                struct uffdio_api api = { .api = UFFD_API };
+                if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
+                        printf("no userfaultfd: %s\n", strerror(errno));
+                        return 3;
+                }
+                uffd_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                struct uffdio_register reg = { .range = { .start = (uintptr_t) uffd_page, .len = 4096 },
+                                               .mode = UFFDIO_REGISTER_MODE_MISSING };
+                pthread_t t;
+                if (uffd_page == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
+                    pthread_create(&t, NULL, exec_feeder, NULL) != 0) {
+                        printf("no userfaultfd: %s\n", strerror(errno));
+                        return 3;
+                }
+                ready();
+                /* Reading argv faults on the missing page: the kernel waits for exec_feeder, inside execve. */
+                execve("/proc/self/exe", uffd_page, environ);
+                printf("execve failed: %s\n", strerror(errno));
+                return 1;
+        } else if (strcmp(mode, "execmid") == 0) {
+                sigset_t usr2, none;
+                int p[2];
+                pthread_t t;
+                sigemptyset(&usr2);
+                sigaddset(&usr2, SIGUSR2);
+                sigprocmask(SIG_BLOCK, &usr2, NULL);
+                signal(SIGUSR2, on_usr2);
+                if (pipe(p) < 0 || pthread_create(&t, NULL, pipe_reader, &p[0]) != 0)
+                        return 1;
+                ready();
+                printf("slow %p\n", (void *) inject_test_slow);
+                sigemptyset(&none);
+                sigsuspend(&none);
+                char *av[] = { "inject-target", "read", NULL };
+                execv("/proc/self/exe", av);
+                printf("execv failed: %s\n", strerror(errno));
+                return 1;
         } else if (strcmp(mode, "seccomp") == 0) {
                 struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
                 struct sock_fprog prog = { .len = 1, .filter = allow };

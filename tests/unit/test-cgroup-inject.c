@@ -3,6 +3,7 @@
  * (tests/helpers/inject-target, frag): blocked calls resume correctly, signals are delivered, RSS falls,
  * refusals carry their reason, the target survives the injector's SIGKILL mid-call, a torture run. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #define TARGET BUILD_ROOT "/tests/helpers/inject-target"
 #define TARGET_STATIC BUILD_ROOT "/tests/helpers/inject-target-static"
 #define FRAG BUILD_ROOT "/tests/helpers/frag"
+#define JEMALLOC_STUB BUILD_ROOT "/tests/helpers/libjemalloc.so.2"
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -216,6 +218,14 @@ Test(inject_parse, thread_rank)
         cr_assert_eq(inject_thread_rank("130 0x7ffc 0x8 0x0 0x0 0x0 0x0 0x1 0x2\n", 'S'), -1); /* sigsuspend */
         cr_assert_eq(inject_thread_rank("0 0x0 0x7ffc 0x1 0x0 0x0 0x0 0x7ffd 0x7f00\n", 'D'), -1);
         cr_assert_eq(inject_thread_rank("garbage", 'S'), -1);
+        /* Inside execve()/execveat(): never a candidate, and the whole process is refused. */
+        cr_assert_eq(inject_thread_rank("59 0x55 0x7ffc 0x7ffd 0x0 0x0 0x0 0x7ffd 0x7f00\n", 'S'), -1);
+        cr_assert(inject_thread_in_exec("59 0x55 0x7ffc 0x7ffd 0x0 0x0 0x0 0x7ffd 0x7f00\n"));
+        cr_assert(inject_thread_in_exec("322 0x3 0x55 0x7ffc 0x7ffd 0x1000 0x0 0x7ffd 0x7f00\n"));
+        cr_assert_not(inject_thread_in_exec("0 0x0 0x7ffc 0x1 0x0 0x0 0x0 0x7ffd 0x7f00\n"));
+        cr_assert_not(inject_thread_in_exec("running\n"));
+        cr_assert_not(inject_thread_in_exec("-1 0x7ffd 0x7f00\n"));
+        cr_assert_not(inject_thread_in_exec(NULL));
 }
 
 Test(inject_parse, frame_layout)
@@ -270,16 +280,21 @@ typedef struct Proc {
         FILE *f;
 } Proc;
 
-static Proc spawn(const char *const argv[], const char *preload)
+/* ret_err: when not NULL, the target's stderr is a pipe and this its read end. */
+static Proc spawn_err(const char *const argv[], const char *preload, int *ret_err)
 {
-        int in[2], out[2];
+        int in[2], out[2], err[2] = { -1, -1 };
         cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
         cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        if (ret_err)
+                cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
                 dup2(in[0], 0);
                 dup2(out[1], 1);
+                if (ret_err)
+                        dup2(err[1], 2);
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (preload) {
                         setenv("LD_PRELOAD", preload, 1);
@@ -291,8 +306,17 @@ static Proc spawn(const char *const argv[], const char *preload)
         }
         close(in[0]);
         close(out[1]);
+        if (ret_err) {
+                close(err[1]);
+                *ret_err = err[0];
+        }
         Proc p = { .pid = pid, .in = in[1], .out = out[0], .f = fdopen(out[0], "r") };
         return p;
+}
+
+static Proc spawn(const char *const argv[], const char *preload)
+{
+        return spawn_err(argv, preload, NULL);
 }
 
 static char *next_line(Proc *p, char *buf, size_t size)
@@ -879,6 +903,236 @@ Test(inject_host, refuses_exiting_process)
         InjectResult r = inject(z, 0);
         cr_assert(strstr(r.reason, "exiting"), "%s", r.reason);
         waitpid(z, NULL, 0);
+}
+
+/* A process mapping a "jemalloc" without mallctl (a stub allocator, or a build with prefixed symbols):
+ * refused by that reason, nothing stopped. */
+Test(inject_host, refuses_jemalloc_without_mallctl)
+{
+        const char *argv[] = { TARGET, "read", NULL };
+        char line[256];
+        Proc p = spawn(argv, JEMALLOC_STUB);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert_eq(r.allocator, INJECT_ALLOCATOR_JEMALLOC, "%s", inject_allocator_to_string(r.allocator));
+        cr_assert(strstr(r.reason, "libjemalloc.so.2 has no mallctl symbol"), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 0, "refused before any thread was stopped");
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* The first word of /proc/PID/task/TID/syscall of the target's main thread, once it is blocked. */
+static long syscall_of(pid_t pid)
+{
+        char path[64], buf[256] = "";
+        snprintf(path, sizeof path, "/proc/%d/syscall", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (f) {
+                if (!fgets(buf, sizeof buf, f))
+                        buf[0] = 0;
+                fclose(f);
+        }
+        return buf[0] >= '0' && buf[0] <= '9' ? atol(buf) : -1;
+}
+
+/* In the middle of exec: main is inside execve(), waiting for its argv page (userfaultfd), while a second
+ * thread sleeps in read(): refused by that reason (stopping main there would make its exec fail), and the
+ * exec then completes: the new image runs under the same PID. */
+Test(inject_host, refuses_process_in_exec)
+{
+        const char *argv[] = { TARGET, "execblock", NULL };
+        char line[256], expect[64];
+        Proc p = spawn(argv, NULL);
+        cr_assert(next_line(&p, line, sizeof line));
+        if (strncmp(line, "no userfaultfd", 14) == 0)
+                cr_skip_test("%s (needs root or vm.unprivileged_userfaultfd=1)", line);
+        cr_assert(strncmp(line, "ready ", 6) == 0, "%s", line);
+        bool in_exec = false;
+        for (int i = 0; i < 400 && !in_exec; i++) {
+                in_exec = syscall_of(p.pid) == SYS_execve;
+                usleep(5000);
+        }
+        cr_assert(in_exec, "main blocked inside execve");
+        usleep(20000);
+        InjectResult r = inject(p.pid, 0);
+        snprintf(expect, sizeof expect, "in the middle of exec (thread %d is in execve)", (int) p.pid);
+        cr_assert(strstr(r.reason, expect), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 0);
+        cr_assert_eq(tracer_of(p.pid), 0, "nothing attached");
+
+        cr_assert_eq(write(p.in, "go\n", 3), 3); /* the argv page arrives: the exec goes on */
+        cr_assert(next_line(&p, line, sizeof line));
+        snprintf(expect, sizeof expect, "ready %d", (int) p.pid);
+        cr_assert_str_eq(line, expect, "the new image runs under the same PID");
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* The interrupted thread gets back exactly what it had: main sits in a raw read() system call with known
+ * values in rbx, rbp, r8-r10, r12-r15, xmm0-15 and in the 128 bytes below its stack pointer (the red
+ * zone, which the frame must not touch); after malloc_trim was injected on it, all are as they were and
+ * the read returns its byte. */
+Test(inject_host, registers_and_red_zone_unchanged)
+{
+        const char *argv[] = { TARGET, "regs", NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line)); /* slow ADDR */
+        cr_assert_eq(syscall_of(p.pid), SYS_read);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_eq(r.tid, p.pid, "the call ran on main");
+        cr_assert_str_eq(r.thread_was, "read");
+        cr_assert_eq(write(p.in, "x", 1), 1);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "regs ret 1 byte x regs same xmm same redzone same usr1 0 slow-calls 0");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* The same when the injector is SIGKILLed in the middle of a 1.5 s call: the target returns through its
+ * frame (libc's __restore_rt) on its own, with the same registers, FPU state and red zone, and the
+ * SIGUSR1 sent meanwhile is delivered after the call (its handler ran once). */
+Test(inject_host, registers_unchanged_after_injector_sigkill, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "regs", NULL };
+        char line[256];
+        unsigned long addr = 0;
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+
+        pid_t injector = fork();
+        if (injector == 0) {
+                InjectResult r;
+                InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
+                _exit(inject_process(p.pid, 0, &o, &r) == 1 ? 0 : 1);
+        }
+        bool traced = false;
+        for (int i = 0; i < 400 && !traced; i++) {
+                traced = tracer_of(p.pid) == injector;
+                usleep(5000);
+        }
+        cr_assert(traced, "the injector attached");
+        usleep(300 * 1000);
+        kill(p.pid, SIGUSR1);
+        kill(injector, SIGKILL);
+        int st;
+        cr_assert_eq(waitpid(injector, &st, 0), injector);
+        cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the injector died mid-call: status %d", st);
+
+        usleep(1500 * 1000);
+        cr_assert_eq(write(p.in, "y", 1), 1);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "regs ret 1 byte y regs same xmm same redzone same usr1 1 slow-calls 1");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* Stack room: the only thread that may be stopped has a 64 KiB stack (main waits in sigsuspend, never a
+ * candidate): the call could overflow it, so the thread is left alone, the process skipped with that
+ * reason, and the thread reads its line as if nothing happened. */
+Test(inject_host, skips_thread_without_stack_room)
+{
+        const char *argv[] = { TARGET, "smallstack", NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        usleep(50000);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "no thread qualified within 1 tries"), "%s", r.reason);
+        cr_assert(strstr(r.reason, "less than 256 KiB of stack left below its stack pointer"), "%s", r.reason);
+        cr_assert_eq(tracer_of(p.pid), 0, "nothing attached");
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* No thread qualifies: every thread is inside malloc (one arena; main in malloc_stats() holding its lock
+ * while blocked on a full stderr pipe, three threads waiting for that lock in malloc). Each is stopped,
+ * unwound and left; the process is skipped within the bound with the reason, and resumes unharmed once
+ * stderr is closed. Injecting there would deadlock: malloc_trim on main waits for the lock main holds. */
+Test(inject_host, skips_when_every_thread_is_in_malloc, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "stuck", "3", NULL };
+        char line[256];
+        int err;
+        Proc p = spawn_err(argv, NULL, &err);
+        expect_ready(&p);
+        bool stuck = false;
+        for (int i = 0; i < 400 && !stuck; i++) {
+                char path[64];
+                int waiting = 0;
+                DIR *d;
+                snprintf(path, sizeof path, "/proc/%d/task", (int) p.pid);
+                cr_assert((d = opendir(path)));
+                for (struct dirent *de; (de = readdir(d));) {
+                        pid_t tid = (pid_t) atoi(de->d_name);
+                        waiting += tid > 0 && tid != p.pid && syscall_of(tid) == SYS_futex;
+                }
+                closedir(d);
+                stuck = waiting == 3 && syscall_of(p.pid) == SYS_write;
+                usleep(5000);
+        }
+        cr_assert(stuck, "main blocked in write inside malloc_stats, the others in the arena lock's futex");
+
+        InjectResult r;
+        InjectOptions o = { .timeout_usec = 10 * USEC_PER_SEC };
+        double t0 = mono_s();
+        int k = inject_process(p.pid, 0, &o, &r);
+        double took = mono_s() - t0;
+        cr_assert_eq(k, 0, "skipped: %d (%s)", k, r.reason);
+        cr_assert_eq(r.threads_tried, 4);
+        cr_assert(strstr(r.reason, "no thread qualified within 4 tries; the last: thread "), "%s", r.reason);
+        cr_assert(strstr(r.reason, "in glibc malloc") || strstr(r.reason, "allocator"), "%s", r.reason);
+        cr_assert_lt(took, 10.0, "skipped after %.1f s, within the bound", took);
+        cr_log_info("every thread in malloc: skipped after %.0f ms: %s", took * 1000, r.reason);
+        for (int i = 0; i < 200 && tracer_of(p.pid) != 0; i++)
+                usleep(5000);
+        cr_assert_eq(tracer_of(p.pid), 0, "nothing attached");
+
+        close(err); /* malloc_stats() gets EPIPE, unlocks the arena: every thread goes on */
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "stuck ok");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* Exec mid-injection: the call runs on a second thread (1.5 s) when main executes a new program; the
+ * kernel kills the calling thread (de_thread()) and replaces the image. The injector returns soon, says
+ * so, leaves nothing attached and calls nothing in the new image, which runs under the same PID. */
+Test(inject_host, exec_during_call_detaches, .timeout = 120)
+{
+        const char *argv[] = { TARGET, "execmid", NULL };
+        char line[256], expect[64];
+        unsigned long addr = 0;
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_eq(sscanf(line, "slow %lx", &addr), 1, "%s", line);
+
+        pid_t trigger = signal_later(p.pid, SIGUSR2, 300);
+        InjectResult r;
+        InjectOptions o = { .call_address = addr, .timeout_usec = 30 * USEC_PER_SEC };
+        double t0 = mono_s();
+        int k = inject_process(p.pid, 0, &o, &r);
+        double took = mono_s() - t0;
+        waitpid(trigger, NULL, 0);
+        cr_assert_eq(k, 0, "not injected: %d (%s)", k, r.reason);
+        cr_assert(strstr(r.reason, "executed a new program (execve) during the injection"), "%s", r.reason);
+        cr_assert_lt(took, 10.0, "returned after %.1f s (timeout 30 s)", took);
+        cr_assert_eq(tracer_of(p.pid), 0, "nothing attached");
+
+        cr_assert(next_line(&p, line, sizeof line));
+        snprintf(expect, sizeof expect, "ready %d", (int) p.pid);
+        cr_assert_str_eq(line, expect, "the new image runs under the same PID");
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
+        cr_assert_eq(finish(&p), 0);
 }
 
 static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
