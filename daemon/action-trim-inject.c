@@ -157,7 +157,7 @@ bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid
                 return false; /* gone */
         if (last_by_process) {
                 usec_t *last = hashmap_get(last_by_process, process_key(pid, start));
-                if (last && now - *last < TRIM_INJECT_COOLDOWN_USEC) {
+                if (last && now < *last + TRIM_INJECT_COOLDOWN_USEC) { /* now may be older than *last */
                         b->cooling++;
                         return false;
                 }

@@ -1381,3 +1381,119 @@ Test(inject_daemon, report_line_from_memwardenctl)
         cr_assert_str_eq(line, "read ok");
         cr_assert_eq(finish(&p), 0);
 }
+
+/* Samples TracerPid of two targets from a child process until told to stop: how often each was traced,
+ * by whom, and how often both were at once. */
+typedef struct TraceWatch {
+        volatile int stop;
+        unsigned seen_a, seen_b, both;
+        pid_t tracer_a, tracer_b;
+} TraceWatch;
+
+static pid_t trace_watch(pid_t a, pid_t b, TraceWatch *w)
+{
+        pid_t k = fork();
+        cr_assert_geq(k, 0);
+        if (k == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                while (!w->stop) {
+                        pid_t ta = tracer_of(a), tb = tracer_of(b);
+                        if (ta > 0) {
+                                w->seen_a++;
+                                w->tracer_a = ta;
+                        }
+                        if (tb > 0) {
+                                w->seen_b++;
+                                w->tracer_b = tb;
+                        }
+                        w->both += ta > 0 && tb > 0;
+                        usleep(200);
+                }
+                _exit(0);
+        }
+        return k;
+}
+
+/* The daemon's path (trim_inject_start(): the helper, its lines read in an sd-event loop): two processes
+ * of one cgroup are injected by one helper, one after the other, never both at once (their TracerPid
+ * sampled all along); a second trim while that helper runs starts none (-EBUSY: one helper per cgroup,
+ * the rung says TRIM_INJECT_BUSY=1); a trim within the cooldown queues neither again (the rung says
+ * TRIM_INJECT_COOLING=2); after the cooldown they are queued again. */
+Test(inject_daemon, one_helper_per_cgroup_and_cooldown, .timeout = 120)
+{
+        const char *argv[] = { FRAG, "--mib", "60", "--threads", "1", "--stdin", NULL };
+        const char *argv_read[] = { TARGET, "read", NULL };
+        char line[256];
+        setenv("MEMWARDEN_INJECT_HELPER", getenv("MEMWARDENCTL") ?: BUILD_ROOT "/ctl/memwardenctl", 1);
+        Proc a = spawn(argv, NULL), b = spawn(argv, NULL), c = spawn(argv_read, NULL);
+        cr_assert(next_line(&a, line, sizeof line));
+        cr_assert(next_line(&b, line, sizeof line));
+        expect_ready(&c);
+        usleep(50000);
+
+        CgroupRoot root = { .root_fd = -EBADF, .proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) };
+        cr_assert_geq(root.proc_fd, 0);
+        sd_event *e = NULL;
+        cr_assert_geq(sd_event_new(&e), 0);
+        Manager m = { .event = e };
+        const char *cg = "/test.slice/app.service";
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        TrimInjectBatch first = {};
+        cr_assert(trim_inject_batch_add(&first, &root, a.pid, 60 << 20, now));
+        cr_assert(trim_inject_batch_add(&first, &root, b.pid, 60 << 20, now));
+        TraceWatch *w = mmap(NULL, sizeof *w, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        cr_assert(w != MAP_FAILED);
+        *w = (TraceWatch) {};
+        pid_t watcher = trace_watch(a.pid, b.pid, w);
+        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &first), 1);
+        cr_assert(trim_inject_running(cg, NULL));
+
+        /* A second trim while the helper runs: c is new, a is cooling; the cgroup's helper is busy. */
+        TrimInjectBatch second = {};
+        cr_assert(trim_inject_batch_add(&second, &root, c.pid, 1 << 20, now));
+        cr_assert_not(trim_inject_batch_add(&second, &root, a.pid, 60 << 20, now));
+        cr_assert_eq(second.cooling, 1);
+        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &second), -EBUSY);
+
+        double t0 = mono_s();
+        while (trim_inject_running(cg, NULL) && mono_s() - t0 < 60)
+                cr_assert_geq(sd_event_run(e, USEC_PER_SEC), 0);
+        w->stop = 1;
+        cr_assert_eq(waitpid(watcher, NULL, 0), watcher);
+        cr_assert_not(trim_inject_running(cg, NULL), "the helper ended");
+
+        TrimInjectLine la, lb, lc;
+        cr_assert(trim_inject_result(cg, a.pid, &la));
+        cr_assert(trim_inject_result(cg, b.pid, &lb));
+        cr_assert_str_eq(la.result, "injected", "%s", la.reason);
+        cr_assert_str_eq(lb.result, "injected", "%s", lb.reason);
+        cr_assert_not(trim_inject_result(cg, c.pid, &lc), "the busy trim queued nothing");
+        cr_log_info("one helper: a traced in %u samples, b in %u, both at once in %u", w->seen_a, w->seen_b, w->both);
+        cr_assert(w->seen_a > 0 && w->seen_b > 0, "each seen under injection: %u, %u", w->seen_a, w->seen_b);
+        cr_assert_eq(w->both, 0, "never both at once");
+        cr_assert_eq(w->tracer_a, w->tracer_b, "one helper for the cgroup");
+        cr_assert_eq(tracer_of(c.pid), 0);
+
+        /* Within the cooldown: neither queued again, both counted as cooling. */
+        usec_t after = now_usec(CLOCK_MONOTONIC);
+        TrimInjectBatch third = {};
+        cr_assert_not(trim_inject_batch_add(&third, &root, a.pid, 60 << 20, after + 30 * USEC_PER_SEC));
+        cr_assert_not(trim_inject_batch_add(&third, &root, b.pid, 60 << 20, after + 30 * USEC_PER_SEC));
+        cr_assert_eq(third.cooling, 2);
+        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &third), 0, "nothing to start");
+        /* Past it: queued again. */
+        TrimInjectBatch fourth = {};
+        cr_assert(trim_inject_batch_add(&fourth, &root, a.pid, 60 << 20, after + TRIM_INJECT_COOLDOWN_USEC + USEC_PER_SEC));
+        cr_assert_eq(fourth.cooling, 0);
+
+        cr_assert_eq(write(c.in, "x\n", 2), 2);
+        cr_assert(next_line(&c, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
+        cr_assert_eq(finish(&a), 0);
+        cr_assert_eq(finish(&b), 0);
+        cr_assert_eq(finish(&c), 0);
+        sd_event_unref(e);
+        close(root.proc_fd);
+        munmap(w, sizeof *w);
+}
