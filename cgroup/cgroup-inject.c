@@ -1149,6 +1149,9 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                 if (!ret->timed_out)
                         ret->reason[0] = 0;
                 stats_after(&t, &opts, &dwfl, ret);
+        } else if (r == 0 && ret->threads_tried == 0 && !ret->reason[0]) {
+                set_reason(ret, "timed out before any thread was stopped (%.1f s, most of it preparing the unwinder)",
+                           (double) opts.timeout_usec / USEC_PER_SEC);
         } else if (r == 0 && !t.execed && ret->threads_tried > 0 && !ret->timed_out) {
                 /* Every thread tried was refused: the process is skipped, with the last thread's reason. */
                 char last[sizeof ret->reason];
