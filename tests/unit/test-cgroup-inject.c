@@ -1137,7 +1137,8 @@ Test(inject_host, exec_during_call_detaches, .timeout = 120)
 
 static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
 {
-        const char *argv[] = { TARGET, "torture", "8", "4", busy, NULL };
+        /* An 8 s run: at load ~17 the first injection into the busy target took ~4 s, the whole 4 s run. */
+        const char *argv[] = { TARGET, "torture", "8", "8", busy, NULL };
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         unsigned done = 0, skipped = 0;
