@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup-trim.h"
+#include "hold-fds.h"
 
 #define TREE FIXTURES_DIR "/trim/cgroup"
 #define PROC FIXTURES_DIR "/trim/proc"
@@ -76,6 +77,26 @@ Test(cgroup_trim, list_fixture)
         cr_assert_eq(trim_list(r, "/", &c), 0);
         cr_assert_null(c);
         cr_assert_eq(trim_list(r, "/gone.service", &c), -ENOENT);
+        cgroup_root_free(r);
+}
+
+Test(cgroup_trim, list_whatever_fd_number)
+{
+        /* trim_list() opens the cgroup through the process picker: in the daemon that fd was 19 (ENODEV's
+         * number), read as "the cgroup is gone", and the trim rung found no process (hold-fds.h). */
+        CgroupRoot *r = NULL;
+        cr_assert_eq(cgroup_root_open(TREE, PROC, &r), 0);
+        int held[HOLD_FDS_MAX];
+        size_t n_held;
+        for (int target = -1; hold_fds_next(&target, held, &n_held);) {
+                TrimCandidate *c = NULL;
+                int n = trim_list(r, "/app.service", &c);
+                cr_assert_eq(n, 4, "next fd %d: %d processes", target, n);
+                cr_assert_eq(c[0].pid, 200, "next fd %d", target);
+                cr_assert_eq(c[0].verdict, TRIM_VERDICT_CANDIDATE, "next fd %d", target);
+                free(c);
+                hold_fds_release(held, n_held);
+        }
         cgroup_root_free(r);
 }
 
