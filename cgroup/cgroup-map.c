@@ -86,27 +86,6 @@ int allocator_report_read(const CgroupRoot *r, int dirfd, pid_t pid, AllocatorRe
 
 /* ---- small helpers ---- */
 
-const char *map_format_size(char buf[static MAP_SIZE_MAX], uint64_t v)
-{
-        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-
-        if (v < 1024) {
-                snprintf(buf, MAP_SIZE_MAX, "%" PRIu64 " B", v);
-                return buf;
-        }
-        double d = (double) v / 1024;
-        size_t i = 0;
-        while (d >= 1024 && i + 1 < ELEMENTSOF(units)) {
-                d /= 1024;
-                i++;
-        }
-        if (d < 9.95)
-                snprintf(buf, MAP_SIZE_MAX, "%.1f %s", d, units[i]);
-        else
-                snprintf(buf, MAP_SIZE_MAX, "%.0f %s", d, units[i]);
-        return buf;
-}
-
 /* cmdline: NULs between arguments as spaces, control bytes as '?', trailing NUL/space dropped, "..."
  * when cut. */
 static void cmdline_clean(char *buf, size_t len, bool cut, char out[static MAP_CMDLINE_MAX])

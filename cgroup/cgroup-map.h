@@ -36,6 +36,7 @@
 #include "cgroup-fs.h"
 #include "cgroup-parse.h"
 #include "trim/memwarden-trim.h"
+#include "util/format-util.h"
 #include "util/macro.h"
 
 /* Default caps. The daemon uses smaller ones (daemon/record-map.c). */
@@ -211,6 +212,9 @@ const char *map_rule_to_string(MapDiagnosisRule rule);
 /* Tmpfs/shared memory no process maps: memory.stat shmem minus the processes' Pss_Shmem (0 if less). */
 uint64_t map_unowned_shmem(const CgroupMap *m);
 
-/* "780 MiB", "1.1 GiB", "512 KiB", "100 B": 1024-based, one decimal below 10 units. */
-#define MAP_SIZE_MAX 24
-const char *map_format_size(char buf[static MAP_SIZE_MAX], uint64_t v);
+/* The report's sizes, "780 MiB", "1.1 GiB": util's format_bytes_iec(). */
+#define MAP_SIZE_MAX FORMAT_BYTES_IEC_MAX
+static inline const char *map_format_size(char buf[static MAP_SIZE_MAX], uint64_t v)
+{
+        return format_bytes_iec(buf, MAP_SIZE_MAX, v);
+}

@@ -507,6 +507,18 @@ Test(format, sizes)
         cr_expect_str_eq(map_format_size(b, 780 * MiB), "780 MiB");
         cr_expect_str_eq(map_format_size(b, 1127 * MiB), "1.1 GiB");
         cr_expect_str_eq(map_format_size(b, UINT64_MAX), "16 EiB");
+        cr_expect_str_eq(map_format_size(b, 10188 * 1024), "9.9 MiB", "one decimal below 9.95 units");
+        cr_expect_str_eq(map_format_size(b, 10 * MiB), "10 MiB");
+
+        /* The records' style, from the same formatter (util/format-util.h). */
+        char s[FORMAT_BYTES_MAX];
+        cr_expect_str_eq(format_bytes(s, sizeof s, 800), "800B");
+        cr_expect_str_eq(format_bytes(s, sizeof s, 1024), "1K", "a whole number of units without .0");
+        cr_expect_str_eq(format_bytes(s, sizeof s, 1536 * 1024), "1.5M");
+        cr_expect_str_eq(format_bytes(s, sizeof s, 226 * MiB), "226M");
+        cr_expect_str_eq(format_bytes(s, sizeof s, 99 * MiB + 512 * 1024), "99.5M", "one decimal below 100");
+        cr_expect_str_eq(format_bytes(s, sizeof s, 1536 * MiB), "1.5G");
+        cr_expect_str_eq(format_bytes(s, sizeof s, UINT64_MAX), "max", "a limit of max");
 }
 
 /* ---- memwardenctl map: golden output on the fixture tree ---- */
