@@ -141,10 +141,11 @@ bool manager_await_event(Manager *m, const struct inotify_event *e)
          * stop waiting. The list is taken first: a child discovered again may be added back. */
         _cleanup_strv_free_ char **children = TAKE_PTR(a->children);
         for (size_t i = 0; children && children[i]; i++) {
-                int r = cgroup_memory_state(m, children[i]);
-                if (r == 1)
-                        r = manager_await_memory(m, children[i]); /* waits on (this await, found by parent) */
-                else if (r == 2) {
+                /* Still without: waits on (this await, found by parent). 2 also when the files came between
+                 * its two looks: that case once went unguarded (a podman container in the VM: "no memory
+                 * controller yet" twice 40 ms apart, then nothing, and the kernel OOM-killed in it). */
+                int r = manager_await_memory(m, children[i]);
+                if (r == 2) {
                         log_debug("%s: its memory controller is enabled now", children[i]);
                         (void) manager_discover(m, children[i]);
                 }
