@@ -24,7 +24,9 @@ mw_install
 # kernel kills the grower, then the brake is set again once the cgroup was calm.
 brake_lift() {
         local name=$1 cg=$2 target=$3 cgpath=${2#/sys/fs/cgroup} brake0 t_high t_rel gone
-        brake0=$(cat "$cg/memory.high")
+        # The brake the policy sets (Brake=90% of memory.max, page-aligned down as daemon/brake.c does), not
+        # memory.high as read here: under load the rung may have failed already and the relief raised it.
+        brake0=$(( $(cat "$cg/memory.max") * 90 / 100 / 4096 * 4096 ))
         wait_for 60 sh -c "grep -q '^first_high=' /run/ev-$name" || { _sf_fail "$(basename "$0"):$LINENO" "$name: no high event within 60 s"; return; }
         t_high=$(ev_get $name first_high)
         if sf_wait $((LIFT_LIMIT + 30)) "$MW_BRAKE" "r.get('CGROUP') == '$cgpath' and r.get('BRAKE') == 'released'"; then
