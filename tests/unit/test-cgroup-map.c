@@ -42,6 +42,26 @@ static const char rollup[] = "55d1c0a1b000-7ffd2e5fe000 ---p 00000000 00:00 0   
                              "SwapPss:              16 kB\n"
                              "Locked:                0 kB\n";
 
+/* A fake cgroup DIR/NAME (DIR made from its mkdtemp template) with memory.current at 64 MiB and the n PIDs
+ * in its cgroup.procs, for a map over the real /proc or the fixture's. */
+static void fake_cgroup(char *dir, const char *name, const int *pids, size_t n)
+{
+        char path[512];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        cr_assert_eq(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/%s/memory.current", dir, name);
+        FILE *f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fprintf(f, "%llu\n", 64 * MiB);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/%s/cgroup.procs", dir, name);
+        cr_assert_not_null(f = fopen(path, "we"));
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%d\n", pids[i]);
+        fclose(f);
+}
+
 Test(smaps, rollup_in_bytes)
 {
         SmapsRollup s;
@@ -273,18 +293,10 @@ Test(map, caps_and_own_cgroup_only)
 
         /* ... and no more: 40 listed (none alive), 16 looked at, then the deadline stops the scan. */
         char dir[] = BUILD_ROOT "/test-map-deadline-XXXXXX", path[512];
-        cr_assert_not_null(mkdtemp(dir));
-        snprintf(path, sizeof path, "%s/many.service", dir);
-        cr_assert_eq(mkdir(path, 0755), 0);
-        snprintf(path, sizeof path, "%s/many.service/memory.current", dir);
-        FILE *f = fopen(path, "we");
-        fprintf(f, "%llu\n", 64 * MiB);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/many.service/cgroup.procs", dir);
-        f = fopen(path, "we");
+        int many[40];
         for (int i = 0; i < 40; i++)
-                fprintf(f, "%d\n", 4194304 + 100 + i); /* above any pid_max: never a process */
-        fclose(f);
+                many[i] = 4194304 + 100 + i; /* above any pid_max: never a process */
+        fake_cgroup(dir, "many.service", many, 40);
         cr_assert_eq(cgroup_root_open(dir, MAPFIX "/proc", &r), 0);
         cr_assert_eq(cgroup_map_build(r, "/many.service", &opt, &m), 0);
         cr_expect(m->truncated, "a deadline in the past stops the scan after the minimum");
@@ -314,19 +326,8 @@ Test(map, no_memory_controller)
 Test(map, real_process_and_page_cache)
 {
         char dir[] = BUILD_ROOT "/test-map-XXXXXX";
-        cr_assert_not_null(mkdtemp(dir));
-        char path[512], data[512];
-        snprintf(path, sizeof path, "%s/cg.service", dir);
-        cr_assert_eq(mkdir(path, 0755), 0);
-        FILE *f;
-        snprintf(path, sizeof path, "%s/cg.service/memory.current", dir);
-        cr_assert_not_null(f = fopen(path, "we"));
-        fprintf(f, "%llu\n", 64 * MiB);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/cg.service/cgroup.procs", dir);
-        cr_assert_not_null(f = fopen(path, "we"));
-        fprintf(f, "%d\n", (int) getpid());
-        fclose(f);
+        char data[512];
+        fake_cgroup(dir, "cg.service", &(int){ getpid() }, 1);
 
         /* 4 MiB written (dirty pages are resident), then read half of it through a read-only fd. */
         snprintf(data, sizeof data, "%s/backup.tar", dir);
@@ -627,19 +628,10 @@ Test(map, precise_top_ranks_by_statm)
                 cr_assert_eq(read(ready[0], &c, 1), 1);
 
         char dir[] = BUILD_ROOT "/test-map-top-XXXXXX";
-        cr_assert_not_null(mkdtemp(dir));
-        char path[512];
-        snprintf(path, sizeof path, "%s/cg.service", dir);
-        cr_assert_eq(mkdir(path, 0755), 0);
-        snprintf(path, sizeof path, "%s/cg.service/memory.current", dir);
-        FILE *f = fopen(path, "we");
-        fprintf(f, "%llu\n", 64 * MiB);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/cg.service/cgroup.procs", dir);
-        f = fopen(path, "we");
+        int kid_pids[8];
         for (size_t i = 0; i < 8; i++)
-                fprintf(f, "%d\n", (int) kids[i]);
-        fclose(f);
+                kid_pids[i] = (int) kids[i];
+        fake_cgroup(dir, "cg.service", kid_pids, 8);
 
         CgroupRoot *r = NULL;
         cr_assert_eq(cgroup_root_open(dir, "/proc", &r), 0);
