@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Helpers for tests that run memwardend inside the VM. Source after lib.sh.
-#   mw_install          meson install from $MEMWARDEN_BUILD into the guest (its overlay), daemon-reload
+#   mw_install          install $MEMWARDEN_BUILD into the guest (its overlay; vm-test stages it), daemon-reload
 #   mw_policy NAME      write /etc/memwarden/policy.d/NAME.conf from stdin
 #   mw_start            start memwardend.service (Type=notify: returns after READY=1)
 #   mw_journal_json ID  the daemon's records with MESSAGE_ID=ID since this test began, one JSON per line
@@ -19,8 +19,15 @@ MW_STARTED=0f497462c8564442a45216908fdf07c9
 [ -n "$MEMWARDEN_BUILD" ] && [ -x "$MEMWARDEN_BUILD/memwardend" ] || fail "MEMWARDEN_BUILD does not hold a built memwardend"
 
 mw_install() {
-        meson install --no-rebuild --quiet -C "$MEMWARDEN_BUILD" >/tmp/mw-install.log 2>&1 ||
-                { cat /tmp/mw-install.log >&2; fail "meson install"; }
+        # vm-test made the install tree on the host (meson install --destdir); the guest only unpacks it.
+        # --keep-directory-symlink: /lib and friends are merged-/usr symlinks, never directories.
+        if [ -n "${MEMWARDEN_INSTALL_STAGE:-}" ] && [ -d "$MEMWARDEN_INSTALL_STAGE" ]; then
+                tar -C "$MEMWARDEN_INSTALL_STAGE" -cf - . | tar -C / -xf - --keep-directory-symlink \
+                        --no-same-owner --no-overwrite-dir || fail "unpack the install tree $MEMWARDEN_INSTALL_STAGE"
+        else
+                meson install --no-rebuild --quiet -C "$MEMWARDEN_BUILD" >/tmp/mw-install.log 2>&1 ||
+                        { cat /tmp/mw-install.log >&2; fail "meson install"; }
+        fi
         # Tests bring their own policies; the shipped default would guard all of system.slice.
         rm -f /usr/lib/memwarden/policy.d/*.conf /usr/local/lib/memwarden/policy.d/*.conf
         mkdir -p /etc/memwarden/policy.d
