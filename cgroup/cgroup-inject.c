@@ -35,11 +35,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <elf.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <stdarg.h>
 #include <sched.h>
 
 #include "cgroup-act.h"
 #include "cgroup-inject.h"
+#include "cgroup-inject-seccomp.h"
 #include "cgroup-restart.h"
 #include "util/fileio.h"
 
@@ -112,6 +115,7 @@ typedef struct Target {
         int mem_fd;       /* /proc/PID/mem, opened before the checks: it stays bound to the memory image they
                            * saw (an execve() replaces it; the fd then reads nothing and writes nowhere) */
         bool execed;      /* found replaced by an execve() mid-injection: nothing more is tried */
+        bool refused;     /* a thread's seccomp filter refuses the call's system calls: no other thread is tried */
 } Target;
 
 /* Whether the process still has the memory image target_check() looked at. An execve() replaces the
@@ -149,9 +153,9 @@ static int process_in_exec(pid_t pid, pid_t *ret_tid)
         return 0;
 }
 
-static int target_check(pid_t pid, Target *t, InjectResult *res)
+static int target_check(pid_t pid, Target *t, const char *yama_path, InjectResult *res)
 {
-        _cleanup_free_ char *status = NULL, *maps = NULL, *yama = NULL;
+        _cleanup_free_ char *status = NULL, *maps = NULL;
         InjectStatus st;
         int r;
 
@@ -175,13 +179,11 @@ static int target_check(pid_t pid, Target *t, InjectResult *res)
                                 "kill it", (int) pid);
                 return 0;
         }
-        if (st.seccomp == 2) {
-                set_reason(res, "seccomp filter (Seccomp: 2 in /proc/%d/status): the call's madvise/munmap/brk "
-                                "may be refused or kill the process", (int) pid);
-                return 0;
-        }
-        if (read_full_file_at(AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope", 64, &yama, NULL) >= 0 && atoi(yama) >= 3) {
-                set_reason(res, "Yama ptrace_scope is 3: no process may be traced");
+        /* Seccomp 2: each thread's filters are read and evaluated once it is stopped (seccomp_check()). */
+        r = inject_yama_scope(yama_path);
+        if (r >= 3) {
+                set_reason(res, "Yama ptrace_scope is %d (%s): no process may be traced", r,
+                           yama_path ?: INJECT_YAMA_PATH);
                 return 0;
         }
         pid_t exec_tid = 0;
@@ -244,6 +246,22 @@ static int target_check(pid_t pid, Target *t, InjectResult *res)
         return 1;
 }
 
+int inject_yama_scope(const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file_at(AT_FDCWD, path ?: INJECT_YAMA_PATH, 64, &text, NULL);
+        if (r == -ENOENT)
+                return 0; /* no Yama */
+        if (r < 0)
+                return r;
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || v < 0 || v > 3)
+                return -EINVAL;
+        return (int) v;
+}
+
 int inject_syscalls_allowed(void)
 {
         /* Not our tracee: ESRCH when ptrace itself is allowed. */
@@ -261,7 +279,7 @@ int inject_check(pid_t pid, InjectResult *ret)
 {
         Target t = { .pid = pid, .mem_fd = -EBADF };
         *ret = (InjectResult) {};
-        int r = target_check(pid, &t, ret);
+        int r = target_check(pid, &t, NULL, ret);
         free(t.maps_text);
         return r;
 }
@@ -353,6 +371,76 @@ static int interrupt_stop(pid_t tid, usec_t deadline)
                 if (ptrace(PTRACE_CONT, tid, 0, (void *) (long) sig) < 0)
                         return -errno;
         }
+}
+
+/* A stopped thread's seccomp state (its own: filters are per thread) against the system calls of the
+ * call (inject_syscalls_x86_64): 1 when none is refused, 0 with the reason when one is (the process is
+ * then refused: t->refused), negative errno. Filters are read with PTRACE_SECCOMP_GET_FILTER, which needs
+ * CAP_SYS_ADMIN and a caller that has no seccomp filter of its own (kernel/seccomp.c). */
+static int seccomp_check(Target *t, pid_t tid, InjectResult *res)
+{
+        _cleanup_free_ char *status = NULL;
+        char what[64];
+        InjectStatus st;
+        snprintf(what, sizeof what, "task/%d/status", (int) tid);
+        int r = proc_read(t->pid, what, &status);
+        if (r < 0)
+                return r;
+        if (inject_status_parse(status, &st) < 0)
+                return -EINVAL;
+        if (st.seccomp == 1) {
+                set_reason(res, "seccomp strict mode (Seccomp: 1 in /proc/%d/task/%d/status): the call's madvise "
+                                "would kill it", (int) t->pid, (int) tid);
+                t->refused = true;
+                return 0;
+        }
+        if (st.seccomp != 2)
+                return 1;
+        for (unsigned i = 0; i < 1024; i++) {
+                long n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *) (unsigned long) i, NULL);
+                if (n < 0 && errno == ENOENT && i > 0)
+                        return 1; /* every filter read and accepted */
+                if (n <= 0 || n > BPF_MAXINSNS) {
+                        if (n < 0 && errno == EACCES)
+                                set_reason(res, "seccomp filter (Seccomp: 2 in /proc/%d/task/%d/status) that cannot "
+                                                "be read: reading it needs CAP_SYS_ADMIN and an injector without a "
+                                                "seccomp filter of its own (docs/inject.md)", (int) t->pid, (int) tid);
+                        else
+                                set_reason(res, "seccomp filter %u of thread %d cannot be read: %s", i, (int) tid,
+                                           n < 0 ? strerror(errno) : "bad length");
+                        t->refused = true;
+                        return 0;
+                }
+                _cleanup_free_ struct sock_filter *prog = calloc((size_t) n, sizeof *prog);
+                if (!prog)
+                        return -ENOMEM;
+                if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *) (unsigned long) i, prog) != n)
+                        return -errno ?: -EIO;
+                const InjectSyscall *call;
+                unsigned actions;
+                r = inject_seccomp_check(prog, (size_t) n, AUDIT_ARCH_X86_64, &call, &actions);
+                if (r < 0) {
+                        set_reason(res, "seccomp filter %u of thread %d (%ld instructions) cannot be evaluated: %s", i,
+                                   (int) tid, n, r == -E2BIG ? "too many paths" : strerror(-r));
+                        t->refused = true;
+                        return 0;
+                }
+                if (r == 0) {
+                        const char *a = inject_seccomp_action_name(actions);
+                        set_reason(res, "seccomp filter %u of thread %d returns %s for %s (system call %d) made by the "
+                                        "call: it %s", i, (int) tid, a, call->name, call->nr,
+                                   actions & (INJECT_SECCOMP_KILL_PROCESS | INJECT_SECCOMP_KILL_THREAD) ?
+                                           "would kill the process" :
+                                   actions & INJECT_SECCOMP_TRAP ? "would send it SIGSYS" :
+                                   actions & INJECT_SECCOMP_ERRNO ? "would fail" :
+                                                                    "would be handed to another process");
+                        t->refused = true;
+                        return 0;
+                }
+        }
+        set_reason(res, "more than 1024 seccomp filters on thread %d", (int) tid);
+        t->refused = true;
+        return 0;
 }
 
 /* Best effort after an error with the thread seized: stop it and detach. Without this a seized thread
@@ -784,6 +872,9 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                 r = 0;
                 goto detach;
         }
+        r = seccomp_check(t, tid, res);
+        if (r <= 0)
+                goto detach;
         snprintf(res->thread_was, sizeof res->thread_was, "%s", syscall_name((long) regs.orig_rax));
         const char *why = NULL;
         InjectResume resume = regs.cs == 0x33 ? inject_resume_classify(&regs, &why) : INJECT_RESUME_SKIP;
@@ -1095,7 +1186,7 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
         snprintf(mem, sizeof mem, "/proc/%d/mem", (int) pid);
         t.mem_fd = open(mem, O_RDWR | O_CLOEXEC);
 
-        r = target_check(pid, &t, ret);
+        r = target_check(pid, &t, opts.yama_path, ret);
         if (r <= 0)
                 goto finish;
 
@@ -1134,7 +1225,7 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
                 /* Or another thread executed a new program, which kills every other thread (de_thread()); an
                  * exiting process has no memory left at all (no VmRSS). */
                 died = died || r == -ESRCH;
-                if (t.execed || (r == -ESRCH && target_execed(&t) && rss_now(pid) > 0))
+                if (t.execed || t.refused || (r == -ESRCH && target_execed(&t) && rss_now(pid) > 0))
                         break;
                 r = 0; /* next thread */
         }
@@ -1152,7 +1243,7 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
         } else if (r == 0 && ret->threads_tried == 0 && !ret->reason[0]) {
                 set_reason(ret, "timed out before any thread was stopped (%.1f s, most of it preparing the unwinder)",
                            (double) opts.timeout_usec / USEC_PER_SEC);
-        } else if (r == 0 && !t.execed && ret->threads_tried > 0 && !ret->timed_out) {
+        } else if (r == 0 && !t.execed && !t.refused && ret->threads_tried > 0 && !ret->timed_out) {
                 /* Every thread tried was refused: the process is skipped, with the last thread's reason. */
                 char last[sizeof ret->reason];
                 snprintf(last, sizeof last, "%s", ret->reason);

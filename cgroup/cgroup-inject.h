@@ -31,6 +31,7 @@ typedef struct InjectOptions {
                                   * mallctl "epoch", then "stats.allocated" and "stats.resident" (into
                                   * ret->mallinfo_before / ret->jemalloc_before) */
         uint64_t call_address;   /* tests only: call this void f(void) in the target instead */
+        const char *yama_path;   /* tests only: the ptrace_scope file read; NULL = INJECT_YAMA_PATH */
 } InjectOptions;
 
 typedef struct InjectMallinfo {
@@ -73,6 +74,12 @@ typedef struct InjectResult {
  * (0: not checked; the pidfd still pins the process for the rest). Returns 1 when the call ran, 0 when
  * the process was refused or skipped (ret->reason says why), negative errno on errors (-ESRCH: gone). */
 int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *o, InjectResult *ret);
+
+#define INJECT_YAMA_PATH "/proc/sys/kernel/yama/ptrace_scope"
+
+/* Yama's ptrace_scope from path (NULL: INJECT_YAMA_PATH): 0-3, 0 without Yama (no such file), -EINVAL for
+ * anything else, negative errno. At 3 nothing may be traced (and the setting cannot be lowered until reboot). */
+int inject_yama_scope(const char *path);
 
 /* Whether this process may make the system calls an injection needs (ptrace, process_vm_readv/writev):
  * 1 yes, 0 when a seccomp filter refuses them (systemd's SystemCallFilter=: EPERM, or ENOSYS). Probes

@@ -10,7 +10,11 @@
  *   inject-target slow                 like read, plus a SIGUSR1 handler and sigaltstack; prints
  *                                      "slow ADDR" for inject_test_slow(), a 1.5 s call without malloc;
  *                                      after the line: "read LINE usr1 N slow-calls N altstack same|changed"
- *   inject-target seccomp              a seccomp filter (allow all), then read
+ *   inject-target seccomp [allow|getpid|madvise-kill]
+ *                                      a seccomp filter (allow all; getpid fails with EPERM; madvise kills
+ *                                      the process), then read; prints "read LINE getpid ok|STRERROR"
+ *   inject-target strict               "ready", SECCOMP_MODE_STRICT, then a raw read of a line; prints
+ *                                      "read LINE" and exits 0 (SYS_exit: exit_group would kill it)
  *   inject-target frag MIB             allocate MIB in 1-100 KiB chunks in the main thread, free 90%,
  *                                      "ready PID", then read a line (whatever the allocator: jemalloc too)
  *   inject-target regs                 like slow, but main blocks in a raw read() system call of one byte
@@ -37,6 +41,7 @@
  *                                      ends the run early (with the verdict) */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
@@ -433,15 +438,45 @@ int main(int argc, char **argv)
                 printf("execv failed: %s\n", strerror(errno));
                 return 1;
         } else if (strcmp(mode, "seccomp") == 0) {
-                struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
-                struct sock_fprog prog = { .len = 1, .filter = allow };
+                /* Shaped like libseccomp's output: the architecture first, then the call number. */
+                const char *what = argc > 2 ? argv[2] : "allow";
+                int nr = strcmp(what, "getpid") == 0 ? SYS_getpid : SYS_madvise;
+                uint32_t action = strcmp(what, "getpid") == 0 ? SECCOMP_RET_ERRNO | EPERM :
+                                  strcmp(what, "madvise-kill") == 0 ? SECCOMP_RET_KILL_PROCESS :
+                                                                       SECCOMP_RET_ALLOW;
+                struct sock_filter filter[] = {
+                        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+                        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+                        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) nr, 0, 1),
+                        BPF_STMT(BPF_RET | BPF_K, action),
+                        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                };
+                struct sock_fprog prog = { .len = sizeof filter / sizeof filter[0], .filter = filter };
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
                         perror("seccomp");
                         return 1;
                 }
                 ready();
                 read_line(line, sizeof line);
-                printf("read %s\n", line);
+                long pid = syscall(SYS_getpid);
+                printf("read %s getpid %s\n", line, pid < 0 ? strerror(errno) : "ok");
+        } else if (strcmp(mode, "strict") == 0) {
+                /* Strict mode allows read, write, _exit and sigreturn: the reply and the exit are raw. */
+                ready();
+                if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) < 0) {
+                        perror("seccomp strict");
+                        return 1;
+                }
+                size_t n = 0;
+                while (n + 1 < sizeof line && syscall(SYS_read, STDIN_FILENO, line + n, 1) == 1 && line[n] != '\n')
+                        n++;
+                char out[300] = "read ";
+                memcpy(out + 5, line, n);
+                out[5 + n] = '\n';
+                syscall(SYS_write, STDOUT_FILENO, out, 6 + n);
+                syscall(SYS_exit, 0);
         } else if (strcmp(mode, "frag") == 0 && argc > 2) {
                 size_t want = (size_t) atol(argv[2]) << 20, total = 0, n = 0;
                 void **chunks = calloc(want / 1024 + 16, sizeof *chunks);

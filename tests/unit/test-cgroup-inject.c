@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -707,14 +709,142 @@ Test(inject_host, refuses_traced_process)
         finish(&p);
 }
 
-Test(inject_host, refuses_seccomp_filter)
+/* Under a seccomp filter that lets the call's system calls through (getpid fails with EPERM, the rest runs,
+ * as in a container's default profile): injected, and the filter still works after it. */
+Test(inject_host, seccomp_filter_allowing_the_calls_is_injected)
 {
-        const char *argv[] = { TARGET, "seccomp", NULL };
+        const char *argv[] = { TARGET, "seccomp", "getpid", NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 1);
+        cr_assert_str_eq(r.how, "malloc_trim(0)");
+        cr_assert_eq(r.reason[0], 0, "%s", r.reason);
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello getpid Operation not permitted");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* A filter that kills the process on madvise: refused with the call it would kill on, and the process
+ * untouched (it reads its line and exits normally). */
+Test(inject_host, refuses_seccomp_filter_killing_on_madvise)
+{
+        const char *argv[] = { TARGET, "seccomp", "madvise-kill", NULL };
+        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         InjectResult r = inject(p.pid, 0);
-        cr_assert(strstr(r.reason, "seccomp filter (Seccomp: 2"), "%s", r.reason);
+        cr_assert(strstr(r.reason, "returns KILL_PROCESS for madvise (system call 28) made by the call: it would "
+                                   "kill the process"), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 1, "the filter refuses the process, not one thread");
+        cr_assert_eq(tracer_of(p.pid), 0);
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello getpid ok");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* An injector that has a seccomp filter of its own (memwardend under its unit's SystemCallFilter=) cannot
+ * read the target's filter (the kernel answers EACCES): refused with that reason, the target untouched. */
+Test(inject_host, refuses_seccomp_filter_it_cannot_read)
+{
+        const char *argv[] = { TARGET, "seccomp", "getpid", NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        int reason[2];
+        cr_assert_eq(pipe(reason), 0);
+        pid_t injector = fork();
+        cr_assert_geq(injector, 0);
+        if (injector == 0) {
+                struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+                struct sock_fprog prog = { .len = 1, .filter = allow };
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                        _exit(2);
+                InjectResult r;
+                InjectOptions o = { .timeout_usec = 10 * USEC_PER_SEC };
+                int k = inject_process(p.pid, 0, &o, &r);
+                dprintf(reason[1], "%d %s", k, r.reason);
+                _exit(0);
+        }
+        close(reason[1]);
+        char got[512] = "";
+        cr_assert_gt(read(reason[0], got, sizeof got - 1), 0);
+        close(reason[0]);
+        int status;
+        cr_assert_eq(waitpid(injector, &status, 0), injector);
+        cr_assert(strncmp(got, "0 ", 2) == 0, "%s", got);
+        cr_assert(strstr(got, "seccomp filter (Seccomp: 2 in /proc/") && strstr(got, "that cannot be read: reading it "
+                                                                            "needs CAP_SYS_ADMIN and an injector without a seccomp filter of its own"), "%s", got);
+        cr_assert_eq(tracer_of(p.pid), 0);
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello getpid Operation not permitted");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* SECCOMP_MODE_STRICT: only read, write, exit and sigreturn; refused before any stop, unharmed. */
+Test(inject_host, refuses_seccomp_strict)
+{
+        const char *argv[] = { TARGET, "strict", NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        char path[64], status[4096] = "";
+        snprintf(path, sizeof path, "/proc/%d/status", (int) p.pid);
+        FILE *f = fopen(path, "re");
+        cr_assert(f);
+        cr_assert(fread(status, 1, sizeof status - 1, f) > 0);
+        fclose(f);
+        cr_assert(strstr(status, "Seccomp:\t1"), "the target is in strict mode");
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "seccomp strict mode (Seccomp: 1"), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 0);
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* Yama's ptrace_scope read from a fixture (never written on a shared host: 3 cannot be undone until
+ * reboot): 3 refuses with its reason before any ptrace, 1 lets it through. */
+Test(inject_host, refuses_yama_ptrace_scope_3)
+{
+        char dir[] = "/tmp/memwarden-yama-XXXXXX", path[64];
+        cr_assert(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/ptrace_scope", dir);
+        cr_assert_eq(inject_yama_scope(path), 0, "no such file: no Yama");
+        FILE *f = fopen(path, "we");
+        cr_assert(f);
+        fputs("3\n", f);
+        fclose(f);
+        cr_assert_eq(inject_yama_scope(path), 3);
+
+        const char *argv[] = { TARGET, "read", NULL };
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r;
+        InjectOptions o = { .timeout_usec = 10 * USEC_PER_SEC, .yama_path = path };
+        cr_assert_eq(inject_process(p.pid, 0, &o, &r), 0, "%s", r.reason);
+        cr_assert(strstr(r.reason, "Yama ptrace_scope is 3"), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 0);
+
+        f = fopen(path, "we");
+        fputs("1\n", f);
+        fclose(f);
+        cr_assert_eq(inject_process(p.pid, 0, &o, &r), 1, "%s", r.reason);
+        f = fopen(path, "we");
+        fputs("many\n", f);
+        fclose(f);
+        cr_assert_eq(inject_yama_scope(path), -EINVAL);
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        char line[256];
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read x");
         finish(&p);
+        unlink(path);
+        rmdir(dir);
 }
 
 Test(inject_host, refuses_pid_reused)
