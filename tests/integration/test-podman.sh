@@ -3,9 +3,10 @@
 # Real podman containers (Debian 12's podman 4.3 + crun, root, cgroup manager systemd, vfs storage on a tmpfs,
 # --network none, no registry): one tiny image made here with `podman import` (directories and the usr-merge
 # links; /usr is bind-mounted read-only from the host for python3). Nothing of memwarden is inside the
-# containers: no preload library, trim is by injection from the host ([Trim] Inject=yes). The injector
-# refuses a process under a seccomp filter (podman's default profile: "PID 379 not injected: seccomp filter
-# (Seccomp: 2)"), so the frag containers run with --security-opt seccomp=unconfined.
+# containers: no preload library, trim is by injection from the host ([Trim] Inject=yes). The containers run
+# under podman's default seccomp profile (Seccomp: 2): the injector reads the python's filter and sees that it
+# allows the release's calls, which needs memwardend with CAP_SYS_ADMIN and no seccomp filter of its own
+# (the drop-in docs/inject.md gives for containers).
 # Each scenario runs twice AT ONCE: in a container a policy matches and in one no policy matches ("-alone":
 # [Match] Container= is exact, so memwardend leaves it alone). Each outcome is judged by the container's own
 # memory.events oom_kill and its processes' own state against its -alone twin:
@@ -29,11 +30,14 @@
 
 command -v podman >/dev/null || skip "no podman (scripts/install-deps --vm installs it)"
 T_BEGIN=$(date +%s)
-# the injection's system calls (docs/inject.md: the shipped unit's filter refuses them); before mw_install,
-# whose daemon-reload reads it (a reload costs up to 30 s under TCG)
+# injection into seccomp-filtered processes (docs/inject.md): CAP_SYS_ADMIN and none of the unit's settings
+# that install a seccomp filter; before mw_install, whose daemon-reload reads it (up to 30 s under TCG)
 mkdir -p /etc/systemd/system/memwardend.service.d
-printf '[Service]\nSystemCallFilter=ptrace process_vm_readv process_vm_writev\n' \
-        >/etc/systemd/system/memwardend.service.d/inject.conf
+printf '[Service]\nCapabilityBoundingSet=CAP_SYS_ADMIN\n%s=\n' SystemCallFilter SystemCallArchitectures \
+        RestrictAddressFamilies >/etc/systemd/system/memwardend.service.d/inject.conf
+printf '%s=no\n' MemoryDenyWriteExecute RestrictNamespaces RestrictRealtime RestrictSUIDSGID LockPersonality \
+        ProtectKernelModules ProtectKernelLogs ProtectClock ProtectHostname PrivateDevices \
+        >>/etc/systemd/system/memwardend.service.d/inject.conf
 mw_install
 echo -e "[Daemon]\nLogLevel=debug" >/etc/memwarden/memwarden.conf # the guest journal shows the guard's timing
 
@@ -213,8 +217,7 @@ info "set-up: $(( $(date +%s) - T_BEGIN )) s"
 # --------------------------------------------------------------------------------------------------------
 # a. frag, guarded and alone at once
 phase_t0
-prun_all "frag-alone 160m --security-opt seccomp=unconfined -- /out/frag.sh frag-alone 100 100" \
-        "frag 160m --security-opt seccomp=unconfined -- /out/frag.sh frag 100 100"
+prun_all "frag-alone 160m -- /out/frag.sh frag-alone 100 100" "frag 160m -- /out/frag.sh frag 100 100"
 for n in frag-alone frag; do
         wait_for 180 grep -q "^a-" $OUT/$n.log || { mw_diag; cat $OUT/$n.log >&2; fail "$n: python B did not finish"; }
 done
@@ -225,6 +228,10 @@ for n in frag-alone frag; do
         ooms[$n]=$(cg_event "${CG[$n]}" oom_kill)
         info "$n: $(grep '^a ' $OUT/$n.log | cut -d' ' -f1-4) -> ${a_state[$n]}; B: exit ${b_rc[$n]} ${b_out[$n]}; memory.events oom_kill ${ooms[$n]:-?}"
 done
+seccomp_ct=$(for p in $(cat "${CG[frag]}/cgroup.procs"); do grep -h ^Seccomp: /proc/$p/status; done | sort | uniq -c | xargs)
+assert_contains "$seccomp_ct" "Seccomp: 2" "frag: its processes run under podman's default seccomp profile ($seccomp_ct)"
+assert_eq "$(grep ^Seccomp: /proc/$(systemctl show -P MainPID memwardend)/status | cut -f2)" 0 \
+        "memwardend runs without a seccomp filter of its own (the drop-in), so it can read the containers' filters"
 assert_ge "${ooms[frag-alone]:-0}" 1 "frag alone: the kernel OOM-killed in the container (memory.events oom_kill)"
 assert_eq "${a_state[frag-alone]}" a-dead "frag alone: python A (the one holding the freed heap) was the victim"
 
