@@ -39,6 +39,7 @@
 #include <linux/filter.h>
 #include <stdarg.h>
 #include <sched.h>
+#include <linux/kcmp.h>
 
 #include "cgroup-act.h"
 #include "cgroup-inject.h"
@@ -153,6 +154,75 @@ static int process_in_exec(pid_t pid, pid_t *ret_tid)
         return 0;
 }
 
+/* Whether pid shares its memory image with another process: its parent (pid is a vfork child, or made with
+ * CLONE_VM, before its execve) or one of its threads' children (a vfork or posix_spawn in flight). Then the
+ * call would run in memory another process uses too, and an execve() of the sharer would go unseen: its old
+ * image stays alive through the other one (target_execed() reads it). 1 with *ret_other, 0, negative errno
+ * (a comparison that fails for another reason than a process gone). kcmp(2) is in @system-service. */
+static pid_t getppid_of(pid_t tid);
+
+static int shares_memory(pid_t pid, pid_t *ret_other)
+{
+        char path[64];
+        pid_t parent = getppid_of(pid);
+        if (parent > 0 && parent != pid) {
+                long k = syscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0);
+                if (k == 0) {
+                        *ret_other = parent;
+                        return 1;
+                }
+                if (k < 0 && errno != ESRCH)
+                        return -errno;
+        }
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        _cleanup_closedir_ DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t tid = (pid_t) atoi(de->d_name);
+                _cleanup_free_ char *children = NULL;
+                char what[64];
+                if (tid <= 0)
+                        continue;
+                snprintf(what, sizeof what, "task/%d/children", (int) tid);
+                if (proc_read(pid, what, &children) < 0)
+                        continue; /* the thread is gone */
+                for (char *p = children; *p;) {
+                        char *end;
+                        long c = strtol(p, &end, 10);
+                        if (end == p)
+                                break;
+                        p = end;
+                        long k = syscall(SYS_kcmp, pid, (pid_t) c, KCMP_VM, 0, 0);
+                        if (k == 0) {
+                                *ret_other = (pid_t) c;
+                                return 1;
+                        }
+                        if (k < 0 && errno != ESRCH)
+                                return -errno;
+                }
+        }
+        return 0;
+}
+
+/* Refuses (0, with the reason) a process that shares its memory; 1 when it does not; negative errno. */
+static int check_not_shared(pid_t pid, InjectResult *res)
+{
+        pid_t other = 0;
+        int r = shares_memory(pid, &other);
+        if (r < 0) {
+                set_reason(res, "cannot compare its memory with its parent's and children's (kcmp: %s)", strerror(-r));
+                return 0;
+        }
+        if (r > 0) {
+                set_reason(res, "shares its memory with PID %d (%s): a vfork() or CLONE_VM child before its execve",
+                           (int) other, other == getppid_of(pid) ? "its parent" : "its child");
+                return 0;
+        }
+        return 1;
+}
+
 static int target_check(pid_t pid, Target *t, const char *yama_path, InjectResult *res)
 {
         _cleanup_free_ char *status = NULL, *maps = NULL;
@@ -195,6 +265,10 @@ static int target_check(pid_t pid, Target *t, const char *yama_path, InjectResul
                            (int) exec_tid);
                 return 0;
         }
+
+        r = check_not_shared(pid, res);
+        if (r <= 0)
+                return r;
 
         r = proc_read(pid, "maps", &maps);
         if (r < 0)
@@ -994,6 +1068,12 @@ static int try_thread(Target *t, pid_t tid, const InjectOptions *o, Dwfl **dwflp
                         calls[n_calls++] = (Call) { .fn = t->libc.mallinfo2 + t->libc_bias, .mallinfo_slot = 1 };
         }
 
+        /* A child made meanwhile that shares the memory (a vfork by another thread): refused, as above. */
+        r = check_not_shared(t->pid, res);
+        if (r <= 0) {
+                t->refused = true;
+                goto detach;
+        }
         /* Frame first: from the moment the registers change, it must be complete. */
         if ((r = mem_write(t, l.fpstate, xstate, xsize + 4)) < 0 ||
             (r = mem_write(t, l.data, data, sizeof data)) < 0 ||
@@ -1182,6 +1262,11 @@ int inject_process(pid_t pid, uint64_t expected_starttime, const InjectOptions *
         }
         /* Before the checks: it pins the memory image they see (target_execed()). Where it cannot be opened
          * the process_vm_* calls are used and an exec mid-injection is not detected. */
+        /* First whether it shares its memory (a vfork child before its execve): the fd would then stay bound
+         * to the parent's image after the child's execve. Unshared now, the image the fd pins is its own. */
+        r = check_not_shared(pid, ret);
+        if (r <= 0)
+                goto finish;
         char mem[64];
         snprintf(mem, sizeof mem, "/proc/%d/mem", (int) pid);
         t.mem_fd = open(mem, O_RDWR | O_CLOEXEC);

@@ -13,6 +13,9 @@
  *   inject-target seccomp [allow|getpid|madvise-kill]
  *                                      a seccomp filter (allow all; getpid fails with EPERM; madvise kills
  *                                      the process), then read; prints "read LINE getpid ok|STRERROR"
+ *   inject-target vfork                "ready", then vfork(): the child prints "child PID", reads a line with raw
+ *                                      calls and executes "inject-target read"; the parent then prints "parent
+ *                                      resumed" and, when the child is gone, "child exit N"
  *   inject-target strict               "ready", SECCOMP_MODE_STRICT, then a raw read of a line; prints
  *                                      "read LINE" and exits 0 (SYS_exit: exit_group would kill it)
  *   inject-target frag MIB             allocate MIB in 1-100 KiB chunks in the main thread, free 90%,
@@ -61,6 +64,7 @@
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -462,6 +466,27 @@ int main(int argc, char **argv)
                 read_line(line, sizeof line);
                 long pid = syscall(SYS_getpid);
                 printf("read %s getpid %s\n", line, pid < 0 ? strerror(errno) : "ok");
+        } else if (strcmp(mode, "vfork") == 0) {
+                /* The child shares the parent's memory until it executes "inject-target read" (or exits):
+                 * it reads a line first, with raw calls (nothing of the parent's libc state touched). */
+                ready();
+                pid_t child = vfork();
+                if (child == 0) {
+                        char msg[64];
+                        int len = snprintf(msg, sizeof msg, "child %d\n", (int) syscall(SYS_getpid));
+                        syscall(SYS_write, STDOUT_FILENO, msg, len);
+                        char c = 0;
+                        while (syscall(SYS_read, STDIN_FILENO, &c, 1) == 1 && c != '\n')
+                                ;
+                        char *av[] = { "inject-target", "read", NULL };
+                        execv("/proc/self/exe", av);
+                        _exit(127);
+                }
+                printf("parent resumed\n");
+                fflush(stdout);
+                int status;
+                waitpid(child, &status, 0);
+                printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         } else if (strcmp(mode, "strict") == 0) {
                 /* Strict mode allows read, write, _exit and sigreturn: the reply and the exit are raw. */
                 ready();

@@ -847,6 +847,72 @@ Test(inject_host, refuses_yama_ptrace_scope_3)
         rmdir(dir);
 }
 
+/* Waits until pid sleeps in the kernel (its wchan is set). */
+static void wait_blocked(pid_t pid)
+{
+        for (int i = 0; i < 400; i++) {
+                char path[64], buf[64] = "";
+                snprintf(path, sizeof path, "/proc/%d/wchan", (int) pid);
+                FILE *f = fopen(path, "re");
+                if (f) {
+                        if (!fgets(buf, sizeof buf, f))
+                                buf[0] = 0;
+                        fclose(f);
+                }
+                if (buf[0] && strcmp(buf, "0") != 0)
+                        return;
+                usleep(5000);
+        }
+}
+
+/* vfork: the child runs in its parent's memory until its execve, the parent sleeps in vfork meanwhile. The
+ * call would run in the parent's memory, and the child's execve would go unseen (the parent keeps the old
+ * image alive, so the mem fd still reads it): both are refused, naming the other, nothing traced. Once the
+ * child has executed its own program, it is injected like any process. */
+Test(inject_host, refuses_vfork_child_and_parent)
+{
+        const char *argv[] = { TARGET, "vfork", NULL };
+        char line[256];
+        pid_t child = 0;
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_eq(sscanf(line, "child %d", &child), 1, "%s", line);
+        wait_blocked(child);
+
+        InjectResult r = inject(child, 0);
+        char want[128];
+        snprintf(want, sizeof want, "shares its memory with PID %d (its parent)", (int) p.pid);
+        cr_assert(strstr(r.reason, want), "%s", r.reason);
+        cr_assert_eq(r.threads_tried, 0);
+        r = inject(p.pid, 0);
+        snprintf(want, sizeof want, "shares its memory with PID %d (its child)", (int) child);
+        cr_assert(strstr(r.reason, want), "%s", r.reason);
+        cr_assert_eq(tracer_of(child), 0);
+        cr_assert_eq(tracer_of(p.pid), 0);
+
+        /* The child executes "inject-target read": its own memory now, and the parent runs on. */
+        cr_assert_eq(write(p.in, "go\n", 3), 3);
+        bool child_ready = false, parent_resumed = false;
+        while ((!child_ready || !parent_resumed) && next_line(&p, line, sizeof line)) {
+                char want_ready[32];
+                snprintf(want_ready, sizeof want_ready, "ready %d", (int) child);
+                child_ready = child_ready || streq(line, want_ready);
+                parent_resumed = parent_resumed || streq(line, "parent resumed");
+        }
+        cr_assert(child_ready && parent_resumed);
+        wait_blocked(child);
+        r = inject(child, 1);
+        cr_assert_eq(write(p.in, "x\n", 2), 2);
+        bool read_x = false, exit0 = false;
+        while ((!read_x || !exit0) && next_line(&p, line, sizeof line)) {
+                read_x = read_x || streq(line, "read x");
+                exit0 = exit0 || streq(line, "child exit 0");
+        }
+        cr_assert(read_x && exit0, "the child read its line after the injection and exited 0");
+        cr_assert_eq(finish(&p), 0);
+}
+
 Test(inject_host, refuses_pid_reused)
 {
         const char *argv[] = { TARGET, "read", NULL };
