@@ -16,6 +16,8 @@
  *   inject-target vfork                "ready", then vfork(): the child prints "child PID", reads a line with raw
  *                                      calls and executes "inject-target read"; the parent then prints "parent
  *                                      resumed" and, when the child is gone, "child exit N"
+ *   inject-target fakelibc PATH        maps PATH (a libc.so.6 without malloc_trim) at 4 GiB, below the real
+ *                                      libc, then like read
  *   inject-target strict               "ready", SECCOMP_MODE_STRICT, then a raw read of a line; prints
  *                                      "read LINE" and exits 0 (SYS_exit: exit_group would kill it)
  *   inject-target frag MIB             allocate MIB in 1-100 KiB chunks in the main thread, free 90%,
@@ -487,6 +489,18 @@ int main(int argc, char **argv)
                 int status;
                 waitpid(child, &status, 0);
                 printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        } else if (strcmp(mode, "fakelibc") == 0 && argc > 2) {
+                /* The file mapped below everything else: the first libc.so.6 in /proc/PID/maps. */
+                int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+                off_t size = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+                if (size <= 0 || mmap((void *) 0x100000000UL, (size_t) size, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+                                      fd, 0) == MAP_FAILED) {
+                        perror(argv[2]);
+                        return 1;
+                }
+                ready();
+                read_line(line, sizeof line);
+                printf("read %s\n", line);
         } else if (strcmp(mode, "strict") == 0) {
                 /* Strict mode allows read, write, _exit and sigreturn: the reply and the exit are raw. */
                 ready();

@@ -36,7 +36,7 @@ mkdir -p /etc/systemd/system/memwardend.service.d
 printf '[Service]\nCapabilityBoundingSet=CAP_SYS_ADMIN\n%s=\n' SystemCallFilter SystemCallArchitectures \
         RestrictAddressFamilies >/etc/systemd/system/memwardend.service.d/inject.conf
 printf '%s=no\n' MemoryDenyWriteExecute RestrictNamespaces RestrictRealtime RestrictSUIDSGID LockPersonality \
-        ProtectKernelModules ProtectKernelLogs ProtectClock ProtectHostname PrivateDevices \
+        ProtectKernelTunables ProtectKernelModules ProtectKernelLogs ProtectClock ProtectHostname PrivateDevices \
         >>/etc/systemd/system/memwardend.service.d/inject.conf
 mw_install
 echo -e "[Daemon]\nLogLevel=debug" >/etc/memwarden/memwarden.conf # the guest journal shows the guard's timing

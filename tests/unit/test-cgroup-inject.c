@@ -28,6 +28,7 @@
 #define TARGET_STATIC BUILD_ROOT "/tests/helpers/inject-target-static"
 #define FRAG BUILD_ROOT "/tests/helpers/frag"
 #define JEMALLOC_STUB BUILD_ROOT "/tests/helpers/libjemalloc.so.2"
+#define NOLIBC BUILD_ROOT "/tests/helpers/nolibc/libc.so.6"
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -910,6 +911,24 @@ Test(inject_host, refuses_vfork_child_and_parent)
                 exit0 = exit0 || streq(line, "child exit 0");
         }
         cr_assert(read_x && exit0, "the child read its line after the injection and exited 0");
+        cr_assert_eq(finish(&p), 0);
+}
+
+/* A libc without malloc_trim (tests/helpers/nolibc/libc.so.6 mapped below the real one: the first libc in
+ * the maps is the one in use): refused by that reason, before any stop, the target unharmed. */
+Test(inject_host, refuses_libc_without_malloc_trim)
+{
+        const char *argv[] = { TARGET, "fakelibc", NOLIBC, NULL };
+        char line[256];
+        Proc p = spawn(argv, NULL);
+        expect_ready(&p);
+        InjectResult r = inject(p.pid, 0);
+        cr_assert(strstr(r.reason, "libc " NOLIBC " has no malloc_trim symbol"), "%s", r.reason);
+        cr_assert_eq(r.allocator, INJECT_ALLOCATOR_GLIBC);
+        cr_assert_eq(r.threads_tried, 0);
+        cr_assert_eq(write(p.in, "hello\n", 6), 6);
+        cr_assert(next_line(&p, line, sizeof line));
+        cr_assert_str_eq(line, "read hello");
         cr_assert_eq(finish(&p), 0);
 }
 
