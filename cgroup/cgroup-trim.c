@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cgroup-act.h"
+#include "cgroup-procs.h"
 #include "cgroup-trim.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -63,38 +64,36 @@ static void read_comm(const CgroupRoot *r, pid_t pid, char *buf, size_t size)
 
 int trim_list(const CgroupRoot *r, const char *cgpath, TrimCandidate **ret)
 {
-        _cleanup_close_ int cgfd = -EBADF;
-        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_(proc_list_freep) ProcList *l = NULL;
         _cleanup_free_ TrimCandidate *c = NULL;
-        int n, k;
+        int k;
         size_t nc = 0;
 
         if (!r || !cgpath || !ret)
                 return -EINVAL;
-        cgfd = cgroup_open(r, cgpath);
-        if (cgfd < 0)
-                return cgfd;
-        n = cgroup_read_procs(cgfd, &pids);
-        if (n < 0)
-                return n;
-        if (n == 0) {
+        /* The one process picker's list (cgroup-procs.h), of this cgroup alone. */
+        k = proc_list_collect(r, cgpath, /* max_cgroups= */ 1, &l);
+        if (k < 0)
+                return k;
+        if (l->n_procs == 0) {
                 *ret = NULL;
                 return 0;
         }
-        c = calloc((size_t) n, sizeof *c);
+        c = calloc(l->n_procs, sizeof *c);
         if (!c)
                 return -ENOMEM;
-        for (int i = 0; i < n; i++) {
+        for (size_t i = 0; i < l->n_procs; i++) {
+                pid_t pid = l->procs[i].pid;
                 ProcStatus st;
-                k = proc_read_status(r, pids[i], &st);
+                k = proc_read_status(r, pid, &st);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0) {
-                        log_debug_errno(k, "Cannot read the status of process %d: %m, ignoring", (int) pids[i]);
+                        log_debug_errno(k, "Cannot read the status of process %d: %m, ignoring", (int) pid);
                         continue;
                 }
-                c[nc] = (TrimCandidate) { .pid = pids[i], .verdict = trim_verdict(&st), .rss_bytes = st.vm_rss_bytes };
-                read_comm(r, pids[i], c[nc].comm, sizeof c[nc].comm);
+                c[nc] = (TrimCandidate) { .pid = pid, .verdict = trim_verdict(&st), .rss_bytes = st.vm_rss_bytes };
+                read_comm(r, pid, c[nc].comm, sizeof c[nc].comm);
                 nc++;
         }
         *ret = nc ? TAKE_PTR(c) : NULL;

@@ -48,8 +48,8 @@ typedef struct TrimCandidate {
         char comm[32];   /* /proc/PID/comm, "" when unreadable */
 } TrimCandidate;
 
-/* Lists the processes directly in cgroup cgpath (cgroup.procs) with their verdicts, in file order; processes
- * that vanish while we look are left out. Returns the count with a malloc'd array in *ret (NULL when 0), or
+/* Lists the processes directly in cgroup cgpath (cgroup.procs, through the process picker's
+ * proc_list_collect()) with their verdicts, in PID order; processes that vanish while we look are left out. Returns the count with a malloc'd array in *ret (NULL when 0), or
  * -errno (-ENOENT: the cgroup is gone; -ENOMEM). */
 int trim_list(const CgroupRoot *r, const char *cgpath, TrimCandidate **ret);
 
