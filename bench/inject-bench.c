@@ -352,6 +352,7 @@ static bool batch(const char *target, size_t n)
         if (sd_event_new(&e) < 0)
                 return false;
         Manager m = { .event = e };
+        InjectRun *run = NULL;
         size_t seen = 0, injected = 0;
         double t_all = now_us();
         for (size_t first = 0; first < n; first += TRIM_INJECT_BATCH_MAX) {
@@ -376,18 +377,18 @@ static bool batch(const char *target, size_t n)
                 size_t batch_n = b.n;
                 bool *have = calloc(batch_n, sizeof *have);
                 double t0 = now_us(), prev = t0;
-                if (!have || trim_inject_start(&m, "/bench.slice", 10 * USEC_PER_SEC, &b) != 1) {
+                if (!have || trim_inject_start(&m, NULL, "/bench.slice", &run, 10 * USEC_PER_SEC, &b) != 1) {
                         fprintf(stderr, "trim_inject_start failed\n");
                         return false;
                 }
                 size_t got = 0;
-                while (trim_inject_running("/bench.slice", NULL) || got < batch_n) {
+                while (trim_inject_running(run, NULL) || got < batch_n) {
                         if (sd_event_run(e, 2 * USEC_PER_SEC) < 0)
                                 break;
                         double now = now_us();
                         for (size_t i = 0; i < batch_n; i++) {
                                 TrimInjectLine l;
-                                if (have[i] || !trim_inject_result("/bench.slice", b.pids[i], &l))
+                                if (have[i] || !trim_inject_result(run, b.pids[i], &l))
                                         continue;
                                 have[i] = true;
                                 got++;
@@ -402,7 +403,7 @@ static bool batch(const char *target, size_t n)
                                 } else
                                         fprintf(stderr, "batch: PID %d %s: %s\n", (int) l.pid, l.result, l.reason);
                         }
-                        if (!trim_inject_running("/bench.slice", NULL) && got < batch_n)
+                        if (!trim_inject_running(run, NULL) && got < batch_n)
                                 break; /* the helper ended without a line for some: reported below */
                 }
                 free(have);
@@ -420,6 +421,8 @@ static bool batch(const char *target, size_t n)
                 fclose(c[i].out);
                 waitpid(c[i].pid, NULL, 0);
         }
+        trim_inject_run_drop(&run);
+        trim_inject_manager_free(&m);
         sd_event_unref(e);
         printf("batch through the daemon's path (trim_inject_start: the helper memwardenctl trim --inject --report, "
                "its lines read in an sd-event loop), %zu processes of 4-32 MiB fragmented heaps blocked in read, "

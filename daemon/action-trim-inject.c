@@ -32,9 +32,14 @@
 
 extern char **environ;
 
-typedef struct InjectRun {
+/* One helper's run for one guard: the guard holds it (its lines feed the settle report) until the next run
+ * replaces it or the guard goes. A run still going when its guard goes is killed and kept on the manager's
+ * list until the helper is reaped. */
+struct InjectRun {
         Manager *manager;
-        char *path;              /* the guard's cgroup: the key */
+        Guard *guard;            /* NULL once the guard went (or for a caller without one) */
+        InjectRun *next, *prev;  /* Manager.trim_inject_detached, once detached */
+        char *path;              /* the guard's cgroup */
         size_t n_targets;
         pid_t helper;
         int pidfd, out_fd;
@@ -44,10 +49,8 @@ typedef struct InjectRun {
         TrimInjectLine *lines;
         size_t n_lines;
         bool running;
-} InjectRun;
-
-static Hashmap *runs_by_path;    /* InjectRun, kept after the helper ends: its lines feed the settle report */
-static Hashmap *last_by_process; /* (pid ^ start<<32) -> usec_t of the last injection, for the cooldown */
+        bool detached;
+};
 
 int trim_inject_line_parse(const char *line, TrimInjectLine *ret)
 {
@@ -145,8 +148,9 @@ void trim_inject_batch_sort(TrimInjectBatch *b)
         }
 }
 
-bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, uint64_t rss_bytes, usec_t now)
+bool trim_inject_batch_add(TrimInjectBatch *b, const Manager *m, pid_t pid, uint64_t rss_bytes, usec_t now)
 {
+        const CgroupRoot *root = m->root;
         char path[48];
         _cleanup_free_ char *stat = NULL;
         uint64_t start;
@@ -155,8 +159,8 @@ bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid
         if (read_full_file_at(root->proc_fd, path, 4096, &stat, NULL) < 0 ||
             proc_stat_parse_starttime(stat, &start) < 0)
                 return false; /* gone */
-        if (last_by_process) {
-                usec_t *last = hashmap_get(last_by_process, process_key(pid, start));
+        if (m->trim_inject_cooldowns) {
+                usec_t *last = hashmap_get(m->trim_inject_cooldowns, process_key(pid, start));
                 if (last && now < *last + TRIM_INJECT_COOLDOWN_USEC) { /* now may be older than *last */
                         b->cooling++;
                         return false;
@@ -178,10 +182,11 @@ bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid
         return true;
 }
 
-static void cooldown_note(pid_t pid, uint64_t start, usec_t now)
+static void cooldown_note(Manager *m, pid_t pid, uint64_t start, usec_t now)
 {
-        if (!last_by_process && !(last_by_process = hashmap_new(HASHMAP_KEY_INT)))
+        if (!m->trim_inject_cooldowns && !(m->trim_inject_cooldowns = hashmap_new(HASHMAP_KEY_INT)))
                 return;
+        Hashmap *last_by_process = m->trim_inject_cooldowns;
         usec_t *last = hashmap_get(last_by_process, process_key(pid, start));
         if (!last) {
                 last = malloc(sizeof *last);
@@ -222,6 +227,14 @@ static void run_free(InjectRun *r)
         if (r->running && r->pidfd >= 0)
                 (void) pidfd_signal(r->pidfd, SIGKILL, -1);
         run_stop_watching(r);
+        if (r->detached) {
+                if (r->next)
+                        r->next->prev = r->prev;
+                if (r->prev)
+                        r->prev->next = r->next;
+                else if (r->manager->trim_inject_detached == r)
+                        r->manager->trim_inject_detached = r->next;
+        }
         free(r->lines);
         free(r->path);
         free(r);
@@ -313,7 +326,7 @@ int trim_inject_line_format(const TrimInjectLine *l, char *buf, size_t size)
  * ends after the trim's settle report (seconds per process under pressure) is still reported. */
 static void run_report(InjectRun *r)
 {
-        Guard *g = r->manager && r->manager->guards ? hashmap_get(r->manager->guards, r->path) : NULL;
+        Guard *g = r->guard;
         if (!g || r->n_lines == 0)
                 return;
         uint64_t released = 0;
@@ -344,9 +357,8 @@ static void run_report(InjectRun *r)
                     injected, r->n_lines, format_bytes(b, sizeof b, released));
 }
 
-bool trim_inject_running(const char *guard_path, size_t *ret_n)
+bool trim_inject_running(const InjectRun *r, size_t *ret_n)
 {
-        InjectRun *r = runs_by_path ? hashmap_get(runs_by_path, guard_path) : NULL;
         if (!r || !r->running)
                 return false;
         if (ret_n)
@@ -369,7 +381,10 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 log_warning("%s: the injection helper %s %d, ignoring.", r->path,
                             si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal", si.si_status);
         run_stop_watching(r);
-        run_report(r);
+        if (r->detached)
+                run_free(r); /* its guard went: nobody reads its lines */
+        else
+                run_report(r);
         return 0;
 }
 
@@ -400,19 +415,13 @@ static const char *helper_path(char *buf, size_t size)
         return BINDIR "/memwardenctl";
 }
 
-int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec, TrimInjectBatch *b)
+int trim_inject_start(Manager *m, Guard *g, const char *guard_path, InjectRun **runp, usec_t per_process_timeout_usec,
+                      TrimInjectBatch *b)
 {
         if (b->n == 0)
                 return 0;
-        if (!runs_by_path && !(runs_by_path = hashmap_new(HASHMAP_KEY_STRING)))
-                return -ENOMEM;
-        InjectRun *old = hashmap_get(runs_by_path, guard_path);
-        if (old && old->running)
+        if (*runp && (*runp)->running)
                 return -EBUSY;
-        if (old) {
-                hashmap_remove(runs_by_path, guard_path);
-                run_free(old);
-        }
 
         trim_inject_batch_sort(b);
         /* argv: memwardenctl trim --inject --report --timeout SEC PID:START... (in this order) */
@@ -472,6 +481,7 @@ int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_tim
                 return -ENOMEM;
         }
         run->manager = m;
+        run->guard = g;
         run->n_targets = b->n;
         run->helper = child;
         run->pidfd = pidfd;
@@ -484,27 +494,63 @@ int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_tim
         if (r >= 0)
                 r = sd_event_add_time_relative(m->event, &run->timer, CLOCK_MONOTONIC, overall, 100 * USEC_PER_MSEC,
                                                on_timeout, run);
-        if (r < 0 || (r = hashmap_put(runs_by_path, run->path, run)) < 0) {
+        if (r < 0) {
                 (void) waitid((idtype_t) P_PIDFD, (id_t) pidfd, &(siginfo_t) {}, WEXITED | WNOHANG);
                 run_free(run);
                 return r;
         }
+        run_free(*runp); /* the previous run's lines: its settle report is past */
+        *runp = run;
         usec_t now = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < b->n; i++)
-                cooldown_note(b->pids[i], b->starts[i], now);
+                cooldown_note(m, b->pids[i], b->starts[i], now);
         log_debug("%s: injection helper PID %d started for %zu process(es).", guard_path, (int) child, b->n);
         return 1;
 }
 
-bool trim_inject_result(const char *guard_path, pid_t pid, TrimInjectLine *ret)
+bool trim_inject_result(const InjectRun *r, pid_t pid, TrimInjectLine *ret)
 {
-        InjectRun *r = runs_by_path ? hashmap_get(runs_by_path, guard_path) : NULL;
         for (size_t i = 0; r && i < r->n_lines; i++)
                 if (r->lines[i].pid == pid) {
                         *ret = r->lines[i];
                         return true;
                 }
         return false;
+}
+
+void trim_inject_run_drop(InjectRun **runp)
+{
+        InjectRun *r = TAKE_PTR(*runp);
+        if (!r)
+                return;
+        if (!r->running) {
+                run_free(r);
+                return;
+        }
+        /* Killing the helper is safe at any point (the header); it is reaped when its pidfd says so. */
+        log_debug("%s: the guard goes, stopping its injection helper (PID %d).", r->path, (int) r->helper);
+        (void) pidfd_signal(r->pidfd, SIGKILL, -1);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        r->guard = NULL;
+        r->detached = true;
+        r->prev = NULL;
+        r->next = r->manager->trim_inject_detached;
+        if (r->next)
+                r->next->prev = r;
+        r->manager->trim_inject_detached = r;
+}
+
+void trim_inject_manager_free(Manager *m)
+{
+        while (m->trim_inject_detached)
+                run_free(m->trim_inject_detached);
+        if (m->trim_inject_cooldowns) {
+                HashmapIter i = HASHMAP_ITER_INIT;
+                void *v;
+                while (hashmap_iterate(m->trim_inject_cooldowns, &i, &v, NULL))
+                        free(v);
+                m->trim_inject_cooldowns = hashmap_free(m->trim_inject_cooldowns);
+        }
 }
 
 void trim_inject_check_sandbox(Manager *m)

@@ -4,8 +4,11 @@
  * take seconds, so the daemon never runs it in its event loop: it spawns one helper per cgroup,
  * `memwardenctl trim --inject --report --timeout T PID:START...`, which injects one process after the
  * other, and reads the helper's report lines through a pipe as they come. One helper per cgroup at a time;
- * each process at most once per TRIM_INJECT_COOLDOWN_USEC. Killing the helper (overall timeout, or the
- * daemon exiting) is safe: a target mid-call finishes it and restores itself. */
+ * each process at most once per TRIM_INJECT_COOLDOWN_USEC. Killing the helper (overall timeout, its guard
+ * going, or the daemon exiting) is safe: a target mid-call finishes it and restores itself.
+ * Where the state lives: a guard's run (InjectRun) in the guard's trim state (daemon/action-trim.c), freed
+ * with it; the per-process cooldowns in the Manager (a process may sit under two nested guards, and moves),
+ * freed with it. Neither survives a daemon restart: a cooldown is a minute, and the helper dies with us. */
 #pragma once
 
 #include <stdbool.h>
@@ -50,7 +53,7 @@ typedef struct TrimInjectBatch {
 /* Adds pid (start time read now) unless it is cooling down; a full batch keeps its TRIM_INJECT_BATCH_MAX
  * largest (by rss_bytes). Returns true if added (a smaller one may have been dropped for it: its caller
  * learns that from trim_inject_batch_has()). */
-bool trim_inject_batch_add(TrimInjectBatch *b, const CgroupRoot *root, pid_t pid, uint64_t rss_bytes, usec_t now);
+bool trim_inject_batch_add(TrimInjectBatch *b, const Manager *m, pid_t pid, uint64_t rss_bytes, usec_t now);
 
 /* Pure: whether pid is (still) in the batch. */
 bool trim_inject_batch_has(const TrimInjectBatch *b, pid_t pid);
@@ -58,19 +61,28 @@ bool trim_inject_batch_has(const TrimInjectBatch *b, pid_t pid);
 /* Pure: orders the batch by RSS, largest first (ties: lower PID first). */
 void trim_inject_batch_sort(TrimInjectBatch *b);
 
-/* Sorts the batch and starts the helper for the guard's cgroup. Returns 1 started, 0 when the batch is empty, -EBUSY when the
- * previous helper of this cgroup still runs, negative errno. */
-int trim_inject_start(Manager *m, const char *guard_path, usec_t per_process_timeout_usec, TrimInjectBatch *b);
+/* Sorts the batch and starts the helper for the guard's cgroup guard_path; the run goes into *runp (the
+ * guard's), replacing the finished one there. g (may be NULL) gets the result record when the helper ends.
+ * Returns 1 started, 0 when the batch is empty, -EBUSY when *runp's helper still runs, negative errno. */
+int trim_inject_start(Manager *m, Guard *g, const char *guard_path, InjectRun **runp, usec_t per_process_timeout_usec,
+                      TrimInjectBatch *b);
 
 /* Appends " via=injected how=... released=... ..." (or " via=injected result=refused reason=...") for one
  * helper line to a TRIM_PROCESS= value. Pure. Returns what snprintf returns. */
 int trim_inject_line_format(const TrimInjectLine *l, char *buf, size_t size);
 
-/* Whether the injection helper of this cgroup still runs, and for how many processes. */
-bool trim_inject_running(const char *guard_path, size_t *ret_n);
+/* Whether the run's helper still runs, and for how many processes. */
+bool trim_inject_running(const InjectRun *r, size_t *ret_n);
 
-/* The helper's line for pid from the last run for this cgroup (true), false when there is none yet. */
-bool trim_inject_result(const char *guard_path, pid_t pid, TrimInjectLine *ret);
+/* The helper's line for pid from the run (true), false when there is none (yet, or no run). */
+bool trim_inject_result(const InjectRun *r, pid_t pid, TrimInjectLine *ret);
+
+/* The guard goes: a finished run is freed; a running helper is killed and its run kept by the manager until
+ * the helper is reaped (the loop never waits for it). *runp becomes NULL. */
+void trim_inject_run_drop(InjectRun **runp);
+
+/* At exit, after the guards: frees the cooldowns and the runs whose helper was not reaped yet. */
+void trim_inject_manager_free(Manager *m);
 
 /* At start and reload: when a policy asks for Inject=yes but the daemon's own seccomp filter refuses the
  * system calls an injection needs, one warning record (INJECT=blocked) says what to add. */

@@ -47,12 +47,19 @@ typedef struct TrimSent {
         char comm[32];
 } TrimSent;
 
-/* Guard.trim_pending: the last trim of the guard's cgroup, until its settle report (or the guard) goes. */
-struct TrimPending {
+/* The last trim of the guard's cgroup, until its settle report (or the guard) goes. */
+typedef struct TrimPending {
         usec_t sent_usec;      /* CLOCK_MONOTONIC */
         uint64_t sent_realtime_usec;
         TrimSent *sent;
         size_t n_sent;
+} TrimPending;
+
+/* Guard.trim: what the rung remembers about the cgroup, allocated at its first trim (most guards never
+ * trim: the Guard keeps one pointer), freed with the guard. */
+struct TrimState {
+        TrimPending *pending;
+        InjectRun *inject;     /* the last injection helper's run ([Trim] Inject=yes) */
 };
 
 static TrimPending *trim_pending_free(TrimPending *p)
@@ -181,7 +188,7 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
                         continue;
                 }
                 if (c[i].verdict == TRIM_VERDICT_NO_HANDLER) {
-                        if (tc->inject && trim_inject_batch_add(&t->inject, root, c[i].pid, c[i].rss_bytes, t->now)) {
+                        if (tc->inject && trim_inject_batch_add(&t->inject, t->guard->manager, c[i].pid, c[i].rss_bytes, t->now)) {
                                 s.injected = true;
                                 t->inject_marked++;
                                 t->pending->sent[t->pending->n_sent++] = s;
@@ -209,7 +216,12 @@ static int trim_cgroup(const CgroupRoot *root, const char *cgpath, void *userdat
 
 void action_trim_guard_free(Guard *g)
 {
-        g->trim_pending = trim_pending_free(g->trim_pending);
+        if (!g->trim)
+                return;
+        trim_pending_free(g->trim->pending);
+        trim_inject_run_drop(&g->trim->inject);
+        free(g->trim);
+        g->trim = NULL;
 }
 
 /* [Trim] Inject=: hands the batch to the injection helper. Returns how many processes it took; those it
@@ -220,12 +232,12 @@ static unsigned trim_action_inject(Guard *g, TrimPending *p, TrimInjectBatch *b,
 {
         if (!g->policy->trim.inject)
                 return 0;
-        int r = trim_inject_start(g->manager, g->path, g->policy->trim.inject_timeout_usec, b);
+        int r = trim_inject_start(g->manager, g, g->path, &g->trim->inject, g->policy->trim.inject_timeout_usec, b);
         if (r < 0) {
                 if (r == -EBUSY) {
                         /* Still at work on the previous batch (largest first): that is this rung acting, not
                          * failing. Its result record (TRIM_INJECT_DONE=1) comes when it ends. */
-                        (void) trim_inject_running(g->path, ret_in_flight);
+                        (void) trim_inject_running(g->trim->inject, ret_in_flight);
                         log_debug("%s: the previous injection is still running; these processes wait for the next "
                                   "trim.", g->path);
                 } else
@@ -251,6 +263,8 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
         usec_t now = now_usec(CLOCK_MONOTONIC);
         int r;
 
+        if (!g->trim && !(g->trim = calloc(1, sizeof *g->trim)))
+                return out->result = -ENOMEM;
         TrimPending *p = calloc(1, sizeof *p);
         if (!p || !(p->sent = calloc(TRIM_PROCESSES_MAX, sizeof *p->sent))) {
                 trim_pending_free(p);
@@ -276,8 +290,8 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out)
         unsigned injecting = trim_action_inject(g, p, &t.inject, out, &in_flight);
         t.skipped_no_handler += t.inject_marked - injecting; /* not handed over */
 
-        trim_pending_free(g->trim_pending);
-        g->trim_pending = p;
+        trim_pending_free(g->trim->pending);
+        g->trim->pending = p;
 
         action_add_field(out, "TRIM_SIGNALLED=%u", t.signalled);
         action_add_field(out, "TRIM_SKIPPED_NO_HANDLER=%u", t.skipped_no_handler);
@@ -333,7 +347,7 @@ static uint64_t proc_anon_huge(const CgroupRoot *root, pid_t pid)
 
 void action_trim_settled(Guard *g, Record *r)
 {
-        TrimPending *p = TAKE_PTR(g->trim_pending);
+        TrimPending *p = g->trim ? TAKE_PTR(g->trim->pending) : NULL;
         if (!p)
                 return;
 
@@ -355,7 +369,7 @@ void action_trim_settled(Guard *g, Record *r)
                 char line[800];
                 int n = snprintf(line, sizeof line, "pid=%d comm=%s", (int) s->pid, s->comm[0] ? s->comm : "?");
                 TrimInjectLine il;
-                if (s->injected && trim_inject_result(g->path, s->pid, &il)) {
+                if (s->injected && trim_inject_result(g->trim->inject, s->pid, &il)) {
                         if (streq(il.result, "injected")) {
                                 injected++;
                                 have = true; /* regrowth below is measured from its rss_after */

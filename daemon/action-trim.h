@@ -11,5 +11,5 @@
  * process), TRIM_ASKED=, TRIM_REPORTS=, TRIM_RELEASED_BYTES=, TRIM_REGROWN_BYTES=, TRIM_THP_REGROWN_BYTES=.
  * Does nothing when no trim of this cgroup is pending. */
 void action_trim_settled(Guard *g, Record *r);
-/* The guard is going: what its last trim asked is forgotten. */
+/* The guard is going: what its last trim asked is forgotten, its injection helper (if running) stopped. */
 void action_trim_guard_free(Guard *g);

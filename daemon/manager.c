@@ -90,6 +90,7 @@ Manager *manager_free(Manager *m)
         closep(&m->inotify_fd);
         brake_calls_free(m);
         command_watches_free(m);
+        trim_inject_manager_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         cgroup_root_free(m->root);

@@ -24,7 +24,8 @@ typedef struct Manager Manager;
 typedef struct BrakeCall BrakeCall;
 typedef struct CommandWatch CommandWatch;
 typedef struct PassTrack PassTrack;
-typedef struct TrimPending TrimPending;
+typedef struct InjectRun InjectRun;
+typedef struct TrimState TrimState;
 
 /* Ordered by size (no holes): a guard per guarded cgroup, most of them calm (docs/scale.md counts the bytes). */
 typedef struct Guard {
@@ -59,7 +60,7 @@ typedef struct Guard {
 
         /* What the rungs remember about this cgroup, freed with the guard. */
         PassTrack *pass_tracks;          /* drop-cache: the readers seen (action-drop-cache.c); NULL: none */
-        TrimPending *trim_pending;       /* trim: who was asked, for its settle report (action-trim.c) */
+        TrimState *trim;                 /* trim: who was asked, the injection run (action-trim.c) */
 
         int cgfd;
         int trigger_fd[2];               /* by PsiKind, -EBADF when not set up */
@@ -92,6 +93,8 @@ struct Manager {
         sd_bus *bus;                     /* system bus or /run/systemd/private; NULL if unavailable */
         BrakeCall *brake_calls;          /* memory.high writes waiting for systemd's answer (brake.c) */
         CommandWatch *commands;          /* Command= children running (action-command.c) */
+        Hashmap *trim_inject_cooldowns;  /* process -> last injection (action-trim-inject.c) */
+        InjectRun *trim_inject_detached; /* injection helpers whose guard went, until reaped */
         unsigned n_commands;
         bool exiting;                    /* manager_free() runs: calls to systemd are synchronous */
         CgroupRoot *root;

@@ -1651,40 +1651,41 @@ Test(inject_daemon, one_helper_per_cgroup_and_cooldown, .timeout = 120)
         cr_assert_geq(root.proc_fd, 0);
         sd_event *e = NULL;
         cr_assert_geq(sd_event_new(&e), 0);
-        Manager m = { .event = e };
+        Manager m = { .event = e, .root = &root };
+        InjectRun *run = NULL; /* the guard's */
         const char *cg = "/test.slice/app.service";
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         TrimInjectBatch first = {};
-        cr_assert(trim_inject_batch_add(&first, &root, a.pid, 60 << 20, now));
-        cr_assert(trim_inject_batch_add(&first, &root, b.pid, 60 << 20, now));
+        cr_assert(trim_inject_batch_add(&first, &m, a.pid, 60 << 20, now));
+        cr_assert(trim_inject_batch_add(&first, &m, b.pid, 60 << 20, now));
         TraceWatch *w = mmap(NULL, sizeof *w, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         cr_assert(w != MAP_FAILED);
         *w = (TraceWatch) {};
         pid_t watcher = trace_watch(a.pid, b.pid, w);
-        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &first), 1);
-        cr_assert(trim_inject_running(cg, NULL));
+        cr_assert_eq(trim_inject_start(&m, NULL, cg, &run, 10 * USEC_PER_SEC, &first), 1);
+        cr_assert(trim_inject_running(run, NULL));
 
         /* A second trim while the helper runs: c is new, a is cooling; the cgroup's helper is busy. */
         TrimInjectBatch second = {};
-        cr_assert(trim_inject_batch_add(&second, &root, c.pid, 1 << 20, now));
-        cr_assert_not(trim_inject_batch_add(&second, &root, a.pid, 60 << 20, now));
+        cr_assert(trim_inject_batch_add(&second, &m, c.pid, 1 << 20, now));
+        cr_assert_not(trim_inject_batch_add(&second, &m, a.pid, 60 << 20, now));
         cr_assert_eq(second.cooling, 1);
-        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &second), -EBUSY);
+        cr_assert_eq(trim_inject_start(&m, NULL, cg, &run, 10 * USEC_PER_SEC, &second), -EBUSY);
 
         double t0 = mono_s();
-        while (trim_inject_running(cg, NULL) && mono_s() - t0 < 60)
+        while (trim_inject_running(run, NULL) && mono_s() - t0 < 60)
                 cr_assert_geq(sd_event_run(e, USEC_PER_SEC), 0);
         w->stop = 1;
         cr_assert_eq(waitpid(watcher, NULL, 0), watcher);
-        cr_assert_not(trim_inject_running(cg, NULL), "the helper ended");
+        cr_assert_not(trim_inject_running(run, NULL), "the helper ended");
 
         TrimInjectLine la, lb, lc;
-        cr_assert(trim_inject_result(cg, a.pid, &la));
-        cr_assert(trim_inject_result(cg, b.pid, &lb));
+        cr_assert(trim_inject_result(run, a.pid, &la));
+        cr_assert(trim_inject_result(run, b.pid, &lb));
         cr_assert_str_eq(la.result, "injected", "%s", la.reason);
         cr_assert_str_eq(lb.result, "injected", "%s", lb.reason);
-        cr_assert_not(trim_inject_result(cg, c.pid, &lc), "the busy trim queued nothing");
+        cr_assert_not(trim_inject_result(run, c.pid, &lc), "the busy trim queued nothing");
         cr_log_info("one helper: a traced in %u samples, b in %u, both at once in %u", w->seen_a, w->seen_b, w->both);
         cr_assert(w->seen_a > 0 && w->seen_b > 0, "each seen under injection: %u, %u", w->seen_a, w->seen_b);
         cr_assert_eq(w->both, 0, "never both at once");
@@ -1694,13 +1695,13 @@ Test(inject_daemon, one_helper_per_cgroup_and_cooldown, .timeout = 120)
         /* Within the cooldown: neither queued again, both counted as cooling. */
         usec_t after = now_usec(CLOCK_MONOTONIC);
         TrimInjectBatch third = {};
-        cr_assert_not(trim_inject_batch_add(&third, &root, a.pid, 60 << 20, after + 30 * USEC_PER_SEC));
-        cr_assert_not(trim_inject_batch_add(&third, &root, b.pid, 60 << 20, after + 30 * USEC_PER_SEC));
+        cr_assert_not(trim_inject_batch_add(&third, &m, a.pid, 60 << 20, after + 30 * USEC_PER_SEC));
+        cr_assert_not(trim_inject_batch_add(&third, &m, b.pid, 60 << 20, after + 30 * USEC_PER_SEC));
         cr_assert_eq(third.cooling, 2);
-        cr_assert_eq(trim_inject_start(&m, cg, 10 * USEC_PER_SEC, &third), 0, "nothing to start");
+        cr_assert_eq(trim_inject_start(&m, NULL, cg, &run, 10 * USEC_PER_SEC, &third), 0, "nothing to start");
         /* Past it: queued again. */
         TrimInjectBatch fourth = {};
-        cr_assert(trim_inject_batch_add(&fourth, &root, a.pid, 60 << 20, after + TRIM_INJECT_COOLDOWN_USEC + USEC_PER_SEC));
+        cr_assert(trim_inject_batch_add(&fourth, &m, a.pid, 60 << 20, after + TRIM_INJECT_COOLDOWN_USEC + USEC_PER_SEC));
         cr_assert_eq(fourth.cooling, 0);
 
         cr_assert_eq(write(c.in, "x\n", 2), 2);
@@ -1709,6 +1710,8 @@ Test(inject_daemon, one_helper_per_cgroup_and_cooldown, .timeout = 120)
         cr_assert_eq(finish(&a), 0);
         cr_assert_eq(finish(&b), 0);
         cr_assert_eq(finish(&c), 0);
+        trim_inject_run_drop(&run);
+        trim_inject_manager_free(&m);
         sd_event_unref(e);
         close(root.proc_fd);
         munmap(w, sizeof *w);

@@ -322,3 +322,128 @@ Test(daemon, a_command_running_at_stop_is_not_waited_for)
         cr_assert_lt(secs, 20.0, "memwardend took %.1f s to stop: it waited for the command", secs);
         cr_assert_null(strstr(fx_slurp("daemon.log"), "RESULT=timeout"), "the command was timed out at stop");
 }
+
+static pid_t spawn_sleep(void)
+{
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                execl("/bin/sleep", "sleep", "120", (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* The PIDs the fake injection helper wrote (one per start), in *pids; returns how many. */
+static size_t helper_pids(pid_t *pids, size_t max)
+{
+        size_t n = 0;
+        for (char *s = fx_slurp("helpers"), *end; *s && n < max; s = end) {
+                long v = strtol(s, &end, 10);
+                if (end == s)
+                        break;
+                pids[n++] = (pid_t) v;
+                end += strspn(end, "\n");
+        }
+        return n;
+}
+
+static bool process_alive(pid_t pid)
+{
+        return kill(pid, 0) == 0; /* a zombie counts: the daemon must also reap it */
+}
+
+/* [Trim] Inject=yes: the injection helper's run is the guard's. The guard goes (its cgroup is removed) while
+ * its helper runs: the helper is killed and reaped, not left to run for processes that are gone; a new
+ * cgroup of the same unit at the same path gets a helper of its own at its first trim (it is not told
+ * TRIM_INJECT_BUSY=1 by the old cgroup's run, as when the runs were kept per path in a module global). The
+ * helper is a stand-in (MEMWARDEN_INJECT_HELPER) that notes its PID and sleeps; the process to inject is a
+ * sleep(1) without a trim handler. Under AddressSanitizer (unit-asan) a leak of the killed run (kept by
+ * the manager until reaped) or of the guard's trim state makes the daemon's exit status non-zero. */
+Test(daemon, an_injection_helper_goes_with_its_guard)
+{
+        const char *wrapper = getenv("MEMWARDEN_DAEMON_WRAPPER");
+        if (wrapper && strstr(wrapper, "valgrind"))
+                cr_skip_test("valgrind does not know pidfd_open(2): the daemon cannot watch the helper under it");
+        char helper[300], script[600];
+        snprintf(helper, sizeof helper, "%s/fake-inject-helper", fx_dir);
+        snprintf(script, sizeof script, "#!/bin/sh\necho $$ >> '%s/helpers'\nexec sleep 60\n", fx_dir);
+        fx_put("fake-inject-helper", script);
+        cr_assert_eq(chmod(helper, 0755), 0);
+        setenv("MEMWARDEN_INJECT_HELPER", helper, 1);
+
+        const char *web = "cg/system.slice/web.service";
+        pid_t first = spawn_sleep(), second = spawn_sleep();
+        fx_putf("cg/system.slice/web.service/cgroup.procs", "%d\n", (int) first);
+        fx_put("cg/system.slice/web.service/memory.current", "95000000\n");
+        fx_start(&(FxRun){ .policy = "[Match]\nUnit=web.service\n"
+                                     "[Pressure]\nBrake=90%\nHysteresis=1s\nSampleInterval=100ms\n"
+                                     "[Actions]\nLadder=trim\n"
+                                     "[Trim]\nInject=yes\nSettle=300ms\nCooldown=1s\n",
+                           .no_bus = true });
+        fx_events("/system.slice/web.service", 5);
+        char *log = fx_wait_log("TRIM_INJECT_QUEUED=1", 5000);
+        cr_assert_not_null(log, "the first trim queued no injection");
+        pid_t pids[4];
+        for (int t = 0; t < 100 && helper_pids(pids, 4) < 1; t++)
+                usleep(50 * 1000);
+        cr_assert_eq(helper_pids(pids, 4), 1, "helpers: %s", fx_slurp("helpers"));
+        pid_t old = pids[0];
+        cr_assert(process_alive(old));
+
+        /* The unit's cgroup goes (a restart of the unit): its guard goes, and the helper with it. */
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", fx_dir, web);
+        cr_assert_eq(system(cmd), 0);
+        bool gone = false;
+        for (int t = 0; t < 60 * fx_scale() && !gone; t++) {
+                gone = strstr(fx_control("status\n"), "web.service") == NULL;
+                if (!gone)
+                        usleep(50 * 1000);
+        }
+        cr_assert(gone, "the guard was not dropped");
+        for (int t = 0; t < 60 * fx_scale() && process_alive(old); t++)
+                usleep(50 * 1000);
+        bool old_alive = process_alive(old);
+        if (old_alive)
+                kill(old, SIGKILL);
+        cr_assert_not(old_alive, "the injection helper (PID %d) outlived its guard", (int) old);
+
+        /* The unit comes back at the same path, with another process; its first trim starts its own helper. */
+        usleep(1100 * 1000); /* the unit's trim Cooldown=1s (kept in the unit's record) */
+        unsigned brakes = fx_count(fx_slurp("daemon.log"), "BRAKE=set");
+        fx_make_cgroup_at("aside", "/web.service", "100000000\n");
+        fx_put("aside/web.service/memory.current", "95000000\n");
+        fx_putf("aside/web.service/cgroup.procs", "%d\n", (int) second);
+        snprintf(cmd, sizeof cmd, "mv '%s/aside/web.service' '%s/%s'", fx_dir, fx_dir, web);
+        cr_assert_eq(system(cmd), 0); /* moved in: a real cgroup appears with its files at once */
+        for (int t = 0; t < 100 * fx_scale() && fx_count(fx_slurp("daemon.log"), "BRAKE=set") <= brakes; t++)
+                usleep(50 * 1000);
+        cr_assert_gt(fx_count(fx_slurp("daemon.log"), "BRAKE=set"), brakes, "the new cgroup is not guarded:\n%s",
+                     fx_slurp("daemon.log"));
+        fx_events("/system.slice/web.service", 9);
+        for (int t = 0; t < 100 * fx_scale() && fx_count(fx_slurp("daemon.log"), "TRIM_INJECT_QUEUED=") < 2; t++)
+                usleep(50 * 1000);
+        log = fx_slurp("daemon.log");
+        cr_assert_null(strstr(log, "TRIM_INJECT_BUSY=1"), "the new cgroup was told the old one's helper is busy:\n%s",
+                       log);
+        cr_assert_eq(fx_count(log, "TRIM_INJECT_QUEUED=1"), 2, "the second trim queued no injection:\n%s", log);
+        for (int t = 0; t < 100 && helper_pids(pids, 4) < 2; t++)
+                usleep(50 * 1000); /* the helper notes its PID once it runs */
+        cr_assert_eq(helper_pids(pids, 4), 2, "helpers: %s", fx_slurp("helpers"));
+        cr_assert(process_alive(pids[1]));
+
+        /* At stop the running helper is killed with its guard too. */
+        int status = fx_stop();
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "memwardend ended with status %#x", status);
+        for (int t = 0; t < 40 && process_alive(pids[1]); t++)
+                usleep(50 * 1000);
+        old_alive = process_alive(pids[1]);
+        if (old_alive)
+                kill(pids[1], SIGKILL);
+        kill(first, SIGKILL);
+        kill(second, SIGKILL);
+        waitpid(first, NULL, 0);
+        waitpid(second, NULL, 0);
+        cr_assert_not(old_alive, "the second helper (PID %d) outlived the daemon", (int) pids[1]);
+}
