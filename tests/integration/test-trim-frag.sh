@@ -52,7 +52,8 @@ cat >/run/mw-frag.sh <<S
 $FRAG --mib 150 > /run/mw-frag-a.out &
 a=\$!
 until grep -q ^ready /run/mw-frag-a.out 2>/dev/null; do sleep 0.1; done
-echo "a \$a \$(date +%s%N) \$(cat /run/mw-frag-a.out)" >> $log
+# A's SigCgt now, before B starts: the test itself may look only once the episode is over.
+echo "a \$a \$(date +%s%N) \$(cat /run/mw-frag-a.out) \$(awk '/^SigCgt/ { print \$2 }' /proc/\$a/status)" >> $log
 $FRAG --mib 0 --threads 1 --then-alloc 150 --stdin </dev/null > /run/mw-frag-b.out
 echo "b-exit \$? \$(date +%s%N) \$(tr "\\n" " " < /run/mw-frag-b.out)" >> $log
 wait
@@ -63,16 +64,30 @@ systemd-run --quiet --unit=$unit -p MemoryMax=256M -p MemorySwapMax=0 -p OOMPoli
 cg=$(unit_cgroup $unit)
 
 wait_for 60 grep -q "^a " $log || { cat /run/mw-frag-a.out; fail "A never became ready"; }
-read -r _ apid a_ready_ns _ _ a_rss a_freed < <(grep "^a " $log)
-info "A (PID $apid): RSS $((a_rss >> 20)) MiB after freeing $((a_freed >> 20)) MiB"
+read -r _ apid a_ready_ns _ _ a_rss a_freed a_sigcgt < <(grep "^a " $log)
+info "A (PID $apid): RSS $((a_rss >> 20)) MiB after freeing $((a_freed >> 20)) MiB, SigCgt $a_sigcgt"
 assert_ge $((a_rss >> 20)) 140 "A holds its freed memory (RSS >= 140 MiB)"
-grep -q "SigCgt" /proc/$apid/status || fail "A has no status"
+# The library's handler is installed in A (SIGRTMIN+18 = 52: bit 51 of SigCgt), read by the unit's script
+# before B started. (This test used to look at /proc/A/status here, after wait_for: by then B may have run
+# and the episode be over, so an A killed by it failed as "A has no status" instead of by what killed it.)
+[[ "$a_sigcgt" =~ ^[0-9a-f]{16}$ ]] || fail "A's SigCgt unreadable: '$a_sigcgt'"
+assert_eq $(( (0x$a_sigcgt >> 51) & 1 )) 1 "A catches SIGRTMIN+18 (the preloaded library's handler)"
+
+# Why A would be gone: the kernel's OOM killer (memory.events) or memwarden's kill rung (its record).
+a_gone() {
+        local why="memory.events oom_kill=$(cg_event "$cg" oom_kill)"
+        mw_wait_record 1 "$MW_ACTION" 'r.get("UNIT") == "mw-frag.service" and r.get("ACTION") == "kill"' &&
+                why="$why; memwarden's kill: $(mw_field MESSAGE)"
+        journalctl -k --no-pager | grep -i "out of memory\|oom-kill" | tail -3 >&2
+        mw_dump_journal
+        fail "A is gone ($why)"
+}
 
 wait_for 60 grep -q "^b-exit " $log || { mw_dump_journal; cat $cg/memory.events; fail "B did not finish within 60 s"; }
 read -r _ b_rc b_done_ns b_out < <(grep "^b-exit " $log)
 assert_eq "$b_rc" 0 "B exited 0"
 assert_contains "$b_out" "allocated 150" "B allocated and touched its 150 MiB"
-kill -0 "$apid" 2>/dev/null || fail "A is gone"
+kill -0 "$apid" 2>/dev/null || a_gone
 pass "A is still alive"
 a_rss_after=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
 info "A's RSS now: $((a_rss_after >> 20)) MiB"
