@@ -64,7 +64,7 @@ redis_up() {
 # second NAME: a second process in redis's cgroup that needs 150 MiB, growing by 3 MiB every 0.3 s (a
 # first run that took it at once outran the injection under TCG: the brake is raised while trim runs);
 # exit status in /run/NAME.rc. The guarded run prints memory.peak, the margin left under MemoryMax: 7 MiB
-# at 3 MiB every 0.6 s as at 0.3 s (the brake, raised to 242-256M while trim runs, sets the peak, not
+# at 3 MiB every 0.6 s as at 0.3 s (apparently the brake, raised to 242-256M while trim runs, sets the peak, not
 # this rate).
 second() {
         rm -f /run/$1.rc /run/$1.out
