@@ -11,6 +11,12 @@
 #   - removal with 10,000 alive plus churn: 1,000 cgroups removed and 1,000 others made, twice over; each
 #     removal is forgotten (status lists exactly the live ones), the daemon's fds and inotify watches come
 #     back to what they were, and the psimon count stays the same small constant.
+#   - out of inotify watches (fs.inotify.max_user_watches lowered in this throwaway VM to what about 40 of
+#     100 guarded cgroups need): a guard whose memory.events has no watch (the kernel's own list of the
+#     daemon's watches, /proc/PID/fdinfo, is the judge) is not blind: its push over the brake (page cache
+#     through memory.max 64M, Brake=75%, no PSI trigger) gets its onset record with the reclaim within 30 s,
+#     the kernel counted the "high" events, `memwardenctl status` names the count of unwatched guards, and
+#     once the limit is raised again the guard gets its watch back.
 # MEMWARDEN_SCALE_N sets the count: 1,000 by default for the CI time budget (the structural facts are the
 # same: at most 4 threads, not 1,000); MEMWARDEN_SCALE_N=10000 for the issue's size (more than the VM's
 # 900 s on a host at load 29; minutes on a quiet one).
@@ -151,4 +157,74 @@ assert_eq "$(nwatches)" "$in0" "its inotify watches are back to $in0 (directorie
 p2=$(npsimon)
 assert_eq "$p2" "$p1" "psimon threads unchanged by the churn"
 assert_eq "$(systemctl show -P NRestarts memwardend.service)" 0 "memwardend was not restarted"
+
+# Out of inotify watches. The daemon and the scale cgroups go first: their watches would use the budget.
+systemctl stop memwardend.service || fail "stop memwardend"
+rm -f /etc/memwarden/policy.d/10-scale-full.conf /etc/memwarden/policy.d/20-scale.conf
+rm_range $((2 * CHURN + 1)) $((N + 2 * CHURN)) && rmdir $base/f1 $base/f2 $base || fail "remove /mwscale"
+mw_policy 30-blind <<'P'
+[Match]
+Cgroup=/mwblind/*
+[Pressure]
+SomeTrigger=off
+Brake=75%
+Hysteresis=1s
+[Actions]
+Ladder=reclaim
+[Reclaim]
+Cooldown=1s
+Settle=200ms
+P
+blind=$root/mwblind
+mkdir $blind && echo +memory >$blind/cgroup.subtree_control || fail "make /mwblind"
+for i in $(seq 1 100); do mkdir $blind/b$i && echo 64M >$blind/b$i/memory.max || fail "make /mwblind/b$i"; done
+# The pushes read page cache (ext4 on a loop device): reclaimable, so the brake makes the kernel count "high"
+# events rather than stall (as test-control-stall does).
+modprobe loop 2>/dev/null
+fsimg=/run/mwblind.img
+truncate -s 64M $fsimg && mkfs.ext4 -q -F $fsimg && mkdir -p /mnt/mwblind && mount -o loop $fsimg /mnt/mwblind &&
+        truncate -s 1G /mnt/mwblind/sparse || fail "cannot set up the ext4 loop device"
+# Root's watches in use now (every root process's inotify fds; an fd shared by two counts twice, which only
+# makes the budget smaller), plus one directory watch per cgroup but the 100, plus 2 (directory and
+# memory.events) for about 40 of the 100: the walk reaches the others with none left.
+used=$(for p in /proc/[0-9]*; do
+        [ "$(awk '/^Uid:/ {print $2}' $p/status 2>/dev/null)" = 0 ] && cat $p/fdinfo/* 2>/dev/null; done |
+        grep -c '^inotify wd:')
+ndirs=$(find $root -type d | wc -l)
+watches0=$(sysctl -n fs.inotify.max_user_watches)
+budget=$((used + ndirs - 100 + 80))
+sysctl -q -w fs.inotify.max_user_watches=$budget || fail "set fs.inotify.max_user_watches"
+trap 'sysctl -q -w fs.inotify.max_user_watches=$watches0; umount /mnt/mwblind 2>/dev/null; _cleanup' EXIT
+info "fs.inotify.max_user_watches $watches0 -> $budget (root uses $used, $ndirs cgroup directories)"
+mw_start
+wait_for 120 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding 100 cgroups'" ||
+        fail "not all 100 /mwblind cgroups guarded: $("$MWCTL" status | head -1)"
+# Which memory.events files have a watch of the daemon: inode numbers from its inotify fdinfo (hex).
+watched_inos() { cat /proc/"$MW_PID"/fdinfo/* 2>/dev/null |
+        sed -n 's/^inotify wd:[0-9a-f]* ino:\([0-9a-f]*\) .*/\1/p' | while read -r x; do echo $((16#$x)); done | sort -u; }
+unwatched() { local w; w=$(watched_inos); for i in $(seq 1 100); do
+        grep -qx "$(stat -c %i $blind/b$i/memory.events)" <<<"$w" || echo b$i; done; }
+unw=$(unwatched)
+nunw=$(echo "$unw" | grep -c .)
+info "guards without a memory.events watch: $nunw of 100"
+assert_ge "$nunw" 20 "at least 20 of the 100 guards have no memory.events watch (the budget is short)"
+target=$(echo "$unw" | tail -1)
+info "target: /mwblind/$target (unwatched), brake $(cat $blind/$target/memory.high)"
+high0=$(cg_event $blind/$target high)
+sh -c "echo \$\$ >$blind/$target/cgroup.procs; exec head -c 80M /mnt/mwblind/sparse" >/dev/null
+high1=$(cg_event $blind/$target high)
+info "the kernel's high events of /mwblind/$target: $high0 -> $high1"
+[ "$high1" -gt "$high0" ] || fail "the push did not reach the brake (memory.high $(cat $blind/$target/memory.high))"
+mw_wait_record 30 "$MW_PRESSURE" "r.get(\"CGROUP\") == \"/mwblind/$target\" and r.get(\"ACTION\") == \"reclaim\"" ||
+        { mw_dump_journal; fail "no action for the unwatched /mwblind/$target within 30 s of its push over the brake"; }
+pass "unwatched /mwblind/$target: onset record with ACTION=reclaim (REASONS=$(mw_field REASONS))"
+"$MWCTL" status | head -3
+assert_contains "$("$MWCTL" status)" "without an inotify watch" "status says guards are without an inotify watch"
+sysctl -q -w fs.inotify.max_user_watches=$watches0
+wait_for 30 sh -c "cat /proc/$MW_PID/fdinfo/* | grep -qi ' ino:$(printf %x "$(stat -c %i $blind/$target/memory.events)") '" ||
+        fail "/mwblind/$target got no memory.events watch within 30 s of the limit raised back"
+pass "/mwblind/$target has its memory.events watch once the limit is raised back"
+wait_for 30 sh -c "! '$MWCTL' status | grep -q 'without an inotify watch'" ||
+        fail "status still names unwatched guards: $("$MWCTL" status | grep 'without an inotify watch')"
+pass "status names no unwatched guard once every watch is back"
 done_testing
