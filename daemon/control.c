@@ -31,6 +31,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "guard-poll.h"
 #include "record.h"
 #include "record-container.h"
 #include "manager.h"
@@ -135,7 +136,8 @@ void manager_status_json(Manager *m, FILE *f)
                         fprintf(f, "%s\"%s\"", k ? "," : "", rung_to_string(p->ladder[k]));
                 fputs("]}", f);
         }
-        fprintf(f, "],\"guarded\":%zu,\"under_pressure\":%u,\"cgroups\":[", hashmap_size(m->guards),
+        fprintf(f, "],\"guarded\":%zu,\"unwatched\":%zu,\"under_pressure\":%u,\"cgroups\":[", hashmap_size(m->guards),
+                guard_poll_count(m),
                 m->n_under_pressure);
         void *v;
         bool first = true, swap = metrics_swap_available(m);
@@ -172,6 +174,7 @@ static void status_text(Manager *m, FILE *f)
         fprintf(f, "memwardend %s: %zu policies, guarding %zu cgroups, %u under pressure%s\n", PACKAGE_VERSION,
                 m->config->n_policies, n, m->n_under_pressure,
                 m->dry_run_arg || m->config->daemon.dry_run ? " (dry-run)" : "");
+        guard_poll_status_text(m, f);
         if (k > 0)
                 fprintf(f, "%-48s %-10s %-16s %9s %9s %9s %7s\n", "CGROUP", "STATE", "POLICY", "CURRENT", "HIGH",
                         "MAX", "ACTIONS");

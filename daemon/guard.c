@@ -12,6 +12,7 @@
 
 #include "action.h"
 #include "action-trim.h"
+#include "guard-poll.h"
 #include "record.h"
 #include "record-container.h"
 #include "cgroup/cgroup-psi.h"
@@ -156,6 +157,11 @@ static int guard_watch_file(Guard *g, const char *file, int *wd)
         return 0;
 }
 
+int guard_watch_events(Guard *g)
+{
+        return guard_watch_file(g, "memory.events", &g->events_wd);
+}
+
 static void guard_unwatch_file(Guard *g, int *wd)
 {
         if (*wd < 0)
@@ -203,12 +209,19 @@ int guard_new(Manager *m, const char *path, int dfd, const CgroupIdentity *id, c
         if (r < 0)
                 goto fail;
 
-        /* memory.events changes are file-modified events on cgroupfs. */
-        r = guard_watch_file(g, "memory.events", &g->events_wd);
+        /* memory.events changes are file-modified events on cgroupfs. Without a watch (out of them: ENOSPC)
+         * the guard is polled instead (daemon/guard-poll.c says how many, once). */
+        r = guard_watch_events(g);
         if (r < 0) {
                 if (ERRNO_IS_GONE(r) || r == -ENOMEM)
                         goto fail;
-                log_warning_errno(r, "%s: cannot watch memory.events: %m, ignoring", path);
+                if (r == -ENOSPC)
+                        log_debug_errno(r, "%s: cannot watch memory.events: %m, polling it instead", path);
+                else
+                        log_warning_errno(r, "%s: cannot watch memory.events: %m, polling it instead", path);
+                r = guard_poll_add(g);
+                if (r < 0)
+                        goto fail;
         }
         /* Before the first sample reads memory.max: a limit written after that read is an event. */
         if (p->has_brake) {
@@ -243,6 +256,7 @@ Guard *guard_free(Guard *g, bool cgroup_gone)
         g->timer = sd_event_source_disable_unref(g->timer);
         guard_unwatch_file(g, &g->events_wd);
         guard_unwatch_file(g, &g->limit_wd);
+        guard_poll_remove(g);
         if (g->engine.phase == ENGINE_PRESSURE && g->manager->n_under_pressure > 0)
                 g->manager->n_under_pressure--;
         closep(&g->cgfd);

@@ -14,6 +14,7 @@
 #include "action-trim-inject.h"
 #include "action.h"
 #include "action-command.h"
+#include "guard-poll.h"
 #include "manager-await.h"
 #include "record.h"
 #include "bus-systemd.h"
@@ -74,6 +75,7 @@ Manager *manager_free(Manager *m)
                 guard_free(g, /* cgroup_gone= */ false); /* restores brakes */
         }
         sentinel_manager_done(m);
+        guard_poll_free(m);
         i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL))
                 dir_watch_free(v);
@@ -326,6 +328,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                                                 g->events_wd = -1;
                                         if (!cgroup_has_memory(g->cgfd))
                                                 manager_drop_guard(m, g, true);
+                                        else if (g->events_wd < 0)
+                                                (void) guard_poll_add(g); /* its watch dropped: polled */
                                 } else if (e->mask & IN_MODIFY)
                                         guard_on_events_modified(g);
                                 continue;

@@ -23,6 +23,7 @@
 typedef struct Manager Manager;
 typedef struct BrakeCall BrakeCall;
 typedef struct CommandWatch CommandWatch;
+typedef struct GuardPoll GuardPoll;
 typedef struct PassTrack PassTrack;
 typedef struct InjectRun InjectRun;
 typedef struct TrimState TrimState;
@@ -121,6 +122,7 @@ struct Manager {
         Hashmap *stateful;               /* path -> Guard: the guards that may have state to save */
         Hashmap *unit_records;           /* unit name (or path) -> UnitRecord: beyond a cgroup's life */
         Hashmap *awaits;                 /* wd -> MemoryAwait: cgroups without their memory files yet */
+        GuardPoll *poll;                 /* guards without a memory.events watch (daemon/guard-poll.c) */
         bool stateful_incomplete;        /* a put into stateful failed: save from all guards */
 
         int control_fd;

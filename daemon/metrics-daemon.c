@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "guard-poll.h"
 #include "manager.h"
 #include "metrics.h"
 #include "util/fileio.h"
@@ -212,6 +213,7 @@ int metrics_text(Manager *m, FILE *f)
                             (usec_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
                 .rss_bytes = rss_pages * (uint64_t) sysconf(_SC_PAGESIZE),
                 .guarded = n,
+                .unwatched = guard_poll_count(m),
                 .under_pressure = m->n_under_pressure,
                 .records_suppressed = mt->records_suppressed,
                 .start_time_seconds = (double) mt->start_realtime_usec / USEC_PER_SEC,

@@ -110,6 +110,10 @@ int metrics_format(const MetricsDaemon *d, const MetricsCgroup *cgroups, size_t 
         fprintf(f, "memwarden_daemon_resident_memory_bytes %" PRIu64 "\n", d->rss_bytes);
         write_family(f, "memwarden_guarded_cgroups", "gauge", "Cgroups a policy guards.");
         fprintf(f, "memwarden_guarded_cgroups %" PRIu64 "\n", d->guarded);
+        write_family(f, "memwarden_guarded_cgroups_unwatched", "gauge",
+                "Guarded cgroups without an inotify watch on memory.events (fs.inotify.max_user_watches used "
+                "up), read every second instead.");
+        fprintf(f, "memwarden_guarded_cgroups_unwatched %" PRIu64 "\n", d->unwatched);
         write_family(f, "memwarden_cgroups_under_pressure", "gauge", "Guarded cgroups under memory pressure now.");
         fprintf(f, "memwarden_cgroups_under_pressure %" PRIu64 "\n", d->under_pressure);
         write_family(f, "memwarden_records_suppressed_total", "counter",

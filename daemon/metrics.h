@@ -66,6 +66,7 @@ typedef struct MetricsDaemon {
         usec_t cpu_usec;                             /* user + system */
         uint64_t rss_bytes;
         uint64_t guarded;
+        uint64_t unwatched;                          /* guarded without a memory.events watch: polled */
         uint64_t under_pressure;
         uint64_t records_suppressed;
         double start_time_seconds;                   /* since the epoch */

@@ -15,6 +15,7 @@
 #define MW_MESSAGE_CONFIG_ERROR "731a61ff7d8b4b13820062ed415dec13" /* configuration rejected */
 #define MW_MESSAGE_BRAKE "2b9b064a4b5a436f93b3c9190d1ef89b"        /* memory.high brake set or restored */
 #define MW_MESSAGE_STARTED "0f497462c8564442a45216908fdf07c9"      /* started or reloaded */
+#define MW_MESSAGE_UNWATCHED "7a96a90329494ebf8f522d395e50b9e1"    /* guards polled for want of inotify watches */
 
 typedef struct Record Record;
 

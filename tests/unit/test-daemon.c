@@ -447,3 +447,75 @@ Test(daemon, an_injection_helper_goes_with_its_guard)
         waitpid(second, NULL, 0);
         cr_assert_not(old_alive, "the second helper (PID %d) outlived the daemon", (int) pids[1]);
 }
+
+/* The daemon in a user namespace of its own (root mapped to root), whose fs.inotify.max_user_watches
+ * (/proc/sys/user/max_inotify_watches there, counted besides the host's) is `limit`: a wrapper script in front
+ * of the valgrind wrapper, if any. */
+static void start_with_inotify_watch_limit(const FxRun *run, unsigned limit)
+{
+        char script[600], wrapper[900];
+        fx_putf("limit-watches.sh", "#!/bin/sh\nexec unshare -U -r sh -c "
+                "'echo %u >/proc/sys/user/max_inotify_watches && exec \"$@\"' sh \"$@\"\n", limit);
+        snprintf(script, sizeof script, "%s/limit-watches.sh", fx_dir);
+        cr_assert_eq(chmod(script, 0755), 0);
+        const char *w = getenv("MEMWARDEN_DAEMON_WRAPPER");
+        snprintf(wrapper, sizeof wrapper, "%s %s", script, w ?: "");
+        setenv("MEMWARDEN_DAEMON_WRAPPER", wrapper, 1);
+        fx_start(run);
+        if (w)
+                setenv("MEMWARDEN_DAEMON_WRAPPER", w, 1);
+        else
+                unsetenv("MEMWARDEN_DAEMON_WRAPPER");
+}
+
+static void set_inotify_watch_limit(unsigned limit)
+{
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "nsenter -U -t %d sh -c 'echo %u >/proc/sys/user/max_inotify_watches'",
+                 (int) fx_pid, limit);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Out of inotify watches (limit 0): the guard has no memory.events watch and is not blind. A high event is
+ * acted on within a poll tick (1 s) plus the policy's own time; the count is said once (UNWATCHED=1), shown
+ * by status (text and JSON) and the metrics. Once the limit allows, the watch comes back at the next tick
+ * (UNWATCHED=0) and the next change is seen through it. */
+Test(daemon, a_guard_out_of_inotify_watches_is_polled_not_blind)
+{
+        start_with_inotify_watch_limit(&(FxRun){ .policy = POLICY, .no_bus = true }, 0);
+        char *log = fx_wait_log("UNWATCHED=1", 3000);
+        cr_assert_not_null(log, "no record of the unwatched guard");
+        cr_assert(strstr(log, "ERRNO=28"), "%s", log);
+        cr_assert(strstr(log, "MAX_USER_WATCHES="), "%s", log);
+        char *st = fx_control("status json\n");
+        cr_assert(strstr(st, "\"unwatched\":1"), "%s", st);
+        st = fx_control("status\n");
+        cr_assert(strstr(st, "1 guarded cgroup without an inotify watch on memory.events (fs.inotify.max_user_watches="), "%s", st);
+        cr_assert(strstr(fx_control("metrics\n"), "memwarden_guarded_cgroups_unwatched 1\n"));
+
+        fx_put("cg/system.slice/web.service/memory.events",
+               "low 0\nhigh 7\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+        log = fx_wait_log("MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6", 3000);
+        cr_assert_not_null(log, "the unwatched guard did not act on its high event");
+        cr_assert(strstr(log, "REASONS=high-event"), "%s", log);
+        cr_assert(strstr(log, "ACTION=reclaim"), "%s", log);
+        cr_assert_not_null(fx_wait_log("MESSAGE_ID=c45d22c01f94415eb5aab3c6cd52fc02", 5000), "no relief record");
+
+        set_inotify_watch_limit(1000);
+        log = fx_wait_log("UNWATCHED=0", 3000);
+        cr_assert_not_null(log, "the watch did not come back");
+        st = fx_control("status json\n");
+        cr_assert(strstr(st, "\"unwatched\":0"), "%s", st);
+        cr_assert_null(strstr(fx_control("status\n"), "without an inotify watch"));
+        /* Through the watch now: the second onset comes as fast as with a watch from the start. */
+        unsigned onsets = fx_count(fx_slurp("daemon.log"), "MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6");
+        fx_put("cg/system.slice/web.service/memory.events",
+               "low 0\nhigh 9\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+        for (int t = 0; t < 3000 * fx_scale(); t += 50) {
+                if (fx_count(fx_slurp("daemon.log"), "MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6") > onsets)
+                        break;
+                usleep(50 * 1000);
+        }
+        cr_assert_gt(fx_count(fx_slurp("daemon.log"), "MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6"), onsets,
+                     "no second onset through the watch:\n%s", fx_slurp("daemon.log"));
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/guard-poll.c: guards without a memory.events watch, polled on one shared timer (guard-poll.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guard-poll.h"
+#include "record.h"
+#include "util/log.h"
+#include "util/time-util.h"
+
+struct GuardPoll {
+        Hashmap *guards;             /* path -> Guard */
+        sd_event_source *timer;
+        int last_error;              /* the last inotify_add_watch() failure, -errno */
+        size_t last_count;           /* at the last tick */
+        bool announced;              /* the record with the count went out (and no "all back" since) */
+};
+
+static const char *const max_watches_file = "/proc/sys/fs/inotify/max_user_watches";
+
+static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        guard_poll_tick(userdata);
+        return 0;
+}
+
+static void poll_schedule(Manager *m)
+{
+        GuardPoll *p = m->poll;
+        usec_t when = now_usec(CLOCK_MONOTONIC) + GUARD_POLL_USEC;
+
+        if (!p->timer) {
+                int r = sd_event_add_time(m->event, &p->timer, CLOCK_MONOTONIC, when, GUARD_POLL_USEC / 10,
+                                          on_poll_timer, m);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot add the timer that polls guards without an inotify watch: "
+                                             "%m, ignoring");
+                        return;
+                }
+                (void) sd_event_source_set_description(p->timer, "guard-poll");
+        } else
+                (void) sd_event_source_set_time(p->timer, when);
+        (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+}
+
+int guard_poll_add(Guard *g)
+{
+        Manager *m = g->manager;
+
+        if (!m->poll) {
+                m->poll = calloc(1, sizeof *m->poll);
+                if (!m->poll)
+                        goto oom;
+        }
+        GuardPoll *p = m->poll;
+        if (!p->guards) {
+                p->guards = hashmap_new(HASHMAP_KEY_STRING);
+                if (!p->guards)
+                        goto oom;
+        }
+        Guard *old = hashmap_get(p->guards, g->path);
+        if (old == g)
+                return 0;
+        if (old)
+                (void) hashmap_remove(p->guards, g->path); /* a guard of the same path that is going */
+        if (hashmap_put(p->guards, g->path, g) < 0)
+                goto oom;
+        if (hashmap_size(p->guards) == 1 || !p->timer ||
+            sd_event_source_get_enabled(p->timer, NULL) <= 0)
+                poll_schedule(m);
+        return 0;
+oom:
+        log_error("%s: no memory.events watch and out of memory to poll it instead: changes of memory.events "
+                  "are not seen until the next step", g->path);
+        return -ENOMEM;
+}
+
+void guard_poll_remove(Guard *g)
+{
+        GuardPoll *p = g->manager->poll;
+        if (p && p->guards && hashmap_get(p->guards, g->path) == g)
+                (void) hashmap_remove(p->guards, g->path);
+}
+
+size_t guard_poll_count(Manager *m)
+{
+        return m->poll && m->poll->guards ? hashmap_size(m->poll->guards) : 0;
+}
+
+static void max_watches_read(char *buf, size_t size)
+{
+        snprintf(buf, size, "?");
+        int fd = open(max_watches_file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, size - 1);
+        close(fd);
+        if (n <= 0) {
+                snprintf(buf, size, "?");
+                return;
+        }
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+}
+
+/* One record when guards are first polled, and one when none is any more. */
+static void poll_announce(Manager *m)
+{
+        GuardPoll *p = m->poll;
+        size_t n = guard_poll_count(m);
+        char max[32];
+
+        if (n != p->last_count)
+                metrics_changed(m); /* the gauge */
+        p->last_count = n;
+        if ((n > 0) == p->announced)
+                return;
+        p->announced = n > 0;
+        max_watches_read(max, sizeof max);
+        Record *r = record_new(MW_MESSAGE_UNWATCHED, n > 0 ? LOG_WARNING : LOG_INFO);
+        record_add(r, "UNWATCHED=%zu", n);
+        record_add(r, "GUARDED=%zu", hashmap_size(m->guards));
+        record_add(r, "MAX_USER_WATCHES=%s", max);
+        record_add(r, "POLL_USEC=%llu", (unsigned long long) GUARD_POLL_USEC);
+        if (n > 0 && p->last_error < 0)
+                record_add(r, "ERRNO=%i", -p->last_error);
+        if (n > 0)
+                record_send(r, "%zu of %zu guarded cgroups have no inotify watch on memory.events (%s): each is "
+                               "read every %llus instead; raise fs.inotify.max_user_watches (now %s, two watches "
+                               "a guarded cgroup) with a sysctl.d drop-in",
+                            n, hashmap_size(m->guards),
+                            p->last_error == -ENOSPC ? "fs.inotify.max_user_watches is used up" :
+                            p->last_error < 0 ? strerror(-p->last_error) : "the watch was dropped",
+                            (unsigned long long) (GUARD_POLL_USEC / USEC_PER_SEC), max);
+        else
+                record_send(r, "Every guarded cgroup has its inotify watch on memory.events again (%zu guarded, "
+                               "fs.inotify.max_user_watches %s): no more polling", hashmap_size(m->guards), max);
+}
+
+static bool events_equal(const MemoryEvents *a, const MemoryEvents *b)
+{
+        return a->low == b->low && a->high == b->high && a->max == b->max && a->oom == b->oom &&
+               a->oom_kill == b->oom_kill && a->oom_group_kill == b->oom_group_kill;
+}
+
+void guard_poll_tick(Manager *m)
+{
+        GuardPoll *p = m->poll;
+        if (!p || !p->guards)
+                return;
+
+        bool retry = true;
+        void *v;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(p->guards, &i, &v, NULL)) {
+                Guard *g = v;
+
+                /* The watch again, until the first ENOSPC of this tick (the others would get the same). */
+                if (retry && g->events_wd < 0) {
+                        int r = guard_watch_events(g);
+                        if (r < 0) {
+                                p->last_error = r;
+                                if (r == -ENOSPC || r == -ENOMEM)
+                                        retry = false;
+                        }
+                }
+                if (g->events_wd >= 0)
+                        guard_poll_remove(g); /* the current entry: allowed while iterating */
+
+                /* Under pressure the guard samples on its own timer anyway (guard_on_events_modified()). */
+                if (guard_under_pressure(g) && g->timer)
+                        continue;
+                MemoryEvents ev;
+                if (g->engine.initialized && !g->unreadable && cgroup_read_events(g->cgfd, /* local= */ false, &ev) >= 0 &&
+                    events_equal(&ev, &g->engine.last_events))
+                        continue;
+                /* Changed, unreadable or gone (the step says which): as an inotify event would. g may be
+                 * freed by this (a removed cgroup): not used after it. */
+                guard_on_events_modified(g);
+        }
+        poll_announce(m);
+        if (guard_poll_count(m) > 0)
+                poll_schedule(m);
+        else if (p->timer)
+                (void) sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+}
+
+void guard_poll_status_text(Manager *m, FILE *f)
+{
+        size_t n = guard_poll_count(m);
+        if (n == 0)
+                return;
+        char max[32];
+        max_watches_read(max, sizeof max);
+        fprintf(f, "%zu guarded cgroup%s without an inotify watch on memory.events (fs.inotify.max_user_watches=%s): "
+                   "polled every %llus; raise the limit (memwardend(8), LIMITS)\n",
+                n, n == 1 ? "" : "s", max, (unsigned long long) (GUARD_POLL_USEC / USEC_PER_SEC));
+}
+
+void guard_poll_free(Manager *m)
+{
+        GuardPoll *p = m->poll;
+        if (!p)
+                return;
+        sd_event_source_disable_unref(p->timer);
+        hashmap_free(p->guards);
+        free(p);
+        m->poll = NULL;
+}
