@@ -136,9 +136,8 @@ void manager_status_json(Manager *m, FILE *f)
                         fprintf(f, "%s\"%s\"", k ? "," : "", rung_to_string(p->ladder[k]));
                 fputs("]}", f);
         }
-        fprintf(f, "],\"guarded\":%zu,\"unwatched\":%zu,\"under_pressure\":%u,\"cgroups\":[", hashmap_size(m->guards),
-                guard_poll_count(m),
-                m->n_under_pressure);
+        fprintf(f, "],\"guarded\":%zu,\"unwatched\":%zu,\"under_pressure\":%u,\"cgroups\":[",
+                hashmap_size(m->guards), guard_poll_count(m), m->n_under_pressure);
         void *v;
         bool first = true, swap = metrics_swap_available(m);
         HashmapIter i = HASHMAP_ITER_INIT;

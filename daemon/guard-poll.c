@@ -175,7 +175,8 @@ void guard_poll_tick(Manager *m)
                 if (guard_under_pressure(g) && g->timer)
                         continue;
                 MemoryEvents ev;
-                if (g->engine.initialized && !g->unreadable && cgroup_read_events(g->cgfd, /* local= */ false, &ev) >= 0 &&
+                if (g->engine.initialized && !g->unreadable &&
+                    cgroup_read_events(g->cgfd, /* local= */ false, &ev) >= 0 &&
                     events_equal(&ev, &g->engine.last_events))
                         continue;
                 /* Changed, unreadable or gone (the step says which): as an inotify event would. g may be
