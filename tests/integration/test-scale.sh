@@ -187,9 +187,16 @@ truncate -s 64M $fsimg && mkfs.ext4 -q -F $fsimg && mkdir -p /mnt/mwblind && mou
 # Root's watches in use now (every root process's inotify fds; an fd shared by two counts twice, which only
 # makes the budget smaller), plus one directory watch per cgroup but the 100, plus 2 (directory and
 # memory.events) for about 40 of the 100: the walk reaches the others with none left.
-used=$(for p in /proc/[0-9]*; do
-        [ "$(awk '/^Uid:/ {print $2}' $p/status 2>/dev/null)" = 0 ] && cat $p/fdinfo/* 2>/dev/null; done |
-        grep -c '^inotify wd:')
+used=$(python3 -c 'import glob, re
+n = 0
+for p in glob.glob("/proc/[0-9]*"):
+    try:
+        if re.search(r"^Uid:\s+0\s", open(p + "/status").read(), re.M):
+            for f in glob.glob(p + "/fdinfo/*"):
+                n += len(re.findall(r"^inotify wd:", open(f).read(), re.M))
+    except OSError:
+        pass
+print(n)')
 ndirs=$(find $root -type d | wc -l)
 watches0=$(sysctl -n fs.inotify.max_user_watches)
 budget=$((used + ndirs - 100 + 80))
@@ -199,11 +206,21 @@ info "fs.inotify.max_user_watches $watches0 -> $budget (root uses $used, $ndirs 
 mw_start
 wait_for 120 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding 100 cgroups'" ||
         fail "not all 100 /mwblind cgroups guarded: $("$MWCTL" status | head -1)"
-# Which memory.events files have a watch of the daemon: inode numbers from its inotify fdinfo (hex).
-watched_inos() { cat /proc/"$MW_PID"/fdinfo/* 2>/dev/null |
-        sed -n 's/^inotify wd:[0-9a-f]* ino:\([0-9a-f]*\) .*/\1/p' | while read -r x; do echo $((16#$x)); done | sort -u; }
-unwatched() { local w; w=$(watched_inos); for i in $(seq 1 100); do
-        grep -qx "$(stat -c %i $blind/b$i/memory.events)" <<<"$w" || echo b$i; done; }
+# The guards whose memory.events has no watch of the daemon: inode numbers (hex) in its inotify fdinfo.
+unwatched() { python3 - "$MW_PID" $blind <<'PY'
+import glob, os, re, sys
+pid, blind = sys.argv[1], sys.argv[2]
+inos = set()
+for f in glob.glob("/proc/%s/fdinfo/*" % pid):
+    try:
+        inos |= {int(x, 16) for x in re.findall(r"^inotify wd:[0-9a-f]+ ino:([0-9a-f]+) ", open(f).read(), re.M)}
+    except OSError:
+        pass
+for i in range(1, 101):
+    if os.stat("%s/b%d/memory.events" % (blind, i)).st_ino not in inos:
+        print("b%d" % i)
+PY
+}
 unw=$(unwatched)
 nunw=$(echo "$unw" | grep -c .)
 info "guards without a memory.events watch: $nunw of 100"
