@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "guard-poll.h"
 #include "record.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/time-util.h"
 
@@ -93,17 +93,8 @@ size_t guard_poll_count(Manager *m)
 
 static void max_watches_read(char *buf, size_t size)
 {
-        snprintf(buf, size, "?");
-        int fd = open(max_watches_file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        ssize_t n = read(fd, buf, size - 1);
-        close(fd);
-        if (n <= 0) {
+        if (read_record_at(AT_FDCWD, max_watches_file, buf, size) <= 0)
                 snprintf(buf, size, "?");
-                return;
-        }
-        buf[n] = 0;
         buf[strcspn(buf, "\n")] = 0;
 }
 
