@@ -157,8 +157,9 @@ static int process_in_exec(pid_t pid, pid_t *ret_tid)
 /* Whether pid shares its memory image with another process: its parent (pid is a vfork child, or made with
  * CLONE_VM, before its execve) or one of its threads' children (a vfork or posix_spawn in flight). Then the
  * call would run in memory another process uses too, and an execve() of the sharer would go unseen: its old
- * image stays alive through the other one (target_execed() reads it). 1 with *ret_other, 0, negative errno
- * (a comparison that fails for another reason than a process gone). kcmp(2) is in @system-service. */
+ * image stays alive through the other one (target_execed() reads it). 1 with *ret_other (its parent) or 2
+ * (a child), 0, negative errno (a comparison that fails for another reason than a process gone). kcmp(2) is
+ * in @system-service. */
 static pid_t getppid_of(pid_t tid);
 
 static int shares_memory(pid_t pid, pid_t *ret_other)
@@ -197,7 +198,7 @@ static int shares_memory(pid_t pid, pid_t *ret_other)
                         long k = syscall(SYS_kcmp, pid, (pid_t) c, KCMP_VM, 0, 0);
                         if (k == 0) {
                                 *ret_other = (pid_t) c;
-                                return 1;
+                                return 2;
                         }
                         if (k < 0 && errno != ESRCH)
                                 return -errno;
@@ -217,7 +218,7 @@ static int check_not_shared(pid_t pid, InjectResult *res)
         }
         if (r > 0) {
                 set_reason(res, "shares its memory with PID %d (%s): a vfork() or CLONE_VM child before its execve",
-                           (int) other, other == getppid_of(pid) ? "its parent" : "its child");
+                           (int) other, r == 1 ? "its parent" : "its child");
                 return 0;
         }
         return 1;
@@ -265,10 +266,6 @@ static int target_check(pid_t pid, Target *t, const char *yama_path, InjectResul
                            (int) exec_tid);
                 return 0;
         }
-
-        r = check_not_shared(pid, res);
-        if (r <= 0)
-                return r;
 
         r = proc_read(pid, "maps", &maps);
         if (r < 0)
@@ -353,7 +350,9 @@ int inject_check(pid_t pid, InjectResult *ret)
 {
         Target t = { .pid = pid, .mem_fd = -EBADF };
         *ret = (InjectResult) {};
-        int r = target_check(pid, &t, NULL, ret);
+        int r = check_not_shared(pid, ret); /* as inject_process() does before target_check() */
+        if (r > 0)
+                r = target_check(pid, &t, NULL, ret);
         free(t.maps_text);
         return r;
 }
