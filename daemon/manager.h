@@ -5,8 +5,9 @@
  * Discovery: every cgroup directory has an inotify watch for IN_CREATE/IN_DELETE of subdirectories, so a
  * new cgroup is seen when it is made, with no polling (kernfs raises these; checked in the VM). Each
  * guarded cgroup has its PSI trigger fd(s) in the loop (EPOLLPRI: fired; EPOLLERR: cgroup removed) and an
- * inotify IN_MODIFY watch on its memory.events (without one, out of watches: polled, daemon/guard-poll.c). While calm nothing else runs: no timers but the systemd
- * watchdog. Under pressure a guard samples on a timer until the engine says calm. */
+ * inotify IN_MODIFY watch on its memory.events. While calm nothing else runs: no timers but the systemd
+ * watchdog, and the one-second poll of the guards that could get no such watch (out of watches:
+ * daemon/guard-poll.c). Under pressure a guard samples on a timer until the engine says calm. */
 #pragma once
 
 #include <systemd/sd-bus.h>
