@@ -69,6 +69,16 @@ unit_cgroup() {
 # cg_event CGROUP_DIR KEY [FILE]: a counter from memory.events (or FILE).
 cg_event() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "" }' "$1/${3:-memory.events}" 2>/dev/null; }
 
+# cg_oom_kills CGROUP_DIR: the kernel's OOM kills of tasks in the cgroup or below it: memory.events oom_kill
+# while the cgroup exists; once it is gone (a scope or service whose last process died is removed, and an
+# unreadable file must not read as 0), the kernel log's oom-kill lines of this boot whose task_memcg= is it
+# or below it.
+cg_oom_kills() {
+        local n; n=$(cg_event "$1" oom_kill)
+        [ -n "$n" ] && { echo "$n"; return; }
+        journalctl -k -b --no-pager -o cat | grep -c "task_memcg=${1#/sys/fs/cgroup}[/,]"
+}
+
 # Units started with start_unit are stopped on exit.
 _units=()
 _cleanup() {

@@ -37,7 +37,7 @@ wait_for 20 sh -c "! systemctl is-active -q $unit || [ -z \"\$(cat $cg/cgroup.pr
         fail "the hog still runs after the kill"
 pass "the hog is gone"
 assert_eq "$(systemctl show -P Result $unit | grep -c oom-kill)" 0 "systemd saw no OOM kill"
-oom=$(cg_event "$cg" oom_kill)
+oom=$(cg_oom_kills "$cg")
 [ -z "$oom" ] && oom=0
 assert_eq "$oom" 0 "memory.events oom_kill stayed 0 (memwarden acted before the kernel)"
 done_testing

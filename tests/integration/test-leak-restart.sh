@@ -54,7 +54,7 @@ pass "systemd started the unit again after memwarden's restart ($(started) start
 
 assert_eq "$(systemctl show -P Result $unit | grep -c oom-kill)" 0 "systemd saw no OOM kill"
 cg=$(unit_cgroup $unit)
-oom=$(cg_event "$cg" oom_kill); [ -z "$oom" ] && oom=0
+oom=$(cg_oom_kills "$cg")
 assert_eq "$oom" 0 "memory.events oom_kill is 0"
 kills=$(journalctl -k --since "$MW_T0" --no-pager 2>/dev/null | grep -c "Killed process")
 assert_eq "$kills" 0 "the kernel killed no process since the test began"

@@ -120,7 +120,7 @@ guarded_run() { # TAG: start the guarded unit, wait for memwardend's kill record
                 "action $(mw_field ACTION_USEC) us"
         info "$1: now MemAvailable $(awk '/^MemAvailable/ {print int($2 / 1024)}' /proc/meminfo) MiB; system $(tr '\n' ' ' </proc/pressure/memory)"
         local oom
-        oom=$(cg_event "$cg" oom_kill)
+        oom=$(cg_oom_kills "$cg")
         assert_eq "${oom:-0}" 0 "$1: the kernel OOM-killed nothing in the guarded unit (memwarden was first)"
         wait_for 20 sh -c "! systemctl is-active -q mw-own-guarded.service ||
                 [ -z \"\$(cat $cg/cgroup.procs 2>/dev/null)\" ]" || fail "$1: the guarded unit still runs after the kill"
@@ -147,7 +147,7 @@ assert_eq "$(grep -c 'oom-kill:constraint=.*task_memcg=/memwarden.slice' <<<"$km
 info "kernel: $(grep -c 'oom-kill:constraint=' <<<"$kmsg") OOM kill(s) in all since the hog started"
 assert_eq "$(systemctl show -P MainPID memwardend.service)" "$MW_PID" "memwardend survived the global OOM (same MainPID)"
 assert_eq "$(systemctl show -P NRestarts memwardend.service)" 0 "memwardend was not restarted (NRestarts=0)"
-assert_eq "$(cg_event "$mwcg" oom_kill)" 0 "memwardend.service memory.events oom_kill = 0"
+assert_eq "$(cg_oom_kills "$mwcg")" 0 "memwardend.service memory.events oom_kill = 0"
 assert_true "memwardenctl status answers after the global OOM" "$MWCTL" status
 
 # 4. It still guards and acts.

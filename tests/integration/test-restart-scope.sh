@@ -63,7 +63,7 @@ restart_record() { # UNIT
                 { mw_dump_journal 40; fail "no ACTION=restart record for $1 within 80 s"; }
 }
 no_kernel_kill() { # CGROUP WHAT
-        local oom; oom=$(cg_event "$1" oom_kill)
+        local oom; oom=$(cg_oom_kills "$1")
         assert_eq "${oom:-0}" 0 "$2: memory.events oom_kill is 0"
 }
 

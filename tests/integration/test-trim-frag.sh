@@ -75,7 +75,7 @@ assert_eq $(( (0x$a_sigcgt >> 51) & 1 )) 1 "A catches SIGRTMIN+18 (the preloaded
 
 # Why A would be gone: the kernel's OOM killer (memory.events) or memwarden's kill rung (its record).
 a_gone() {
-        local why="memory.events oom_kill=$(cg_event "$cg" oom_kill)"
+        local why="memory.events oom_kill=$(cg_oom_kills "$cg")"
         mw_wait_record 1 "$MW_ACTION" 'r.get("UNIT") == "mw-frag.service" and r.get("ACTION") == "kill"' &&
                 why="$why; memwarden's kill: $(mw_field MESSAGE)"
         journalctl -k --no-pager | grep -i "out of memory\|oom-kill" | tail -3 >&2
@@ -110,7 +110,7 @@ python3 -c 'import json; r = json.load(open("/tmp/mw-record.json")); p = r.get("
 assert_ge $((released >> 20)) 100 "the settle record says >= 100 MiB released"
 assert_contains "$(python3 -c 'import json; print(json.load(open("/tmp/mw-record.json")).get("TRIM_PROCESS"))')" "pid=$apid comm=frag allocator=glibc" "A's own line in the settle record"
 
-oom=$(cg_event "$cg" oom_kill)
+oom=$(cg_oom_kills "$cg")
 assert_eq "${oom:-0}" 0 "memory.events oom_kill stayed 0"
 mw_wait_record 1 "$MW_ACTION" 'r.get("UNIT") == "mw-frag.service" and r.get("ACTION") == "kill"' &&
         fail "memwarden escalated to kill"

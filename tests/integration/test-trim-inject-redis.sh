@@ -84,7 +84,7 @@ redis_up mw-redisinj-bare.service
 second bare
 wait_for 120 test -s /run/bare.rc || info "the second process did not finish within 120 s"
 sleep 1
-bare_oom=$(cg_event "$REDIS_CG" oom_kill)
+bare_oom=$(cg_oom_kills "$REDIS_CG")
 bare_keys=$(python3 "$RK" $PORT check $N $EVERY $SIZE 2>&1 | tail -1)
 info "baseline: oom_kill ${bare_oom:-0}; redis $(kill -0 $REDIS_PID 2>/dev/null && echo alive || echo "killed (exit $(cat /run/mw-redisinj-bare.service.exit 2>/dev/null))"), keys: $bare_keys; second process: exit $(cat /run/bare.rc 2>/dev/null) $(tail -1 /run/bare.out 2>/dev/null)"
 assert_ge "${bare_oom:-0}" 1 "baseline: the kernel OOM-kills (the scenario needs the purge)"
@@ -110,7 +110,7 @@ assert_true "RSS fell toward used_memory: RSS - used_memory $gap_before -> $gap_
         test $((gap_after * 2)) -le $gap_before
 keys=$(python3 "$RK" $PORT check $N $EVERY $SIZE 2>&1 | tail -1)
 assert_contains "$keys" "kept $((N / EVERY)) ok $((N / EVERY)) missing 0 wrong 0" "every kept key has its value"
-oom=$(cg_event "$REDIS_CG" oom_kill)
+oom=$(cg_oom_kills "$REDIS_CG")
 assert_eq "${oom:-0}" 0 "memory.events oom_kill stayed 0 (baseline: ${bare_oom:-0})"
 peak=$(( $(cat $REDIS_CG/memory.peak 2>/dev/null || echo 0) >> 20 ))
 info "margin: memory.peak $peak MiB of MemoryMax 256 MiB ($((256 - peak)) MiB to spare)"

@@ -74,7 +74,7 @@ run mw-pyinj-bare.service
 touch /run/mw-pyinj-bare.service/go
 bare_cg=$(unit_cgroup mw-pyinj-bare.service)
 wait_for 90 grep -q "^a-" /run/mw-pyinj-bare.service/log || fail "baseline: python B never ended"
-bare_oom=$(cg_event "$bare_cg" oom_kill)
+bare_oom=$(cg_oom_kills "$bare_cg")
 info "baseline cgroup $bare_cg: memory.max $(cat $bare_cg/memory.max 2>/dev/null) peak $(cat $bare_cg/memory.peak 2>/dev/null) swap.max $(cat $bare_cg/memory.swap.max 2>/dev/null) events: $(tr '\n' ' ' < $bare_cg/memory.events 2>/dev/null) anon $(awk '$1=="anon"{print $2}' $bare_cg/memory.stat 2>/dev/null)"
 info "baseline without memwarden: $(grep ^a /run/mw-pyinj-bare.service/log | cut -d' ' -f1-4) / $(grep ^b-exit /run/mw-pyinj-bare.service/log), oom_kill ${bare_oom:-0}"
 assert_ge "${bare_oom:-0}" 1 "baseline: the kernel OOM-killed (the scenario needs the trim)"
@@ -121,7 +121,7 @@ pass "python A is alive"
 a_rss_after=$(awk '/^VmRSS/ { print $2 * 1024 }' /proc/$apid/status)
 info "python A's RSS now: $((a_rss_after >> 20)) MiB"
 assert_ge $(( (a_rss - a_rss_after) >> 20 )) 90 "python A's RSS fell by >= 90 MiB"
-oom=$(cg_event "$cg" oom_kill)
+oom=$(cg_oom_kills "$cg")
 assert_eq "${oom:-0}" 0 "memory.events oom_kill stayed 0 (baseline: ${bare_oom:-0})"
 mw_wait_record 30 "$MW_RESULT" 'r.get("UNIT") == "mw-pyinj.service" and r.get("ACTION") == "trim" and int(r.get("TRIM_INJECTED", "0")) >= 1' ||
         { mw_dump_journal; fail "no settle record with TRIM_INJECTED for trim"; }

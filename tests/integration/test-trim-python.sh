@@ -69,6 +69,6 @@ mw_wait_record 20 "$MW_RESULT" 'r.get("UNIT") == "mw-pyfrag.service" and r.get("
         { mw_dump_journal; fail "no settle record for trim"; }
 info "settle record: TRIM_RELEASED_BYTES=$(mw_field TRIM_RELEASED_BYTES) TRIM_PROCESS=$(mw_field TRIM_PROCESS)"
 assert_ge $(( $(mw_field TRIM_RELEASED_BYTES) >> 20 )) 90 "the record says >= 90 MiB released"
-oom=$(cg_event "$cg" oom_kill)
+oom=$(cg_oom_kills "$cg")
 assert_eq "${oom:-0}" 0 "memory.events oom_kill stayed 0"
 done_testing
