@@ -138,6 +138,21 @@ static bool events_equal(const MemoryEvents *a, const MemoryEvents *b)
                a->oom_kill == b->oom_kill && a->oom_group_kill == b->oom_group_kill;
 }
 
+bool guard_events_recheck(Guard *g)
+{
+        /* Under pressure the guard samples on its own timer anyway (guard_on_events_modified()). */
+        if (guard_under_pressure(g) && g->timer)
+                return false;
+        MemoryEvents ev;
+        if (g->engine.initialized && !g->unreadable &&
+            cgroup_read_events(g->cgfd, /* local= */ false, &ev) >= 0 &&
+            events_equal(&ev, &g->engine.last_events))
+                return false;
+        /* Changed, unreadable or gone (the step says which): as an inotify event would. */
+        guard_on_events_modified(g);
+        return true;
+}
+
 void guard_poll_tick(Manager *m)
 {
         GuardPoll *p = m->poll;
@@ -162,17 +177,7 @@ void guard_poll_tick(Manager *m)
                 if (g->events_wd >= 0)
                         guard_poll_remove(g); /* the current entry: allowed while iterating */
 
-                /* Under pressure the guard samples on its own timer anyway (guard_on_events_modified()). */
-                if (guard_under_pressure(g) && g->timer)
-                        continue;
-                MemoryEvents ev;
-                if (g->engine.initialized && !g->unreadable &&
-                    cgroup_read_events(g->cgfd, /* local= */ false, &ev) >= 0 &&
-                    events_equal(&ev, &g->engine.last_events))
-                        continue;
-                /* Changed, unreadable or gone (the step says which): as an inotify event would. g may be
-                 * freed by this (a removed cgroup): not used after it. */
-                guard_on_events_modified(g);
+                (void) guard_events_recheck(g); /* may free g (a removed cgroup): not used after it */
         }
         poll_announce(m);
         if (guard_poll_count(m) > 0)

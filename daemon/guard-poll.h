@@ -25,6 +25,10 @@ int guard_poll_add(Guard *g);
 void guard_poll_remove(Guard *g);
 /* How many guards are polled. */
 size_t guard_poll_count(Manager *m);
+/* Steps g as an inotify IN_MODIFY on its memory.events would when the counters differ from the last step's
+ * (or cannot be read): the poll's tick, and the rescan after an inotify queue overflow (changes lost with the
+ * queue). Returns true when it stepped; g may then be freed (its cgroup is gone). */
+bool guard_events_recheck(Guard *g);
 /* One tick now (the timer's work; tests call it through the timer). */
 void guard_poll_tick(Manager *m);
 /* The guard's memory.events watch (daemon/guard.c). Returns 0, or -errno (-ENOSPC: out of watches). */

@@ -276,13 +276,16 @@ static void manager_forget_one(Manager *m, const char *cgpath)
 
 static int manager_rescan(Manager *m)
 {
-        /* Drop what vanished, then walk everything (after an inotify queue overflow). */
+        /* After an inotify queue overflow: drop what vanished, step the guards whose memory.events changed
+         * (those events may be lost with the queue), then walk everything. */
         void *v;
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {
                 Guard *g = v;
                 if (!cgroup_has_memory(g->cgfd))
                         manager_drop_guard(m, g, true);
+                else
+                        (void) guard_events_recheck(g); /* may free g */
         }
         return cgroup_walk_fd(m->root, "/", walk_cb, m);
 }

@@ -519,3 +519,49 @@ Test(daemon, a_guard_out_of_inotify_watches_is_polled_not_blind)
         cr_assert_gt(fx_count(fx_slurp("daemon.log"), "MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6"), onsets,
                      "no second onset through the watch:\n%s", fx_slurp("daemon.log"));
 }
+
+/* The inotify queue overflows (IN_Q_OVERFLOW) and a memory.events change is among the events lost: the rescan
+ * reads every guard's memory.events and steps each that changed, as the lost event would have. The daemon is
+ * stopped (SIGSTOP) while more than fs.inotify.max_queued_events events are queued (files made and removed in
+ * a watched directory), then the counters change, then it goes on. */
+Test(daemon, a_change_lost_in_an_inotify_overflow_is_seen_by_the_rescan)
+{
+        char buf[32] = "";
+        FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "re");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(buf, sizeof buf, f));
+        fclose(f);
+        unsigned max = (unsigned) strtoul(buf, NULL, 10);
+        cr_assert_gt(max, 0u);
+
+        fx_start(&(FxRun){ .policy = POLICY, .no_bus = true });
+        cr_assert_eq(kill(fx_pid, SIGSTOP), 0);
+        /* No assertion until SIGCONT: the teardown's SIGTERM would wait for a stopped daemon. */
+        unsigned made = 0;
+        char p[512];
+        for (unsigned i = 0; i < max / 2 + 64; i++) {
+                snprintf(p, sizeof p, "%s/cg/system.slice/flood-%u", fx_dir, i);
+                int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        break;
+                close(fd);
+                if (unlink(p) == 0)
+                        made += 2; /* IN_CREATE, IN_DELETE: names differ, nothing is merged */
+        }
+        FILE *e = NULL;
+        snprintf(p, sizeof p, "%s/cg/system.slice/web.service/memory.events", fx_dir);
+        if ((e = fopen(p, "we"))) {
+                fputs("low 0\nhigh 7\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n", e);
+                fclose(e);
+        }
+        cr_assert_eq(kill(fx_pid, SIGCONT), 0);
+        cr_assert_gt(made, max, "only %u events made", made);
+        cr_assert_not_null(e, "%s: %s", p, strerror(errno));
+
+        cr_assert_not_null(fx_wait_log("inotify queue overflowed", 5000), "the queue did not overflow");
+        char *log = fx_wait_log("MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6", 3000);
+        cr_assert_not_null(log, "the memory.events change lost in the overflow was not seen by the rescan");
+        cr_assert(strstr(log, "REASONS=high-event"), "%s", log);
+        cr_assert(strstr(log, "EVENTS_HIGH_DELTA=7"), "%s", log);
+        cr_assert(strstr(log, "CGROUP=/system.slice/web.service"), "%s", log);
+}
