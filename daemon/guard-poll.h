@@ -29,6 +29,17 @@ size_t guard_poll_count(Manager *m);
  * (or cannot be read): the poll's tick, and the rescan after an inotify queue overflow (changes lost with the
  * queue). Returns true when it stepped; g may then be freed (its cgroup is gone). */
 bool guard_events_recheck(Guard *g);
+/* The cgroup directory cgpath has no inotify watch (out of watches): each tick retries it and looks into the
+ * directory for cgroups not known yet, discovered as an IN_CREATE would (manager_discover()); once the
+ * watch is added (or the directory is gone) it leaves the list. Returns 0 or -ENOMEM (said). Idempotent. */
+int dir_poll_add(Manager *m, const char *cgpath);
+/* cgpath was removed: off the list. O(1). */
+void dir_poll_forget(Manager *m, const char *cgpath);
+size_t dir_poll_count(Manager *m);
+/* path -> path: the directories polled, NULL when none ever was (reload re-matches them). */
+Hashmap *dir_poll_dirs(Manager *m);
+/* The directory's watch (daemon/manager.c): 0 also when it has one already, or -errno. */
+int manager_watch_dir(Manager *m, const char *cgpath);
 /* One tick now (the timer's work; tests call it through the timer). */
 void guard_poll_tick(Manager *m);
 /* The guard's memory.events watch (daemon/guard.c). Returns 0, or -errno (-ENOSPC: out of watches). */

@@ -170,7 +170,7 @@ static int manager_evaluate(Manager *m, const char *cgpath, int dfd)
         return guard_step(g); /* baseline, brake */
 }
 
-static int manager_watch_dir(Manager *m, const char *cgpath)
+int manager_watch_dir(Manager *m, const char *cgpath)
 {
         if (hashmap_get(m->dirs_by_path, cgpath))
                 return 0;
@@ -211,14 +211,8 @@ static int walk_cb(const CgroupRoot *root, const char *cgpath, int dfd, void *us
         if (r < 0) {
                 if (ERRNO_IS_GONE(r))
                         return 1; /* gone already: skip its children */
-                if (r == -ENOSPC) {
-                        static bool warned;
-                        if (!warned)
-                                log_warning("Out of inotify watches (fs.inotify.max_user_watches): new cgroups "
-                                            "below %s will not be seen, ignoring", cgpath);
-                        warned = true;
-                } else
-                        log_debug_errno(r, "%s: cannot watch the directory: %m, ignoring", cgpath);
+                log_debug_errno(r, "%s: cannot watch the directory: %m; polled instead", cgpath);
+                (void) dir_poll_add(m, cgpath); /* said in guard-poll's record */
         }
         (void) manager_evaluate(m, cgpath, dfd);
         return 0;
@@ -264,6 +258,7 @@ static void manager_forget_one(Manager *m, const char *cgpath)
         Guard *g = hashmap_get(m->guards, cgpath);
         if (g)
                 manager_drop_guard(m, g, /* cgroup_gone= */ true);
+        dir_poll_forget(m, cgpath);
         DirWatch *d = hashmap_remove(m->dirs_by_path, cgpath);
         if (d) {
                 /* kernfs keeps the watch of a removed cgroup directory until it is removed. */
@@ -433,6 +428,9 @@ int manager_reload(Manager *m, ConfigError *ret_err)
         HashmapIter i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->dirs_by_path, &i, &v, NULL))
                 (void) manager_evaluate(m, ((DirWatch *) v)->path, -EBADF);
+        i = HASHMAP_ITER_INIT;
+        while (dir_poll_dirs(m) && hashmap_iterate(dir_poll_dirs(m), &i, &v, NULL))
+                (void) manager_evaluate(m, v, -EBADF); /* directories without a watch (guard-poll.h) */
         /* Guards whose directory is not watched (out of inotify watches) are re-matched too. */
         i = HASHMAP_ITER_INIT;
         while (hashmap_iterate(m->guards, &i, &v, NULL)) {

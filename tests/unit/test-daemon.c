@@ -565,3 +565,43 @@ Test(daemon, a_change_lost_in_an_inotify_overflow_is_seen_by_the_rescan)
         cr_assert(strstr(log, "EVENTS_HIGH_DELTA=7"), "%s", log);
         cr_assert(strstr(log, "CGROUP=/system.slice/web.service"), "%s", log);
 }
+
+/* Out of inotify watches (limit 0), no cgroup directory has a watch either: a cgroup made below one later is
+ * found by the poll (within a tick), guarded (its brake set) and acted on (its memory.events polled too). The
+ * directories are counted in the record and in status; once the limit allows, their watches come back. */
+Test(daemon, a_cgroup_made_below_a_directory_out_of_inotify_watches_is_found)
+{
+        start_with_inotify_watch_limit(&(FxRun){ .policy = POLICY, .no_bus = true }, 0);
+        cr_assert_not_null(fx_wait_log("UNWATCHED=1", 3000), "no record of the unwatched guard");
+
+        fx_make_cgroup_at("aside", "/new-poll.service", "100000000\n");
+        fx_put("aside/new-poll.service/memory.current", "95000000\n");
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "mv '%s/aside/new-poll.service' '%s/cg/system.slice/'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0); /* moved in: a cgroup appears with its files at once */
+        char *log = fx_wait_log("CGROUP=/system.slice/new-poll.service UNIT=new-poll.service SLICE=system.slice "
+                                "POLICY=test", 4000);
+        cr_assert_not_null(log, "the cgroup made below an unwatched directory was not guarded");
+        cr_assert(strstr(log, "BRAKE=set"), "%s", log);
+
+        fx_events("/system.slice/new-poll.service", 5);
+        log = fx_wait_log("MESSAGE_ID=cc09ac76392d4205bf123cd640dcc1a6 CGROUP=/system.slice/new-poll.service", 4000);
+        cr_assert_not_null(log, "the cgroup found by the poll did not act on its high event");
+        cr_assert(strstr(log, "EVENTS_HIGH_DELTA=5"), "%s", log);
+
+        log = fx_slurp("daemon.log");
+        cr_assert(strstr(log, "UNWATCHED_DIRS=4"), "/, system.slice and its two services: %s", log);
+        cr_assert(strstr(fx_control("status\n"), "5 cgroup directories without an inotify watch for new cgroups"),
+                  "%s", fx_control("status\n"));
+
+        set_inotify_watch_limit(1000);
+        log = fx_wait_log("UNWATCHED=0 UNWATCHED_DIRS=0", 3000);
+        cr_assert_not_null(log, "the watches did not come back");
+        cr_assert_null(strstr(fx_control("status\n"), "without an inotify watch"));
+        /* Through the directory's watch now. */
+        fx_make_cgroup_at("aside", "/new-watched.service", "100000000\n");
+        snprintf(cmd, sizeof cmd, "mv '%s/aside/new-watched.service' '%s/cg/system.slice/'", fx_dir, fx_dir);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_not_null(fx_wait_log("CGROUP=/system.slice/new-watched.service UNIT=new-watched.service", 3000),
+                           "the cgroup made below the watched directory was not guarded");
+}
