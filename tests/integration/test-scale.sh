@@ -16,7 +16,9 @@
 #     daemon's watches, /proc/PID/fdinfo, is the judge) is not blind: its push over the brake (page cache
 #     through memory.max 64M, Brake=75%, no PSI trigger) gets its onset record with the reclaim within 30 s,
 #     the kernel counted the "high" events, `memwardenctl status` names the count of unwatched guards, and
-#     once the limit is raised again the guard gets its watch back.
+#     once the limit is raised again the guard gets its watch back. That guard is /mwblind/zz/n1, made after
+#     the start below /mwblind/zz, a directory walked last and so without a watch of its own for new
+#     cgroups (fdinfo again): it is found by the poll of that directory and guarded, brake set.
 # MEMWARDEN_SCALE_N sets the count: 1,000 by default for the CI time budget (the structural facts are the
 # same: at most 4 threads, not 1,000); MEMWARDEN_SCALE_N=10000 for the issue's size (more than the VM's
 # 900 s on a host at load 29; minutes on a quiet one).
@@ -178,6 +180,8 @@ P
 blind=$root/mwblind
 mkdir $blind && echo +memory >$blind/cgroup.subtree_control || fail "make /mwblind"
 for i in $(seq 1 100); do mkdir $blind/b$i && echo 64M >$blind/b$i/memory.max || fail "make /mwblind/b$i"; done
+# Walked after the b's (names in order), when no watch is left: no watch for the cgroups made below it.
+mkdir $blind/zz && echo +memory >$blind/zz/cgroup.subtree_control || fail "make /mwblind/zz"
 # The pushes read page cache (ext4 on a loop device): reclaimable, so the brake makes the kernel count "high"
 # events rather than stall (as test-control-stall does).
 modprobe loop 2>/dev/null
@@ -204,10 +208,11 @@ sysctl -q -w fs.inotify.max_user_watches=$budget || fail "set fs.inotify.max_use
 trap 'sysctl -q -w fs.inotify.max_user_watches=$watches0; umount /mnt/mwblind 2>/dev/null; _cleanup' EXIT
 info "fs.inotify.max_user_watches $watches0 -> $budget (root uses $used, $ndirs cgroup directories)"
 mw_start
-wait_for 120 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding 100 cgroups'" ||
-        fail "not all 100 /mwblind cgroups guarded: $("$MWCTL" status | head -1)"
-# The guards whose memory.events has no watch of the daemon: inode numbers (hex) in its inotify fdinfo.
-unwatched() { python3 - "$MW_PID" $blind <<'PY'
+wait_for 120 sh -c "'$MWCTL' status | head -1 | grep -q 'guarding 101 cgroups'" ||
+        fail "not all 100 /mwblind cgroups and /mwblind/zz guarded: $("$MWCTL" status | head -1)"
+# Which of the given paths (below /mwblind) have no inotify watch of the daemon: inode numbers (hex) in its
+# inotify fdinfo.
+unwatched() { python3 - "$MW_PID" $blind "$@" <<'PY'
 import glob, os, re, sys
 pid, blind = sys.argv[1], sys.argv[2]
 inos = set()
@@ -216,16 +221,21 @@ for f in glob.glob("/proc/%s/fdinfo/*" % pid):
         inos |= {int(x, 16) for x in re.findall(r"^inotify wd:[0-9a-f]+ ino:([0-9a-f]+) ", open(f).read(), re.M)}
     except OSError:
         pass
-for i in range(1, 101):
-    if os.stat("%s/b%d/memory.events" % (blind, i)).st_ino not in inos:
-        print("b%d" % i)
+for p in sys.argv[3:]:
+    if os.stat("%s/%s" % (blind, p)).st_ino not in inos:
+        print(p)
 PY
 }
-unw=$(unwatched)
-nunw=$(echo "$unw" | grep -c .)
+nunw=$(unwatched $(printf 'b%d/memory.events ' $(seq 1 100)) | grep -c .)
 info "guards without a memory.events watch: $nunw of 100"
 assert_ge "$nunw" 20 "at least 20 of the 100 guards have no memory.events watch (the budget is short)"
-target=$(echo "$unw" | tail -1)
+assert_eq "$(unwatched zz)" zz "/mwblind/zz has no directory watch (walked after the budget ran out)"
+mkdir $blind/zz/n1 && echo 64M >$blind/zz/n1/memory.max || fail "make /mwblind/zz/n1"
+target=zz/n1
+wait_for 30 sh -c "'$MWCTL' status --json | grep -q '\"/mwblind/$target\"' && ! grep -q max $blind/$target/memory.high" ||
+        { mw_dump_journal; fail "/mwblind/$target, made below the unwatched /mwblind/zz, not guarded with its brake within 30 s"; }
+pass "/mwblind/$target, made below the unwatched /mwblind/zz, is guarded (found by the poll of the directory)"
+assert_eq "$(unwatched $target/memory.events)" $target/memory.events "/mwblind/$target has no memory.events watch either"
 info "target: /mwblind/$target (unwatched), brake $(cat $blind/$target/memory.high)"
 high0=$(cg_event $blind/$target high)
 sh -c "echo \$\$ >$blind/$target/cgroup.procs; exec head -c 80M /mnt/mwblind/sparse" >/dev/null
