@@ -15,6 +15,7 @@
 #include "cgroup-procs.h"
 #include "cgroup-trim.h"
 #include "util/fileio.h"
+#include "util/json-read.h"
 #include "util/log.h"
 
 int trim_signal(void)
@@ -140,283 +141,137 @@ int trim_send(const CgroupRoot *r, pid_t pid, const char *cgpath, int value, Tri
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* Reports: a small JSON reader that visits every leaf with its dotted path ("mallinfo_after.fordblks"). */
+/* Reports, read with util/json-read. Every member is read in order (a repeated key: the last one counts,
+ * each is checked); unknown keys are ignored. */
 
-#define JSON_DEPTH_MAX 8
+#define TRIM_REPORT_DEPTH_MAX 8
 
-typedef struct JsonLeaf {
-        const char *path;
-        bool is_string, is_number, number_ok;
-        const char *str;
-        uint64_t num;
-        int num_error;
-} JsonLeaf;
-
-typedef int (*json_leaf_cb)(const JsonLeaf *l, void *userdata);
-
-static const char *skip_ws(const char *p)
+/* A string meant for a terminal or a journal field: the control characters an escape can spell become '?'. */
+static int report_string(const char *v, const char *end, char *buf, size_t size)
 {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-                p++;
-        return p;
+        int k = json_string_copy(v, end, buf, size);
+        if (k < 0)
+                return k;
+        for (char *c = buf; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?';
+        return 0;
 }
 
-/* Parses a string at p ('"'), unescaping simple escapes into out (truncated to size). Returns the
- * position after the closing quote, or NULL. */
-static const char *json_string(const char *p, char *out, size_t size)
+static int report_mallinfo(const char *obj, const char *end, TrimMallinfo *m)
 {
-        size_t n = 0;
-        if (*p++ != '"')
-                return NULL;
-        for (;;) {
-                char c = *p++;
-                if (!c || (unsigned char) c < 0x20)
-                        return NULL;
-                if (c == '"')
-                        break;
-                if (c == '\\') {
-                        c = *p++;
-                        switch (c) {
-                        case '"': case '\\': case '/': break;
-                        case 'n': c = '\n'; break;
-                        case 't': c = '\t'; break;
-                        case 'r': c = '\r'; break;
-                        case 'b': c = '\b'; break;
-                        case 'f': c = '\f'; break;
-                        case 'u':
-                                for (int i = 0; i < 4; i++)
-                                        if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i])
-                                                return NULL;
-                                p += 4;
-                                c = '?';
-                                break;
-                        default:
-                                return NULL;
-                        }
-                }
-                if (n + 1 < size)
-                        out[n++] = c;
-        }
-        if (size)
-                out[n] = 0;
-        return p;
-}
-
-static const char *json_value(const char *p, char *path, size_t plen, int depth, json_leaf_cb cb, void *ud,
-                              int *err);
-
-static const char *json_object(const char *p, char *path, size_t plen, int depth, json_leaf_cb cb, void *ud,
-                               int *err)
-{
-        size_t base = strlen(path);
-        p = skip_ws(p + 1);
-        if (*p == '}')
-                return p + 1;
-        for (;;) {
-                char key[64];
-                p = json_string(skip_ws(p), key, sizeof key);
-                if (!p)
-                        return NULL;
-                p = skip_ws(p);
-                if (*p++ != ':')
-                        return NULL;
-                snprintf(path + base, plen - base, "%s%s", base ? "." : "", key);
-                p = json_value(skip_ws(p), path, plen, depth + 1, cb, ud, err);
-                path[base] = 0;
-                if (!p)
-                        return NULL;
-                p = skip_ws(p);
-                if (*p == ',') {
-                        p++;
-                        continue;
-                }
-                if (*p == '}')
-                        return p + 1;
-                return NULL;
-        }
-}
-
-static const char *json_array(const char *p, char *path, size_t plen, int depth, json_leaf_cb cb, void *ud,
-                              int *err)
-{
-        size_t base = strlen(path);
-        p = skip_ws(p + 1);
-        if (*p == ']')
-                return p + 1;
-        for (;;) {
-                /* Array elements are visited under "path[]". */
-                snprintf(path + base, plen - base, "[]");
-                p = json_value(skip_ws(p), path, plen, depth + 1, cb, ud, err);
-                path[base] = 0;
-                if (!p)
-                        return NULL;
-                p = skip_ws(p);
-                if (*p == ',') {
-                        p++;
-                        continue;
-                }
-                if (*p == ']')
-                        return p + 1;
-                return NULL;
-        }
-}
-
-static const char *json_value(const char *p, char *path, size_t plen, int depth, json_leaf_cb cb, void *ud,
-                              int *err)
-{
-        if (depth > JSON_DEPTH_MAX)
-                return NULL;
-        JsonLeaf l = { .path = path };
-        char s[64];
-
-        if (*p == '{')
-                return json_object(p, path, plen, depth, cb, ud, err);
-        if (*p == '[')
-                return json_array(p, path, plen, depth, cb, ud, err);
-        if (*p == '"') {
-                p = json_string(p, s, sizeof s);
-                if (!p)
-                        return NULL;
-                l.is_string = true;
-                l.str = s;
-        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-                const char *start = p;
-                bool plain = *p != '-';
-                uint64_t v = 0;
-                int num_error = 0;
-                if (*p == '-')
-                        p++;
-                while (*p >= '0' && *p <= '9') {
-                        unsigned d = (unsigned) (*p - '0');
-                        if (v > (UINT64_MAX - d) / 10)
-                                num_error = -ERANGE;
-                        else
-                                v = v * 10 + d;
-                        p++;
-                }
-                if (p == start + !plain)
-                        return NULL;
-                if (*p == '.' || *p == 'e' || *p == 'E') {
-                        plain = false;
-                        p++;
-                        while ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == 'e' || *p == 'E')
-                                p++;
-                }
-                l.is_number = true;
-                l.number_ok = plain && num_error == 0;
-                l.num_error = plain ? num_error : -EINVAL;
-                l.num = v;
-        } else if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4))
-                p += 4;
-        else if (!strncmp(p, "false", 5))
-                p += 5;
-        else
-                return NULL;
-        int r = cb(&l, ud);
-        if (r < 0 && *err == 0)
-                *err = r;
-        return p;
-}
-
-typedef struct ReportParse {
-        TrimReport *r;
-        bool have_pid, have_request, have_time, have_rss_before, have_rss_after, have_released;
-} ReportParse;
-
-static int report_leaf(const JsonLeaf *l, void *userdata)
-{
-        ReportParse *rp = userdata;
-        TrimReport *t = rp->r;
         static const struct {
                 const char *key;
                 size_t offset;
-        } u64_keys[] = {
-#define K(k, f) { k, offsetof(TrimReport, f) }
-                K("seq", seq), K("time_usec", time_usec), K("duration_usec", duration_usec),
-                K("rss_before", rss_before), K("rss_after", rss_after), K("released", released),
-                K("anon_huge_before", anon_huge_before), K("anon_huge_after", anon_huge_after),
-                K("rss", rss), K("system", system), K("free", free), K("in_use", in_use),
-                K("mallinfo_before.arena", mallinfo_before.arena), K("mallinfo_before.hblkhd", mallinfo_before.hblkhd),
-                K("mallinfo_before.uordblks", mallinfo_before.uordblks),
-                K("mallinfo_before.fordblks", mallinfo_before.fordblks),
-                K("mallinfo_before.keepcost", mallinfo_before.keepcost),
-                K("mallinfo_after.arena", mallinfo_after.arena), K("mallinfo_after.hblkhd", mallinfo_after.hblkhd),
-                K("mallinfo_after.uordblks", mallinfo_after.uordblks),
-                K("mallinfo_after.fordblks", mallinfo_after.fordblks),
-                K("mallinfo_after.keepcost", mallinfo_after.keepcost),
+        } keys[] = {
+#define K(f) { #f, offsetof(TrimMallinfo, f) }
+                K(arena), K(hblkhd), K(uordblks), K(fordblks), K(keepcost),
 #undef K
         };
 
-        if (streq(l->path, "pid")) {
-                if (!l->is_number || !l->number_ok || l->num == 0 || l->num > INT32_MAX)
-                        return l->num_error == -ERANGE ? -ERANGE : -EINVAL;
-                t->pid = (pid_t) l->num;
-                rp->have_pid = true;
-                return 0;
-        }
-        if (streq(l->path, "request")) {
-                if (!l->is_string || (!streq(l->str, "trim") && !streq(l->str, "info")))
-                        return -EINVAL;
-                t->is_info = streq(l->str, "info");
-                rp->have_request = true;
-                return 0;
-        }
-        if (streq(l->path, "comm") || streq(l->path, "allocator")) {
-                if (!l->is_string)
-                        return -EINVAL;
-                char *dst = streq(l->path, "comm") ? t->comm : t->allocator;
-                snprintf(dst, sizeof t->comm, "%s", l->str);
-                return 0;
-        }
-        if (streq(l->path, "arenas[]")) {
-                return 0;
-        }
-        if (!strncmp(l->path, "arenas[].", 9)) {
-                if (streq(l->path, "arenas[].nr"))
-                        t->n_arenas++;
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(u64_keys); i++) {
-                if (!streq(l->path, u64_keys[i].key))
-                        continue;
-                if (!l->is_number || !l->number_ok)
-                        return l->num_error == -ERANGE ? -ERANGE : -EINVAL;
-                *(uint64_t *) ((char *) t + u64_keys[i].offset) = l->num;
-                if (!strncmp(l->path, "mallinfo_before.", 16))
-                        t->mallinfo_before.valid = true;
-                else if (!strncmp(l->path, "mallinfo_after.", 15))
-                        t->mallinfo_after.valid = true;
-                rp->have_time |= streq(l->path, "time_usec");
-                rp->have_rss_before |= streq(l->path, "rss_before");
-                rp->have_rss_after |= streq(l->path, "rss_after");
-                rp->have_released |= streq(l->path, "released");
-                return 0;
-        }
-        return 0; /* unknown: ignored */
+        for (const char *mb = json_object_first(obj, end); mb; mb = json_object_next(mb, end))
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        if (!json_string_is(mb, end, keys[i].key))
+                                continue;
+                        int k = json_uint64(json_member_value(mb, end), end,
+                                            (uint64_t *) ((char *) m + keys[i].offset));
+                        if (k < 0)
+                                return k;
+                        m->valid = true;
+                }
+        return 0;
+}
+
+/* The objects in arenas[] that hold an "nr" (not an object or array). */
+static unsigned report_count_arenas(const char *arr, const char *end)
+{
+        unsigned n = 0;
+        for (const char *e = json_array_first(arr, end); e; e = json_array_next(e, end))
+                for (const char *mb = json_object_first(e, end); mb; mb = json_object_next(mb, end)) {
+                        const char *v = json_member_value(mb, end);
+                        if (json_string_is(mb, end, "nr") && v && *v != '{' && *v != '[')
+                                n++;
+                }
+        return n;
 }
 
 int trim_report_parse(const char *buf, TrimReport *ret)
 {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } u64_keys[] = {
+#define K(f) { #f, offsetof(TrimReport, f) }
+                K(seq), K(time_usec), K(duration_usec), K(rss_before), K(rss_after), K(released),
+                K(anon_huge_before), K(anon_huge_after), K(rss), K(system), K(free), K(in_use),
+#undef K
+        };
+        bool have_pid = false, have_request = false, have_time = false, have_rss_before = false,
+             have_rss_after = false, have_released = false;
         TrimReport t = {};
-        ReportParse rp = { .r = &t };
-        char path[256] = "";
-        int err = 0;
+        int k;
 
         if (!buf || !ret)
                 return -EINVAL;
-        const char *p = skip_ws(buf);
-        if (*p != '{')
-                return -EINVAL;
-        p = json_value(p, path, sizeof path, 0, report_leaf, &rp, &err);
-        if (!p)
-                return -EINVAL;
-        if (err < 0)
-                return err;
-        if (*skip_ws(p))
+        const char *end = buf + strlen(buf), *p = json_skip_value_depth(buf, end, TRIM_REPORT_DEPTH_MAX);
+        if (!p || !json_object_first(buf, end))
+                return -EINVAL; /* no object, an empty one, malformed or too deep */
+        while (p < end && strchr(" \t\r\n", *p))
+                p++;
+        if (p != end)
                 return -EINVAL; /* trailing junk */
-        if (!rp.have_pid || !rp.have_request || !rp.have_time)
+
+        for (const char *mb = json_object_first(buf, end); mb; mb = json_object_next(mb, end)) {
+                const char *v = json_member_value(mb, end);
+                uint64_t u;
+
+                if (json_string_is(mb, end, "pid")) {
+                        k = json_uint64(v, end, &u);
+                        if (k < 0)
+                                return k;
+                        if (u == 0 || u > INT32_MAX)
+                                return -EINVAL;
+                        t.pid = (pid_t) u;
+                        have_pid = true;
+                } else if (json_string_is(mb, end, "request")) {
+                        if (!json_string_is(v, end, "trim") && !json_string_is(v, end, "info"))
+                                return -EINVAL;
+                        t.is_info = json_string_is(v, end, "info");
+                        have_request = true;
+                } else if (json_string_is(mb, end, "comm")) {
+                        k = report_string(v, end, t.comm, sizeof t.comm);
+                        if (k < 0)
+                                return k;
+                } else if (json_string_is(mb, end, "allocator")) {
+                        k = report_string(v, end, t.allocator, sizeof t.allocator);
+                        if (k < 0)
+                                return k;
+                } else if (json_string_is(mb, end, "arenas"))
+                        t.n_arenas += report_count_arenas(v, end);
+                else if (json_string_is(mb, end, "mallinfo_before")) {
+                        k = report_mallinfo(v, end, &t.mallinfo_before);
+                        if (k < 0)
+                                return k;
+                } else if (json_string_is(mb, end, "mallinfo_after")) {
+                        k = report_mallinfo(v, end, &t.mallinfo_after);
+                        if (k < 0)
+                                return k;
+                } else
+                        for (size_t i = 0; i < ELEMENTSOF(u64_keys); i++) {
+                                if (!json_string_is(mb, end, u64_keys[i].key))
+                                        continue;
+                                k = json_uint64(v, end, (uint64_t *) ((char *) &t + u64_keys[i].offset));
+                                if (k < 0)
+                                        return k;
+                                have_time |= streq(u64_keys[i].key, "time_usec");
+                                have_rss_before |= streq(u64_keys[i].key, "rss_before");
+                                have_rss_after |= streq(u64_keys[i].key, "rss_after");
+                                have_released |= streq(u64_keys[i].key, "released");
+                        }
+        }
+        if (!have_pid || !have_request || !have_time)
                 return -EINVAL;
-        if (!t.is_info && (!rp.have_rss_before || !rp.have_rss_after || !rp.have_released))
+        if (!t.is_info && (!have_rss_before || !have_rss_after || !have_released))
                 return -EINVAL;
         *ret = t;
         return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,46 @@ static const char *skip_string(const char *p, const char *end)
         return NULL;
 }
 
-static const char *skip_value_depth(const char *p, const char *end, unsigned depth)
+/* p at a number: the byte after it ('-'? digits ('.' digits)? ([eE] [+-]? digits)?; leading zeros let
+ * through), or NULL. */
+static const char *skip_number(const char *p, const char *end)
+{
+        const char *d;
+
+        if (p < end && *p == '-')
+                p++;
+        for (d = p; p < end && *p >= '0' && *p <= '9'; p++)
+                ;
+        if (p == d)
+                return NULL;
+        if (p < end && *p == '.') {
+                for (d = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+                        ;
+                if (p == d)
+                        return NULL;
+        }
+        if (p < end && (*p == 'e' || *p == 'E')) {
+                p++;
+                if (p < end && (*p == '+' || *p == '-'))
+                        p++;
+                for (d = p; p < end && *p >= '0' && *p <= '9'; p++)
+                        ;
+                if (p == d)
+                        return NULL;
+        }
+        return p;
+}
+
+static const char *skip_literal(const char *p, const char *end, const char *word)
+{
+        size_t n = strlen(word);
+        return end - p >= (ptrdiff_t) n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+static const char *skip_value_depth(const char *p, const char *end, unsigned depth, unsigned depth_max)
 {
         p = skip_ws(p, end);
-        if (!p || p >= end || depth > JSON_DEPTH_MAX)
+        if (!p || p >= end || depth > depth_max)
                 return NULL;
         switch (*p) {
         case '"':
@@ -60,7 +97,7 @@ static const char *skip_value_depth(const char *p, const char *end, unsigned dep
                                         return NULL;
                                 p++;
                         }
-                        p = skip_ws(skip_value_depth(p, end, depth + 1), end);
+                        p = skip_ws(skip_value_depth(p, end, depth + 1, depth_max), end);
                         if (!p || p >= end)
                                 return NULL;
                         if (*p == close)
@@ -70,49 +107,71 @@ static const char *skip_value_depth(const char *p, const char *end, unsigned dep
                         p++;
                 }
         }
-        default: {
-                /* numbers, true, false, null: a run of their characters */
-                const char *s = p;
-                while (p < end && strchr("0123456789+-.eEtruefalsn", *p) && *p)
-                        p++;
-                return p > s ? p : NULL;
-        }
+        case 't':
+                return skip_literal(p, end, "true");
+        case 'f':
+                return skip_literal(p, end, "false");
+        case 'n':
+                return skip_literal(p, end, "null");
+        default:
+                return skip_number(p, end);
         }
 }
 
 const char *json_skip_value(const char *p, const char *end)
 {
-        return p ? skip_value_depth(p, end, 0) : NULL;
+        return p ? skip_value_depth(p, end, 0, JSON_DEPTH_MAX) : NULL;
 }
 
-/* Compares the string at p (a quote) with key, without decoding escapes (keys we look for have none). */
-static bool string_is(const char *p, const char *end, const char *key)
+const char *json_skip_value_depth(const char *p, const char *end, unsigned depth_max)
 {
-        size_t n = strlen(key);
-        return end - p >= (ptrdiff_t) n + 2 && p[0] == '"' && memcmp(p + 1, key, n) == 0 && p[n + 1] == '"';
+        return p ? skip_value_depth(p, end, 0, depth_max < JSON_DEPTH_MAX ? depth_max : JSON_DEPTH_MAX) : NULL;
+}
+
+bool json_string_is(const char *p, const char *end, const char *s)
+{
+        p = skip_ws(p, end);
+        if (!p || !s)
+                return false;
+        size_t n = strlen(s);
+        return end - p >= (ptrdiff_t) n + 2 && p[0] == '"' && memcmp(p + 1, s, n) == 0 && p[n + 1] == '"';
+}
+
+const char *json_object_first(const char *p, const char *end)
+{
+        p = skip_ws(p, end);
+        if (!p || p >= end || *p != '{')
+                return NULL;
+        p = skip_ws(p + 1, end);
+        return p < end && *p == '"' ? p : NULL;
+}
+
+const char *json_member_value(const char *member, const char *end)
+{
+        const char *p = skip_ws(skip_string(skip_ws(member, end), end), end);
+        if (!p || p >= end || *p != ':')
+                return NULL;
+        p = skip_ws(p + 1, end);
+        return p < end ? p : NULL;
+}
+
+const char *json_object_next(const char *member, const char *end)
+{
+        const char *p = skip_ws(json_skip_value(json_member_value(member, end), end), end);
+        if (!p || p >= end || *p != ',')
+                return NULL;
+        p = skip_ws(p + 1, end);
+        return p < end && *p == '"' ? p : NULL;
 }
 
 const char *json_object_get(const char *p, const char *end, const char *key)
 {
-        p = skip_ws(p, end);
-        if (!p || !key || p >= end || *p != '{')
+        if (!key)
                 return NULL;
-        p = skip_ws(p + 1, end);
-        if (p < end && *p == '}')
-                return NULL;
-        for (;;) {
-                const char *k = skip_ws(p, end);
-                p = skip_ws(skip_string(k, end), end);
-                if (!p || p >= end || *p != ':')
-                        return NULL;
-                p = skip_ws(p + 1, end);
-                if (string_is(k, end, key))
-                        return p < end ? p : NULL;
-                p = skip_ws(json_skip_value(p, end), end);
-                if (!p || p >= end || *p != ',')
-                        return NULL;
-                p++;
-        }
+        for (const char *m = json_object_first(p, end); m; m = json_object_next(m, end))
+                if (json_string_is(m, end, key))
+                        return json_member_value(m, end);
+        return NULL;
 }
 
 const char *json_array_first(const char *p, const char *end)
@@ -131,6 +190,30 @@ const char *json_array_next(const char *elem, const char *end)
                 return NULL;
         p = skip_ws(p + 1, end);
         return p < end ? p : NULL;
+}
+
+int json_uint64(const char *p, const char *end, uint64_t *ret)
+{
+        uint64_t v = 0;
+        bool overflow = false;
+
+        p = skip_ws(p, end);
+        const char *e = p && p < end && *p >= '0' && *p <= '9' ? skip_number(p, end) : NULL;
+        if (!e)
+                return -EINVAL;
+        for (; p < e && *p >= '0' && *p <= '9'; p++) {
+                unsigned d = (unsigned) (*p - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        overflow = true;
+                else
+                        v = v * 10 + d;
+        }
+        if (p != e)
+                return -EINVAL; /* a fraction or an exponent */
+        if (overflow)
+                return -ERANGE;
+        *ret = v;
+        return 0;
 }
 
 static int hex4(const char *p, unsigned *ret)
@@ -228,4 +311,28 @@ int json_string_dup(const char *p, const char *end, char **ret)
 bad:
         free(s);
         return -EINVAL;
+}
+
+int json_string_copy(const char *p, const char *end, char *buf, size_t size)
+{
+        char *s = NULL;
+        int r;
+
+        if (!buf || size == 0)
+                return -EINVAL;
+        r = json_string_dup(p, end, &s);
+        if (r < 0)
+                return r;
+        size_t n = strlen(s);
+        r = n >= size;
+        if (r) {
+                /* Cut before the character that does not fit whole: s[n] is the first byte left out. */
+                n = size - 1;
+                while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                        n--;
+        }
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        free(s);
+        return r;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for trim_report_parse() (cgroup/cgroup-trim.c): the hand-written JSON reader that runs
+/* libFuzzer harness for trim_report_parse() (cgroup/cgroup-trim.c, reading with util/json-read.c) that runs
  * as root on reports other users' processes write into /run/memwarden/trim. Input: a NUL-terminated copy,
  * as trim_report_read() hands it over (it refuses files over TRIM_REPORT_FILE_MAX). */
 #include <stdint.h>

@@ -217,7 +217,22 @@ Test(cgroup_trim, report_parse_good)
         cr_assert(t.is_info);
         cr_assert_eq(t.n_arenas, 2);
         cr_assert_eq(t.system, 135178);
-        cr_assert_str_eq(t.comm, "a \"q\" ?");
+        /* Escapes decode to UTF-8 (util/json-read); the reader once turned every \u escape into '?'. */
+        cr_assert_str_eq(t.comm, "a \"q\" \xc3\xa9");
+        /* Control characters spelled as escapes become '?' (comm goes to terminals and journal fields). */
+        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,"
+                                       "\"comm\":\"a\\u001b[2Jb\\n\\u007f\"}", &t), 0);
+        cr_assert_str_eq(t.comm, "a?[2Jb??");
+        /* A long name is cut to comm[] at a character boundary: 30 'x', then a 2-byte character that fits
+         * no more. */
+        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"comm\":"
+                                       "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\u00e9\"}", &t), 0);
+        cr_assert_str_eq(t.comm, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        /* A repeated key: the last one counts, and each is checked. */
+        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"pid\":8}", &t), 0);
+        cr_assert_eq(t.pid, 8);
+        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"pid\":\"8\"}", &t),
+                     -EINVAL);
         /* jemalloc's own stats are nested JSON with floats and negative numbers: ignored, not refused. */
         const char *je = "{\"pid\":8,\"request\":\"info\",\"time_usec\":1,\"jemalloc\":{\"x\":[1.5,-2,true,null,"
                          "{\"y\":\"z\"}],\"w\":false}}";
@@ -253,6 +268,11 @@ Test(cgroup_trim, report_parse_hostile)
                 "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"comm\":\"\\x\"}",
                 "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"x\":[[[[[[[[[[1]]]]]]]]]]}", /* too deep */
                 "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"x\":tru}",
+                "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"x\":nul}",
+                "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"x\":1.}",
+                "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"x\":-}",
+                "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"comm\":\"a\\u0000b\"}", /* NUL escape */
+                "{\"pid\":1,\"request\":\"info\",\"time_usec\":1,\"mallinfo_after\":{\"arena\":-1}}",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 cr_assert_lt(trim_report_parse(bad[i], &t), 0, "accepted: %s", bad[i]);
