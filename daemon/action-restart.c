@@ -132,20 +132,37 @@ static int restart_command(Guard *g, ActionOutcome *out)
 /* ---------------------------------------------------------------------------------------------------- */
 /* SIGTERM the main process, SIGKILL after StopTimeout= */
 
-typedef struct StopWatch {
+/* The Manager's, not the guard's: the SIGKILL promised after StopTimeout= still comes when the guard goes
+ * first (a reload that unguards the cgroup); the watch holds its own pidfd and a copy of the path. */
+struct StopWatch {
+        Manager *manager;
+        StopWatch *next, *prev; /* Manager.restart_stops */
         int pidfd;
         pid_t pid;
         char *what;
-} StopWatch;
+        sd_event_source *timer;
+};
 
-static void stop_watch_free(void *p)
+static void stop_watch_free(StopWatch *w)
 {
-        StopWatch *w = p;
         if (!w)
                 return;
+        w->timer = sd_event_source_disable_unref(w->timer);
         closep(&w->pidfd);
         free(w->what);
+        if (w->next)
+                w->next->prev = w->prev;
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (w->manager->restart_stops == w)
+                w->manager->restart_stops = w->next;
         free(w);
+}
+
+void restart_stops_free(Manager *m)
+{
+        while (m->restart_stops)
+                stop_watch_free(m->restart_stops);
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -165,7 +182,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
                         log_warning("%s: PID %d still ran after its stop timeout, sent SIGKILL", w->what,
                                 (int) w->pid);
         }
-        sd_event_source_disable_unref(s);
+        stop_watch_free(w); /* its own source too: sd-event allows it from the handler */
         return 0;
 }
 
@@ -192,15 +209,16 @@ static int restart_sigterm(Guard *g, const char *cgpath, ActionOutcome *out)
         action_add_field(out, "RESTART_PID=%i", (int) pid);
 
         StopWatch *w = calloc(1, sizeof *w);
-        sd_event_source *s = NULL;
         if (w) {
-                w->pidfd = pidfd;
-                w->pid = pid;
-                w->what = strdup(g->path);
-                pidfd = -EBADF;
+                *w = (StopWatch) { .manager = g->manager, .pidfd = TAKE_FD(pidfd), .pid = pid,
+                                   .what = strdup(g->path) };
+                w->next = g->manager->restart_stops;
+                if (w->next)
+                        w->next->prev = w;
+                g->manager->restart_stops = w;
         }
         if (w && w->what)
-                r = sd_event_add_time_relative(g->manager->event, &s, CLOCK_MONOTONIC,
+                r = sd_event_add_time_relative(g->manager->event, &w->timer, CLOCK_MONOTONIC,
                         g->policy->restart_stop_timeout_usec, USEC_PER_SEC / 10, on_stop_timeout, w);
         else
                 r = -ENOMEM;
@@ -209,10 +227,8 @@ static int restart_sigterm(Guard *g, const char *cgpath, ActionOutcome *out)
                         g->path, (int) pid);
                 stop_watch_free(w);
                 closep(&pidfd);
-        } else {
-                (void) sd_event_source_set_destroy_callback(s, stop_watch_free);
-                (void) sd_event_source_set_description(s, "restart-stop-timeout");
-        }
+        } else
+                (void) sd_event_source_set_description(w->timer, "restart-stop-timeout");
         char t[FORMAT_TIME_MAX];
         snprintf(out->summary, sizeof out->summary, "sent SIGTERM to PID %d, the main process (SIGKILL in %s)",
                 (int) pid, format_time(t, sizeof t, g->policy->restart_stop_timeout_usec));

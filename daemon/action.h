@@ -36,3 +36,5 @@ int action_trim(Guard *g, const Observation *o, ActionOutcome *out);
 void action_trim_prepare(Manager *m);
 int action_drop_cache(Guard *g, const Observation *o, ActionOutcome *out);
 int action_restart(Guard *g, const Observation *o, ActionOutcome *out);
+/* Frees the pending StopTimeout= watches (Manager.restart_stops) without sending their SIGKILL. */
+void restart_stops_free(Manager *m);

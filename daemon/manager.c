@@ -93,6 +93,7 @@ Manager *manager_free(Manager *m)
         brake_calls_free(m);
         command_watches_free(m);
         trim_inject_manager_free(m);
+        restart_stops_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         cgroup_root_free(m->root);

@@ -27,6 +27,7 @@ typedef struct CommandWatch CommandWatch;
 typedef struct GuardPoll GuardPoll;
 typedef struct PassTrack PassTrack;
 typedef struct InjectRun InjectRun;
+typedef struct StopWatch StopWatch;
 typedef struct TrimState TrimState;
 
 /* Ordered by size (no holes): a guard per guarded cgroup, most of them calm (docs/scale.md counts the bytes). */
@@ -97,6 +98,7 @@ struct Manager {
         CommandWatch *commands;          /* Command= children running (action-command.c) */
         Hashmap *trim_inject_cooldowns;  /* process -> last injection (action-trim-inject.c) */
         InjectRun *trim_inject_detached; /* injection helpers whose guard went, until reaped */
+        StopWatch *restart_stops;        /* restart SIGTERMs waiting for StopTimeout= (action-restart.c) */
         unsigned n_commands;
         bool exiting;                    /* manager_free() runs: calls to systemd are synchronous */
         CgroupRoot *root;
