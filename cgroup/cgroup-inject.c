@@ -130,8 +130,11 @@ static bool target_execed(const Target *t)
         return pread(t->mem_fd, &b, 1, (off_t) t->maps.libc.base) != 1;
 }
 
-/* A thread inside execve(): 1 and its TID, 0 none, negative errno. */
-static int process_in_exec(pid_t pid, pid_t *ret_tid)
+/* Calls cb with each thread of pid (its TID, from /proc/PID/task) until cb returns nonzero. Returns that
+ * value, 0 when every thread was visited, -ESRCH when the process is gone, negative errno. */
+typedef int (*task_cb_t)(pid_t pid, pid_t tid, void *userdata);
+
+static int task_foreach(pid_t pid, task_cb_t cb, void *userdata)
 {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
@@ -141,17 +144,31 @@ static int process_in_exec(pid_t pid, pid_t *ret_tid)
         struct dirent *de;
         while ((de = readdir(d))) {
                 pid_t tid = (pid_t) atoi(de->d_name);
-                char what[64];
-                _cleanup_free_ char *sc = NULL;
                 if (tid <= 0)
                         continue;
-                snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
-                if (proc_read(pid, what, &sc) >= 0 && inject_thread_in_exec(sc)) {
-                        *ret_tid = tid;
-                        return 1;
-                }
+                int r = cb(pid, tid, userdata);
+                if (r != 0)
+                        return r;
         }
         return 0;
+}
+
+static int task_in_exec(pid_t pid, pid_t tid, void *userdata)
+{
+        char what[64];
+        _cleanup_free_ char *sc = NULL;
+        snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
+        if (proc_read(pid, what, &sc) >= 0 && inject_thread_in_exec(sc)) {
+                *(pid_t *) userdata = tid;
+                return 1;
+        }
+        return 0;
+}
+
+/* A thread inside execve(): 1 and its TID, 0 none, negative errno. */
+static int process_in_exec(pid_t pid, pid_t *ret_tid)
+{
+        return task_foreach(pid, task_in_exec, ret_tid);
 }
 
 /* Whether pid shares its memory image with another process: its parent (pid is a vfork child, or made with
@@ -162,9 +179,33 @@ static int process_in_exec(pid_t pid, pid_t *ret_tid)
  * in @system-service. */
 static pid_t getppid_of(pid_t tid);
 
+/* A child of thread tid that shares pid's memory: 2 with its PID in *userdata, 0 none, negative errno. */
+static int task_child_shares_memory(pid_t pid, pid_t tid, void *userdata)
+{
+        _cleanup_free_ char *children = NULL;
+        char what[64];
+        snprintf(what, sizeof what, "task/%d/children", (int) tid);
+        if (proc_read(pid, what, &children) < 0)
+                return 0; /* the thread is gone */
+        for (char *p = children; *p;) {
+                char *end;
+                long c = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                p = end;
+                long k = syscall(SYS_kcmp, pid, (pid_t) c, KCMP_VM, 0, 0);
+                if (k == 0) {
+                        *(pid_t *) userdata = (pid_t) c;
+                        return 2;
+                }
+                if (k < 0 && errno != ESRCH)
+                        return -errno;
+        }
+        return 0;
+}
+
 static int shares_memory(pid_t pid, pid_t *ret_other)
 {
-        char path[64];
         pid_t parent = getppid_of(pid);
         if (parent > 0 && parent != pid) {
                 long k = syscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0);
@@ -175,36 +216,7 @@ static int shares_memory(pid_t pid, pid_t *ret_other)
                 if (k < 0 && errno != ESRCH)
                         return -errno;
         }
-        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
-        _cleanup_closedir_ DIR *d = opendir(path);
-        if (!d)
-                return errno == ENOENT ? -ESRCH : -errno;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                pid_t tid = (pid_t) atoi(de->d_name);
-                _cleanup_free_ char *children = NULL;
-                char what[64];
-                if (tid <= 0)
-                        continue;
-                snprintf(what, sizeof what, "task/%d/children", (int) tid);
-                if (proc_read(pid, what, &children) < 0)
-                        continue; /* the thread is gone */
-                for (char *p = children; *p;) {
-                        char *end;
-                        long c = strtol(p, &end, 10);
-                        if (end == p)
-                                break;
-                        p = end;
-                        long k = syscall(SYS_kcmp, pid, (pid_t) c, KCMP_VM, 0, 0);
-                        if (k == 0) {
-                                *ret_other = (pid_t) c;
-                                return 2;
-                        }
-                        if (k < 0 && errno != ESRCH)
-                                return -errno;
-                }
-        }
-        return 0;
+        return task_foreach(pid, task_child_shares_memory, ret_other);
 }
 
 /* Refuses (0, with the reason) a process that shares its memory; 1 when it does not; negative errno. */
@@ -344,17 +356,6 @@ int inject_syscalls_allowed(void)
             (errno == EPERM || errno == ENOSYS || errno == EACCES))
                 return 0;
         return 1;
-}
-
-int inject_check(pid_t pid, InjectResult *ret)
-{
-        Target t = { .pid = pid, .mem_fd = -EBADF };
-        *ret = (InjectResult) {};
-        int r = check_not_shared(pid, ret); /* as inject_process() does before target_check() */
-        if (r > 0)
-                r = target_check(pid, &t, NULL, ret);
-        free(t.maps_text);
-        return r;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1110,45 +1111,51 @@ static int candidate_cmp(const void *a, const void *b)
         return x->rank != y->rank ? x->rank - y->rank : (x->tid > y->tid) - (x->tid < y->tid);
 }
 
+typedef struct CandidateList {
+        Candidate *c;
+        size_t n, cap;
+} CandidateList;
+
+static int task_add_candidate(pid_t pid, pid_t tid, void *userdata)
+{
+        CandidateList *l = userdata;
+        char what[64];
+        _cleanup_free_ char *sc = NULL, *stat = NULL;
+        snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
+        if (proc_read(pid, what, &sc) < 0)
+                return 0;
+        snprintf(what, sizeof what, "task/%d/stat", (int) tid);
+        if (proc_read(pid, what, &stat) < 0)
+                return 0;
+        const char *p = strrchr(stat, ')');
+        char state = p && p[1] == ' ' ? p[2] : '?';
+        int rank = inject_thread_rank(sc, state);
+        if (rank < 0)
+                return 0;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 16;
+                Candidate *nc = realloc(l->c, cap * sizeof *nc);
+                if (!nc)
+                        return -ENOMEM;
+                l->c = nc;
+                l->cap = cap;
+        }
+        l->c[l->n++] = (Candidate) { .tid = tid, .rank = rank };
+        return 0;
+}
+
 static int threads_list(pid_t pid, Candidate **ret, size_t *ret_n)
 {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
-        _cleanup_closedir_ DIR *d = opendir(path);
-        if (!d)
-                return errno == ENOENT ? -ESRCH : -errno;
-        _cleanup_free_ Candidate *c = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                pid_t tid = (pid_t) atoi(de->d_name);
-                if (tid <= 0)
-                        continue;
-                char what[64];
-                _cleanup_free_ char *sc = NULL, *stat = NULL;
-                snprintf(what, sizeof what, "task/%d/syscall", (int) tid);
-                if (proc_read(pid, what, &sc) < 0)
-                        continue;
-                snprintf(what, sizeof what, "task/%d/stat", (int) tid);
-                if (proc_read(pid, what, &stat) < 0)
-                        continue;
-                const char *p = strrchr(stat, ')');
-                char state = p && p[1] == ' ' ? p[2] : '?';
-                int rank = inject_thread_rank(sc, state);
-                if (rank < 0)
-                        continue;
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 16;
-                        Candidate *nc = realloc(c, cap * sizeof *c);
-                        if (!nc)
-                                return -ENOMEM;
-                        c = nc;
-                }
-                c[n++] = (Candidate) { .tid = tid, .rank = rank };
+        CandidateList l = {};
+        int r = task_foreach(pid, task_add_candidate, &l);
+        if (r < 0) {
+                free(l.c);
+                return r;
         }
-        qsort(c, n, sizeof *c, candidate_cmp);
-        *ret = TAKE_PTR(c);
-        *ret_n = n;
+        if (l.n > 1)
+                qsort(l.c, l.n, sizeof *l.c, candidate_cmp);
+        *ret = l.c;
+        *ret_n = l.n;
         return 0;
 }
 

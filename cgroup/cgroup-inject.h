@@ -86,6 +86,3 @@ int inject_yama_scope(const char *path);
  * with calls that have no effect (PTRACE_PEEKUSER on itself, a zero-length process_vm_readv). */
 int inject_syscalls_allowed(void);
 
-/* Checks everything that does not need ptrace (status, seccomp, Yama, maps, symbols). Returns 1 when
- * an injection may be tried, 0 with ret->reason and ret->allocator when refused, negative errno. */
-int inject_check(pid_t pid, InjectResult *ret);
