@@ -130,10 +130,20 @@ static void restart_with_sigterm(Guard *g)
         cr_assert_eq(waitpid(child, NULL, WNOHANG), 0, "the child did not ignore SIGTERM");
 }
 
-static void guard_goes(Manager *m, Guard *g)
+/* The fds open now in *ret_fds; a Manager whose guard restarted the child (StopTimeout= stop_timeout_usec,
+ * p is the guard's policy) and went. */
+static Manager *restart_then_the_guard_goes(Policy *p, usec_t stop_timeout_usec, unsigned *ret_fds)
 {
+        policy_init_defaults(p);
+        p->restart_stop_timeout_usec = stop_timeout_usec;
+        *ret_fds = count_fds();
+        Guard *g;
+        Manager *m = manager_with_guard(p, &g);
+        restart_with_sigterm(g);
+        /* The guard goes: the watch is not the guard's, nothing of it is freed here. */
         cr_assert_eq(hashmap_remove(m->guards, g->path), g);
         guard_free(g, /* cgroup_gone= */ true);
+        return m;
 }
 
 /* The daemon exits while the stop timeout is pending (60 s): nothing of it stays. Before the watch was the
@@ -142,14 +152,8 @@ static void guard_goes(Manager *m, Guard *g)
 Test(action_restart, a_pending_stop_timeout_is_freed_with_the_manager)
 {
         Policy p;
-        policy_init_defaults(&p);
-        p.restart_stop_timeout_usec = 60 * USEC_PER_SEC;
-        unsigned fds = count_fds();
-        Guard *g;
-        Manager *m = manager_with_guard(&p, &g);
-
-        restart_with_sigterm(g);
-        guard_goes(m, g); /* the watch is not the guard's: nothing of it is freed here */
+        unsigned fds;
+        Manager *m = restart_then_the_guard_goes(&p, 60 * USEC_PER_SEC, &fds);
         cr_assert_geq(sd_event_run(m->event, 0), 0);
         manager_free(m);
 
@@ -165,14 +169,8 @@ Test(action_restart, a_pending_stop_timeout_is_freed_with_the_manager)
 Test(action_restart, the_stop_timeout_fires_after_its_guard_went)
 {
         Policy p;
-        policy_init_defaults(&p);
-        p.restart_stop_timeout_usec = 200 * USEC_PER_MSEC;
-        unsigned fds = count_fds();
-        Guard *g;
-        Manager *m = manager_with_guard(&p, &g);
-
-        restart_with_sigterm(g);
-        guard_goes(m, g);
+        unsigned fds;
+        Manager *m = restart_then_the_guard_goes(&p, 200 * USEC_PER_MSEC, &fds);
         int status = 0;
         pid_t w = 0;
         for (int i = 0; i < 50 && w == 0; i++) {

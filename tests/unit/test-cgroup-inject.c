@@ -361,6 +361,23 @@ static int finish(Proc *p)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The target is given a line (word), answers want and exits 0. */
+static void expect_answer_and_exit(Proc *p, const char *word, const char *want)
+{
+        char in[64], line[256];
+        int n = snprintf(in, sizeof in, "%s\n", word);
+        cr_assert_eq(write(p->in, in, (size_t) n), n);
+        cr_assert(next_line(p, line, sizeof line));
+        cr_assert_str_eq(line, want);
+        cr_assert_eq(finish(p), 0);
+}
+
+/* The target reads its line as if nothing happened ("read x") and exits 0. */
+static void expect_reads_on(Proc *p)
+{
+        expect_answer_and_exit(p, "x", "read x");
+}
+
 static pid_t tracer_of(pid_t pid)
 {
         char path[64], buf[4096];
@@ -715,16 +732,12 @@ Test(inject_host, refuses_traced_process)
 Test(inject_host, seccomp_filter_allowing_the_calls_is_injected)
 {
         const char *argv[] = { TARGET, "seccomp", "getpid", NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         InjectResult r = inject(p.pid, 1);
         cr_assert_str_eq(r.how, "malloc_trim(0)");
         cr_assert_eq(r.reason[0], 0, "%s", r.reason);
-        cr_assert_eq(write(p.in, "hello\n", 6), 6);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read hello getpid Operation not permitted");
-        cr_assert_eq(finish(&p), 0);
+        expect_answer_and_exit(&p, "hello", "read hello getpid Operation not permitted");
 }
 
 /* A filter that kills the process on madvise: refused with the call it would kill on, and the process
@@ -732,7 +745,6 @@ Test(inject_host, seccomp_filter_allowing_the_calls_is_injected)
 Test(inject_host, refuses_seccomp_filter_killing_on_madvise)
 {
         const char *argv[] = { TARGET, "seccomp", "madvise-kill", NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         InjectResult r = inject(p.pid, 0);
@@ -740,10 +752,7 @@ Test(inject_host, refuses_seccomp_filter_killing_on_madvise)
                                    "kill the process"), "%s", r.reason);
         cr_assert_eq(r.threads_tried, 1, "the filter refuses the process, not one thread");
         cr_assert_eq(tracer_of(p.pid), 0);
-        cr_assert_eq(write(p.in, "hello\n", 6), 6);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read hello getpid ok");
-        cr_assert_eq(finish(&p), 0);
+        expect_answer_and_exit(&p, "hello", "read hello getpid ok");
 }
 
 /* An injector that has a seccomp filter of its own (memwardend under its unit's SystemCallFilter=) cannot
@@ -751,7 +760,6 @@ Test(inject_host, refuses_seccomp_filter_killing_on_madvise)
 Test(inject_host, refuses_seccomp_filter_it_cannot_read)
 {
         const char *argv[] = { TARGET, "seccomp", "getpid", NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         int reason[2];
@@ -779,17 +787,13 @@ Test(inject_host, refuses_seccomp_filter_it_cannot_read)
         cr_assert(strstr(got, "seccomp filter (Seccomp: 2 in /proc/") && strstr(got, "that cannot be read: reading it "
                                                                             "needs CAP_SYS_ADMIN and an injector without a seccomp filter of its own"), "%s", got);
         cr_assert_eq(tracer_of(p.pid), 0);
-        cr_assert_eq(write(p.in, "hello\n", 6), 6);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read hello getpid Operation not permitted");
-        cr_assert_eq(finish(&p), 0);
+        expect_answer_and_exit(&p, "hello", "read hello getpid Operation not permitted");
 }
 
 /* SECCOMP_MODE_STRICT: only read, write, exit and sigreturn; refused before any stop, unharmed. */
 Test(inject_host, refuses_seccomp_strict)
 {
         const char *argv[] = { TARGET, "strict", NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         char path[64], status[4096] = "";
@@ -802,10 +806,7 @@ Test(inject_host, refuses_seccomp_strict)
         InjectResult r = inject(p.pid, 0);
         cr_assert(strstr(r.reason, "seccomp strict mode (Seccomp: 1"), "%s", r.reason);
         cr_assert_eq(r.threads_tried, 0);
-        cr_assert_eq(write(p.in, "hello\n", 6), 6);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read hello");
-        cr_assert_eq(finish(&p), 0);
+        expect_answer_and_exit(&p, "hello", "read hello");
 }
 
 /* Yama's ptrace_scope read from a fixture (never written on a shared host: 3 cannot be undone until
@@ -919,17 +920,13 @@ Test(inject_host, refuses_vfork_child_and_parent)
 Test(inject_host, refuses_libc_without_malloc_trim)
 {
         const char *argv[] = { TARGET, "fakelibc", NOLIBC, NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         InjectResult r = inject(p.pid, 0);
         cr_assert(strstr(r.reason, "libc " NOLIBC " has no malloc_trim symbol"), "%s", r.reason);
         cr_assert_eq(r.allocator, INJECT_ALLOCATOR_GLIBC);
         cr_assert_eq(r.threads_tried, 0);
-        cr_assert_eq(write(p.in, "hello\n", 6), 6);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read hello");
-        cr_assert_eq(finish(&p), 0);
+        expect_answer_and_exit(&p, "hello", "read hello");
 }
 
 Test(inject_host, refuses_pid_reused)
@@ -1125,17 +1122,13 @@ Test(inject_host, refuses_exiting_process)
 Test(inject_host, refuses_jemalloc_without_mallctl)
 {
         const char *argv[] = { TARGET, "read", NULL };
-        char line[256];
         Proc p = spawn(argv, JEMALLOC_STUB);
         expect_ready(&p);
         InjectResult r = inject(p.pid, 0);
         cr_assert_eq(r.allocator, INJECT_ALLOCATOR_JEMALLOC, "%s", inject_allocator_to_string(r.allocator));
         cr_assert(strstr(r.reason, "libjemalloc.so.2 has no mallctl symbol"), "%s", r.reason);
         cr_assert_eq(r.threads_tried, 0, "refused before any thread was stopped");
-        cr_assert_eq(write(p.in, "x\n", 2), 2);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read x");
-        cr_assert_eq(finish(&p), 0);
+        expect_reads_on(&p);
 }
 
 /* The first word of /proc/PID/task/TID/syscall of the target's main thread, once it is blocked. */
@@ -1181,10 +1174,7 @@ Test(inject_host, refuses_process_in_exec)
         cr_assert(next_line(&p, line, sizeof line));
         snprintf(expect, sizeof expect, "ready %d", (int) p.pid);
         cr_assert_str_eq(line, expect, "the new image runs under the same PID");
-        cr_assert_eq(write(p.in, "x\n", 2), 2);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read x");
-        cr_assert_eq(finish(&p), 0);
+        expect_reads_on(&p);
 }
 
 /* The interrupted thread gets back exactly what it had: main sits in a raw read() system call with known
@@ -1253,7 +1243,6 @@ Test(inject_host, registers_unchanged_after_injector_sigkill, .timeout = 120)
 Test(inject_host, skips_thread_without_stack_room)
 {
         const char *argv[] = { TARGET, "smallstack", NULL };
-        char line[256];
         Proc p = spawn(argv, NULL);
         expect_ready(&p);
         usleep(50000);
@@ -1261,10 +1250,7 @@ Test(inject_host, skips_thread_without_stack_room)
         cr_assert(strstr(r.reason, "no thread qualified within 1 tries"), "%s", r.reason);
         cr_assert(strstr(r.reason, "less than 256 KiB of stack left below its stack pointer"), "%s", r.reason);
         cr_assert_eq(tracer_of(p.pid), 0, "nothing attached");
-        cr_assert_eq(write(p.in, "x\n", 2), 2);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read x");
-        cr_assert_eq(finish(&p), 0);
+        expect_reads_on(&p);
 }
 
 /* No thread qualifies: every thread is inside malloc (one arena; main in malloc_stats() holding its lock
@@ -1344,10 +1330,7 @@ Test(inject_host, exec_during_call_detaches, .timeout = 120)
         cr_assert(next_line(&p, line, sizeof line));
         snprintf(expect, sizeof expect, "ready %d", (int) p.pid);
         cr_assert_str_eq(line, expect, "the new image runs under the same PID");
-        cr_assert_eq(write(p.in, "x\n", 2), 2);
-        cr_assert(next_line(&p, line, sizeof line));
-        cr_assert_str_eq(line, "read x");
-        cr_assert_eq(finish(&p), 0);
+        expect_reads_on(&p);
 }
 
 static void torture(const char *busy, unsigned *ret_done, unsigned *ret_skipped)
