@@ -16,6 +16,7 @@
 #include "record.h"
 #include "cgroup/cgroup-act.h"
 #include "util/log.h"
+#include "util/list.h"
 #include "util/time-util.h"
 
 #ifndef P_PIDFD
@@ -50,12 +51,7 @@ static void command_watch_free(CommandWatch *c)
         free(c->container_id);
         free(c->container_name);
         if (c->manager) {
-                if (c->next)
-                        c->next->prev = c->prev;
-                if (c->prev)
-                        c->prev->next = c->next;
-                else if (c->manager->commands == c)
-                        c->manager->commands = c->next;
+                LIST_REMOVE(c->manager->commands, c);
                 c->manager->n_commands--;
         }
         free(c);
@@ -200,7 +196,6 @@ pid_t command_spawn(Manager *m, char **argv, const CommandFor *f)
         }
         *c = (CommandWatch) {
                 .manager = m,
-                .next = m->commands,
                 .rung = f->rung,
                 .pid = child,
                 .for_pid = f->pid,
@@ -211,9 +206,7 @@ pid_t command_spawn(Manager *m, char **argv, const CommandFor *f)
                 .container_id = f->container_id ? strdup(f->container_id) : NULL,
                 .container_name = f->container_name ? strdup(f->container_name) : NULL,
         };
-        if (c->next)
-                c->next->prev = c;
-        m->commands = c;
+        LIST_PREPEND(m->commands, c);
         m->n_commands++;
         if (!c->argv0 || !c->cgroup || (f->container_id && !c->container_id) ||
             (f->container_name && !c->container_name))

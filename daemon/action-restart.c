@@ -39,6 +39,7 @@
 #include "state.h"
 #include "unit-record.h"
 #include "util/log.h"
+#include "util/list.h"
 #include "util/strv.h"
 #include "util/time-util.h"
 
@@ -150,12 +151,7 @@ static void stop_watch_free(StopWatch *w)
         w->timer = sd_event_source_disable_unref(w->timer);
         closep(&w->pidfd);
         free(w->what);
-        if (w->next)
-                w->next->prev = w->prev;
-        if (w->prev)
-                w->prev->next = w->next;
-        else if (w->manager->restart_stops == w)
-                w->manager->restart_stops = w->next;
+        LIST_REMOVE(w->manager->restart_stops, w);
         free(w);
 }
 
@@ -212,10 +208,7 @@ static int restart_sigterm(Guard *g, const char *cgpath, ActionOutcome *out)
         if (w) {
                 *w = (StopWatch) { .manager = g->manager, .pidfd = TAKE_FD(pidfd), .pid = pid,
                                    .what = strdup(g->path) };
-                w->next = g->manager->restart_stops;
-                if (w->next)
-                        w->next->prev = w;
-                g->manager->restart_stops = w;
+                LIST_PREPEND(g->manager->restart_stops, w);
         }
         if (w && w->what)
                 r = sd_event_add_time_relative(g->manager->event, &w->timer, CLOCK_MONOTONIC,

@@ -24,6 +24,7 @@
 #include "util/fileio.h"
 #include "util/hashmap.h"
 #include "util/log.h"
+#include "util/list.h"
 #include "util/time-util.h"
 
 #ifndef P_PIDFD
@@ -227,14 +228,8 @@ static void run_free(InjectRun *r)
         if (r->running && r->pidfd >= 0)
                 (void) pidfd_signal(r->pidfd, SIGKILL, -1);
         run_stop_watching(r);
-        if (r->detached) {
-                if (r->next)
-                        r->next->prev = r->prev;
-                if (r->prev)
-                        r->prev->next = r->next;
-                else if (r->manager->trim_inject_detached == r)
-                        r->manager->trim_inject_detached = r->next;
-        }
+        if (r->detached)
+                LIST_REMOVE(r->manager->trim_inject_detached, r);
         free(r->lines);
         free(r->path);
         free(r);
@@ -533,11 +528,7 @@ void trim_inject_run_drop(InjectRun **runp)
         r->timer = sd_event_source_disable_unref(r->timer);
         r->guard = NULL;
         r->detached = true;
-        r->prev = NULL;
-        r->next = r->manager->trim_inject_detached;
-        if (r->next)
-                r->next->prev = r;
-        r->manager->trim_inject_detached = r;
+        LIST_PREPEND(r->manager->trim_inject_detached, r);
 }
 
 void trim_inject_manager_free(Manager *m)
