@@ -154,7 +154,7 @@ typedef struct FxRun {
         int start_ms;              /* how long to wait for it; default 5000 */
 } FxRun;
 
-static void fx_start(const FxRun *run)
+_unused_ static void fx_start(const FxRun *run)
 {
         char p[512];
         if (run->policy)
@@ -253,7 +253,7 @@ _unused_ static void fx_kill9(void)
         fx_pid = 0;
 }
 
-static char *fx_control(const char *req)
+_unused_ static char *fx_control(const char *req)
 {
         static char buf[1 << 16];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };

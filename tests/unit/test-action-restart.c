@@ -3,7 +3,10 @@
  * process, SIGKILL after [Restart] StopTimeout=) leaves a watch pending on the manager's event loop. It is
  * the Manager's: it outlives its guard and fires then, and manager_free() frees it (its timer, pidfd and
  * path) without firing. A fixture cgroup tree and /proc (the cgroup file names a real child that ignores
- * SIGTERM); the Manager is the daemon's own (manager_new(), its default sd-event loop). */
+ * SIGTERM, daemon-fixture.h's tree); the Manager is the daemon's own (manager_new(), its default sd-event
+ * loop), in this process: no memwardend is started. */
+#include "daemon-fixture.h"
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,30 +24,11 @@
 #include "daemon/manager.h"
 #include "policy/policy.h"
 
-static char dir[64];
 static pid_t child;
-
-static void put(const char *rel, const char *content)
-{
-        char p[300];
-        snprintf(p, sizeof p, "%s/%s", dir, rel);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-        fputs(content, f);
-        fclose(f);
-}
-
-static void mkdir_at(const char *rel)
-{
-        char p[300];
-        snprintf(p, sizeof p, "%s/%s", dir, rel);
-        cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
-}
 
 static void setup(void)
 {
-        snprintf(dir, sizeof dir, "/tmp/memwarden-test-restart-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
+        fx_setup();
         child = fork();
         cr_assert_geq(child, 0);
         if (child == 0) {
@@ -53,23 +37,18 @@ static void setup(void)
                 for (;;)
                         pause();
         }
-        char rel[100], buf[200];
-        mkdir_at("cg");
-        mkdir_at("cg/app.scope");
-        snprintf(buf, sizeof buf, "%d\n", (int) child);
-        put("cg/app.scope/cgroup.procs", buf);
-        put("cg/app.scope/cgroup.subtree_control", "");
-        mkdir_at("proc");
-        snprintf(rel, sizeof rel, "proc/%d", (int) child);
-        mkdir_at(rel);
+        char rel[100];
+        fx_make_cgroup("/app.scope", "100000000\n");
+        fx_putf("cg/app.scope/cgroup.procs", "%d\n", (int) child);
+        snprintf(rel, sizeof rel, "%s/proc/%d", fx_dir, (int) child);
+        cr_assert_eq(mkdir(rel, 0755), 0, "%s: %s", rel, strerror(errno));
         snprintf(rel, sizeof rel, "proc/%d/cgroup", (int) child);
-        put(rel, "0::/app.scope\n");
+        fx_put(rel, "0::/app.scope\n");
         snprintf(rel, sizeof rel, "proc/%d/status", (int) child);
-        snprintf(buf, sizeof buf, "Name:\tstubborn\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\nVmSize:\t2000 kB\n"
-                 "VmRSS:\t1000 kB\nSigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n", (int) child, (int) child);
-        put(rel, buf);
+        fx_putf(rel, "Name:\tstubborn\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\nVmSize:\t2000 kB\n"
+                     "VmRSS:\t1000 kB\nSigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n", (int) child, (int) child);
         snprintf(rel, sizeof rel, "proc/%d/statm", (int) child);
-        put(rel, "500 250 0 1 0 250 0\n");
+        fx_put(rel, "500 250 0 1 0 250 0\n");
 }
 
 static void teardown(void)
@@ -78,9 +57,7 @@ static void teardown(void)
                 kill(child, SIGKILL);
                 waitpid(child, NULL, 0);
         }
-        char cmd[100];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        (void) !system(cmd);
+        fx_teardown();
 }
 
 TestSuite(action_restart, .init = setup, .fini = teardown, .timeout = 30);
@@ -102,8 +79,8 @@ static Manager *manager_with_guard(const Policy *p, Guard **ret_guard)
         Manager *m = NULL;
         char cg[100], proc[100];
         cr_assert_eq(manager_new(&m), 0);
-        snprintf(cg, sizeof cg, "%s/cg", dir);
-        snprintf(proc, sizeof proc, "%s/proc", dir);
+        snprintf(cg, sizeof cg, "%s/cg", fx_dir);
+        snprintf(proc, sizeof proc, "%s/proc", fx_dir);
         cr_assert_eq(cgroup_root_open(cg, proc, &m->root), 0);
 
         const char *path = "/app.scope";

@@ -219,15 +219,22 @@ Test(cgroup_trim, report_parse_good)
         cr_assert_eq(t.system, 135178);
         /* Escapes decode to UTF-8 (util/json-read); the reader once turned every \u escape into '?'. */
         cr_assert_str_eq(t.comm, "a \"q\" \xc3\xa9");
-        /* Control characters spelled as escapes become '?' (comm goes to terminals and journal fields). */
-        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,"
-                                       "\"comm\":\"a\\u001b[2Jb\\n\\u007f\"}", &t), 0);
-        cr_assert_str_eq(t.comm, "a?[2Jb??");
-        /* A long name is cut to comm[] at a character boundary: 30 'x', then a 2-byte character that fits
-         * no more. */
-        cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"comm\":"
-                                       "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\u00e9\"}", &t), 0);
-        cr_assert_str_eq(t.comm, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        /* Control characters spelled as escapes become '?' (comm goes to terminals and journal fields); a
+         * long name is cut to comm[] at a character boundary (30 'x', then a 2-byte character that fits no
+         * more). */
+        static const struct {
+                const char *comm_json, *comm;
+        } names[] = {
+                { "a\\u001b[2Jb\\n\\u007f", "a?[2Jb??" },
+                { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\u00e9", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+        };
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                char buf[200];
+                snprintf(buf, sizeof buf, "{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"comm\":\"%s\"}",
+                         names[i].comm_json);
+                cr_assert_eq(trim_report_parse(buf, &t), 0, "%s", buf);
+                cr_assert_str_eq(t.comm, names[i].comm);
+        }
         /* A repeated key: the last one counts, and each is checked. */
         cr_assert_eq(trim_report_parse("{\"pid\":7,\"request\":\"info\",\"time_usec\":5,\"pid\":8}", &t), 0);
         cr_assert_eq(t.pid, 8);
