@@ -1,12 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Runs inside the test VM (bench/member-latency runs it there). N empty cgroups /sys/fs/cgroup/mwlat/cI are
-# guarded (Cgroup=/mwlat/*, SomeTrigger=100ms/1s, Ladder=alert, as in bench/scale-cost.sh; HighEvents=no drops
-# the high-event reason, but memory.events changes still step the guard, and in the run of docs/scale.md that
-# step saw the stall first in both builds: REASONS is printed per round to tell). One of them, the
-# victim, gets memory.high 40M and a hog of 56M (tests/integration/hog.py): the kernel throttles it, a memory
-# stall. Per round: the hog enters the victim (t0), the daemon's log is polled every 10 ms for the victim's
-# onset record (t1); then the hog is killed and the round waits for the relieved record and 3 s of calm.
+# guarded (Cgroup=/mwlat/*, SomeTrigger=100ms/1s, Ladder=alert, as in bench/scale-cost.sh). A hog of 56M
+# (tests/integration/hog.py) in one of them, the victim, is throttled by memory.high 40M on the PARENT
+# /mwlat: a memory stall of the victim (PSI "some" counts in it and in every ancestor) that changes no
+# memory.events of the victim (the kernel counts a "high" event in the cgroup over its limit and its
+# ancestors only). With memory.high on the victim itself (the first version of this bench) its
+# memory.events changes stepped its guard, which saw the stall before any trigger in both builds: the
+# shared trigger's path was never taken. Now the candidate notices it only through the parent's trigger
+# (the sentinel), the baseline through the victim's own. Each round prints the path from the daemon's
+# records (run with --log-level debug: the sentinel's line for the victim, REASONS of the onset) and the
+# victim's memory.events "high" before and after. Per round: the hog enters the victim (t0), the daemon's
+# log is polled every 10 ms for the victim's onset record (t1); then the hog is killed and 3 s of calm.
 # Rounds alternate between the builds (B C, C B, ...); each round starts its daemon fresh (so the victim's last
 # look is its start-up, as for any calm cgroup) and gives it 3 s after its control socket appears.
 # Prints t1 - t0 per build (p50, p90, max, all values) and the candidate/baseline ratios. A benchmark: it
@@ -42,35 +47,52 @@ echo 0 >$root/mwlat/$victim/memory.swap.max 2>/dev/null
 round() { # label build
         local label=$1 b=$2 sock=$work/mw.sock log=$work/mw-$1.log pid hog t0 t1
         rm -f $sock
-        "$b/memwardend" --log-target stderr -c $work/main.conf -p $work/pol --control-socket $sock \
+        "$b/memwardend" --log-target stderr --log-level debug -c $work/main.conf -p $work/pol --control-socket $sock \
                 >/dev/null 2>"$log" &
         pid=$!
         for _ in $(seq 1 6000); do [ -S $sock ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
         sleep 3 # calm: start-up's work done
-        echo 40M >$root/mwlat/$victim/memory.high
+        local high0; high0=$(awk '$1 == "high" {print $2}' $root/mwlat/$victim/memory.events)
+        local off; off=$(stat -c %s "$log") # the log is read from here on (debug: long since start-up)
+        echo 40M >$root/mwlat/memory.high
         t0=$(date +%s%N)
         python3 "$src/tests/integration/hog.py" 56 2 0.02 >/dev/null &
         hog=$!
         echo $hog >$root/mwlat/$victim/cgroup.procs
-        t1=$(python3 - "$log" "/mwlat/$victim" <<'P'
+        t1=$(python3 - "$log" "/mwlat/$victim" "$off" <<'P'
 import sys, time
-log, cg = sys.argv[1], sys.argv[2]
+log, cg, off = sys.argv[1], sys.argv[2], int(sys.argv[3])
 end = time.time() + 120
-while time.time() < end:
-    with open(log) as f:
-        for line in f:
+rest = ""
+with open(log) as f:
+    f.seek(off)
+    while time.time() < end:
+        lines = (rest + f.read()).split("\n")
+        rest = lines.pop()
+        for line in lines:
             if "CGROUP=%s " % cg in line and "ONSET=yes" in line:
                 print(time.time_ns()); sys.exit()
-    time.sleep(0.01)
+        time.sleep(0.01)
 print(0)
 P
 )
         kill $hog; wait $hog 2>/dev/null
-        echo max >$root/mwlat/$victim/memory.high
+        echo max >$root/mwlat/memory.high
         local ms=-1; [ "$t1" != 0 ] && ms=$(( (t1 - t0) / 1000000 ))
         echo "$ms" >>$work/lat-$label
-        echo "# $label: $ms ms ($(grep -o "CGROUP=/mwlat/$victim .*ONSET=yes" "$log" | grep -o 'REASONS=[^ ]*' | head -1))" >&2
+        local high1 reasons path
+        high1=$(awk '$1 == "high" {print $2}' $root/mwlat/$victim/memory.events)
+        reasons=$(grep -o "CGROUP=/mwlat/$victim .*ONSET=yes" "$log" | grep -o 'REASONS=[^ ]*' | head -1)
+        # daemon/sentinel.c's debug line when a member's stall is found by the parent's trigger.
+        path=$(grep -m1 -o "/mwlat/$victim: stalled ([a-z]*), seen through the PSI trigger on /mwlat: [a-z ]*" "$log")
+        if [ -n "$path" ]; then path="shared trigger: ${path#*: stalled }"
+        elif [[ $reasons == *trigger-some* ]]; then path="own trigger"
+        else path="no trigger (a sample: $reasons)"; fi
+        echo "$label $path" >>$work/path-$label
+        echo "# $label: $ms ms, $reasons, path: $path; victim's memory.events high $high0 -> $high1" >&2
         kill $pid; wait $pid 2>/dev/null
+        # bench/member-latency with MW_LOGS=DIR (tests/vm/run --out): each round's daemon log handed back.
+        [ -n "${MEMWARDEN_VM_OUT:-}" ] && cp "$log" "$MEMWARDEN_VM_OUT/$label-$(wc -l <$work/lat-$label).log"
         sleep 3
 }
 for r in $(seq 1 "$ROUNDS"); do
@@ -96,4 +118,7 @@ echo
 python3 -c 'import sys
 b50, b90, c50, c90 = map(float, sys.argv[1:])
 print("ratio candidate/baseline: p50 %.2f, p90 %.2f" % (c50 / b50, c90 / b90))' "$P50_baseline" "$P90_baseline" "$P50_candidate" "$P90_candidate" 2>/dev/null
+for l in baseline candidate; do
+        echo "paths $l: $(cut -d' ' -f2- $work/path-$l | sort | uniq -c | sed 's/^ *//' | paste -sd';')"
+done
 echo "Kernel $(uname -r), qemu TCG, $(nproc) vCPUs; baseline $base, candidate $new; $ROUNDS rounds each, alternating."

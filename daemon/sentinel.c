@@ -217,6 +217,10 @@ static void sentinel_scan(Sentinel *s, bool all, bool fired, usec_t wake_usec)
                 warm = true;
                 if (g->trigger_fd[s->kind] >= 0)
                         continue; /* its own trigger was armed before this stall: it speaks for itself */
+                /* bench/member-latency reads this line: which path noticed the stall. */
+                log_debug("%s: stalled (%s), seen through the PSI trigger on %s: %s", g->path,
+                          v == SENTINEL_FIRED ? "fired" : "warm", s->parent,
+                          v == SENTINEL_FIRED ? "stepped now" : "its own trigger armed");
                 member_heat(s, g); /* from now on its own trigger watches it, within SENTINEL_HOT_MAX */
                 if (v == SENTINEL_FIRED) {
                         /* Its own trigger would have fired: say what it would have said. */
