@@ -14,7 +14,7 @@
 #     kernel OOM-kills A (oom_kill >= 1). Guarded ([Match] Container=frag): the brake on the container's own
 #     cgroup, malloc_trim(0) injected into A, B gets its memory, A lives, oom_kill 0; the records carry
 #     CONTAINER_NAME, CONTAINER_ID, CONTAINER_IMAGE and CONTAINER_RUNTIME.
-#  b. leak (96 MiB, 4 MiB/s): alone, the kernel OOM-kills it (oom_kill >= 1) and nothing is flushed. Guarded:
+#  b. leak (96 MiB, 3 MiB/s): alone, the kernel OOM-kills it (oom_kill >= 1) and nothing is flushed. Guarded:
 #     restarted through `podman restart --time 30` (the runtime's own stop timeout) at the brake, its process
 #     flushes on SIGTERM (its own state file says so), the container runs again, oom_kill 0. A restarted
 #     leaky container idles (its state file says it flushed once): the test is not a race with a second leak.
@@ -108,18 +108,27 @@ phase_took() { info "phase $1: $(( $(date +%s) - T_PHASE )) s"; }
 
 cat >$OUT/frag.sh <<'S'
 #!/bin/bash
-# frag.sh NAME A_MIB B_MIB: python A keeps 10% of A_MIB and frees the rest into glibc's heap; then B needs B_MIB
+# frag.sh NAME A_MIB B_MIB: python A keeps 10% of A_MIB and frees the rest into glibc's heap; then B needs B_MIB,
+# 1 MiB each 0.1 s
 n=$1
 python3 /src/tests/helpers/frag.py $2 > /out/$n.a &
 apid=$!
 until grep -q ^ready /out/$n.a 2>/dev/null; do sleep 0.1; done
 echo "a $(cat /out/$n.a)" >> /out/$n.log
-python3 -c "b = b'y' * ($3 << 20); print('allocated', len(b) >> 20)" > /out/$n.b
+# B takes its memory 1 MiB at a time, 0.1 s apart (a program's allocations take time; all at once, the kernel
+# reached memory.max and OOM-killed A before the injection reached it at host load ~16)
+python3 -c "
+import time
+b = []
+for i in range($3):
+    b.append(b'y' * (1 << 20))
+    time.sleep(0.1)
+print('allocated', sum(map(len, b)) >> 20)" > /out/$n.b
 echo "b-exit $? $(cat /out/$n.b)" >> /out/$n.log
 if kill -0 $apid 2>/dev/null; then echo a-alive; else echo a-dead; fi >> /out/$n.log
 exec sleep 600 # the cgroup stays for its counters
 S
-# The leak: a worker thread leaks 4 MiB/s while the main thread waits for SIGTERM, flushes and exits. Pages are
+# The leak: a worker thread leaks 3 MiB/s while the main thread waits for SIGTERM, flushes and exits. Pages are
 # touched by a read() from /dev/zero, with the GIL released: tests/helpers/leak.py touches them in Python with
 # the GIL held, and throttled at the brake (memory.high) its handler did not run within podman's --time 10
 # (seen here: SIGKILL 10 s after the restart's SIGTERM, nothing flushed).
@@ -156,7 +165,7 @@ cat >$OUT/leak.sh <<'S'
 # leak.sh NAME: the leak, with SIGTERM (podman's, to this PID 1) passed on; once it has flushed (a restart),
 # it idles. The cgroup stays after a kernel OOM kill, for its counters.
 grep -q flushed /out/$1.state 2>/dev/null && exec sleep 600
-python3 /out/leaker.py /out/$1.state 4 &
+python3 /out/leaker.py /out/$1.state 3 &
 p=$!
 trap 'kill -TERM $p; wait $p; exit 0' TERM
 wait $p
@@ -189,11 +198,15 @@ P
 # --time 30: at host load 19 the container took 15 s to stop after its SIGTERM (flushed within 3 s, then its
 # throttled shell), and `podman restart --time 10` failed: "sending SIGKILL to container ...: container state
 # improper: stopped", exit 125, the container left stopped.
+# Brake=50% and BrakeRelief=90%: while the restart runs, memory.high goes up to 91 MiB (the default relief
+# went to 76.8 MiB from a 60% brake): at host load ~9 podman's SIGTERM came 7 s after the action, the leak
+# had passed 76.8 MiB by then, and the throttled container did not stop within --time 30 (no flush, SIGKILL).
 mw_policy 31-podman <<P
 [Match]
 Container=leaky
 [Pressure]
-Brake=60%
+Brake=50%
+BrakeRelief=90%
 SampleInterval=500ms
 [Actions]
 Ladder=restart
