@@ -47,6 +47,10 @@ echo 0 >$root/mwlat/$victim/memory.swap.max 2>/dev/null
 round() { # label build
         local label=$1 b=$2 sock=$work/mw.sock log=$work/mw-$1.log pid hog t0 t1
         rm -f $sock
+        # A fresh state directory each round: a daemon stopped mid-episode saves the victim as under pressure,
+        # and the next daemon resumed that episode (no onset record: the rounds that "missed").
+        rm -rf $work/state; mkdir $work/state
+        printf '[Daemon]\nStateDirectory=%s/state\n' $work >$work/main.conf
         "$b/memwardend" --log-target stderr --log-level debug -c $work/main.conf -p $work/pol --control-socket $sock \
                 >/dev/null 2>"$log" &
         pid=$!
