@@ -28,15 +28,23 @@ static pid_t child;
 
 static void setup(void)
 {
+        int ready[2];
+        char c;
         fx_setup();
+        cr_assert_eq(pipe(ready), 0);
         child = fork();
         cr_assert_geq(child, 0);
         if (child == 0) {
                 signal(SIGTERM, SIG_IGN);
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) !write(ready[1], "r", 1);
                 for (;;)
                         pause();
         }
+        /* Not before it ignores SIGTERM (a loaded host may run the restart first). */
+        close(ready[1]);
+        cr_assert_eq(read(ready[0], &c, 1), 1);
+        close(ready[0]);
         char rel[100];
         fx_make_cgroup("/app.scope", "100000000\n");
         fx_putf("cg/app.scope/cgroup.procs", "%d\n", (int) child);
