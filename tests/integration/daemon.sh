@@ -55,11 +55,15 @@ mw_start() {
         [ "$MW_PID" -gt 0 ] || fail "memwardend has no main PID"
 }
 
-mw_journal_json() {
-        journalctl --since "$MW_T0" -o json --no-pager "MESSAGE_ID=$1" 2>/dev/null
+mw_journal_json() { # MESSAGE_ID...: one word or several in one argument (journalctl ORs matches of one field)
+        local id m=()
+        for id in $1; do m+=("MESSAGE_ID=$id"); done
+        journalctl --since "$MW_T0" -o json --no-pager "${m[@]}" 2>/dev/null
 }
 
-# mw_wait_record TIMEOUT MESSAGE_ID PYEXPR: PYEXPR sees the record as dict r (string values).
+# mw_wait_record TIMEOUT MESSAGE_ID PYEXPR: PYEXPR sees the record as dict r (string values); the first
+# match in journal order. MESSAGE_ID may be several ids in one word list ("$MW_PRESSURE $MW_ACTION": a rung
+# behind an alert acts with the onset record, a later one in an action record).
 # python3 judges the records only when they changed since its last look: its start costs ~2 s of a vCPU
 # under TCG, which a poll every 0.5 s took from the workload under test.
 mw_wait_record() {

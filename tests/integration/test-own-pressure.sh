@@ -110,7 +110,7 @@ guarded_run() { # TAG: start the guarded unit, wait for memwardend's kill record
         local cg
         cg=$(unit_cgroup mw-own-guarded.service)
         local want='r.get("UNIT") == "mw-own-guarded.service" and r.get("ACTION") == "kill"'
-        MW_T0=$since mw_wait_record 120 "$MW_ACTION" "$want" || MW_T0=$since mw_wait_record 1 "$MW_PRESSURE" "$want" ||
+        MW_T0=$since mw_wait_record 120 "$MW_PRESSURE $MW_ACTION" "$want" ||
                 { mw_dump_journal; fail "$1: no kill record for the guarded unit within 120 s"; }
         assert_eq "$(mw_field RESULT)" ok "$1: memwardend killed the guarded unit (RESULT=ok)"
         assert_eq "$(mw_field KILL_TARGET)" cgroup "$1: through cgroup.kill"

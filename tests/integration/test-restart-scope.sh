@@ -58,8 +58,7 @@ start_scope() {
         unit_cgroup $1.scope
 }
 restart_record() { # UNIT
-        mw_wait_record 80 "$MW_ACTION" "r.get('UNIT') == '$1' and r.get('ACTION') == 'restart'" ||
-                mw_wait_record 1 "$MW_PRESSURE" "r.get('UNIT') == '$1' and r.get('ACTION') == 'restart'" ||
+        mw_wait_record 80 "$MW_PRESSURE $MW_ACTION" "r.get('UNIT') == '$1' and r.get('ACTION') == 'restart'" ||
                 { mw_dump_journal 40; fail "no ACTION=restart record for $1 within 80 s"; }
 }
 no_kernel_kill() { # CGROUP WHAT
