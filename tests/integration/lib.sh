@@ -69,6 +69,16 @@ unit_cgroup() {
 # cg_event CGROUP_DIR KEY [FILE]: a counter from memory.events (or FILE).
 cg_event() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "" }' "$1/${3:-memory.events}" 2>/dev/null; }
 
+# wait_system_bus [TIMEOUT]: until systemd is on the system bus (dbus.service up and systemd connected to
+# it). Under TCG beside another VM, dbus.service has started as late as 90 s after boot, and a call to
+# systemd over D-Bus before that waits for a bus activation that times out (seen once in CI: podman's crun
+# "Failed to activate service 'org.freedesktop.systemd1': timed out", the container not started).
+wait_system_bus() {
+        local t=${1:-150}
+        wait_for "$t" sh -c 'busctl --acquired --no-legend list 2>/dev/null | grep -q "^org\.freedesktop\.systemd1 "' ||
+                fail "systemd is not on the system bus $t s into the test (dbus.service: $(systemctl is-active dbus.service))"
+}
+
 # cg_oom_kills CGROUP_DIR: the kernel's OOM kills of tasks in the cgroup or below it: memory.events oom_kill
 # while the cgroup exists; once it is gone (a scope or service whose last process died is removed, and an
 # unreadable file must not read as 0), the kernel log's oom-kill lines of this boot whose task_memcg= is it

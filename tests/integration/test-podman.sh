@@ -39,6 +39,7 @@ printf '%s=no\n' MemoryDenyWriteExecute RestrictNamespaces RestrictRealtime Rest
         ProtectKernelTunables ProtectKernelModules ProtectKernelLogs ProtectClock ProtectHostname PrivateDevices \
         >>/etc/systemd/system/memwardend.service.d/inject.conf
 mw_install
+wait_system_bus # podman (crun, conmon) talks to systemd over D-Bus (cgroup manager systemd)
 echo -e "[Daemon]\nLogLevel=debug" >/etc/memwarden/memwarden.conf # the guest journal shows the guard's timing
 
 # --------------------------------------------------------------------------------------------------------
