@@ -77,13 +77,7 @@ for k, v in json.load(open("/tmp/mw-record.json")).items():
         print("R[%s]=%s" % (k, shlex.quote(v if isinstance(v, str) else json.dumps(v))))')"
 }
 rec_wait() { mw_wait_record "$@" && rec_load; } # TIMEOUT ID PYEXPR
-rec_wait_act() { # TIMEOUT PYEXPR: the onset record (MW_PRESSURE) or a later one (MW_ACTION) that matches
-        local end=$(( $(date +%s) + $1 ))
-        until rec_wait 0 "$MW_PRESSURE" "$2" || rec_wait 0 "$MW_ACTION" "$2"; do
-                [ "$(date +%s)" -lt "$end" ] || return 1
-                sleep 1
-        done
-}
+rec_wait_act() { rec_wait "$1" "$MW_PRESSURE $MW_ACTION" "$2"; } # TIMEOUT PYEXPR: the onset record or a later one
 prun() { # NAME MEMORY [PODMAN-OPTIONS...] -- CMD...: a container of the tiny image; /out is $OUT, /src the tree
         local name=$1 mem=$2 opts=(); shift 2
         while [ "$1" != -- ]; do opts+=("$1"); shift; done
