@@ -217,12 +217,24 @@ static int on_set_memory_high_reply(sd_bus_message *reply, void *userdata, sd_bu
 
 /* Writes value to memory.high, through systemd when via_dbus (and connected), else to cgroupfs; the outcome
  * and the record come from brake_call_done(), now or when systemd answers. c is taken. Returns 0 when the
- * call is on its way or succeeded, -errno when it failed now (recorded). */
+ * call is on its way or succeeded, -errno when it failed now (recorded).
+ * Through systemd, cgroupfs is written first all the same: the kernel holds the value from now on, not from
+ * when PID 1 gets to the call. Seen in the project's CI (Debian's 6.1 kernel under TCG): systemd answered
+ * SetUnitProperties only at the call's 25 s timeout, memory.high stayed "max" meanwhile, and a grower ran
+ * from the brake's level through memory.max into the kernel OOM killer before memwardend was woken.
+ * systemd is still told (its MemoryHigh= must agree, or its next realisation of the cgroup would undo the
+ * value), and one connection keeps the calls in order: a late set is followed by the later restore. */
 static int brake_call(BrakeCall *c, bool via_dbus)
 {
         Manager *m = c->manager;
         int r;
 
+        if (via_dbus && m->bus) {
+                r = cgroup_write_high(c->cgfd, c->value);
+                if (r < 0 && !ERRNO_IS_GONE(r))
+                        log_debug_errno(r, "%s: cannot write memory.high ahead of systemd: %m, systemd will",
+                                        c->path);
+        }
         if (via_dbus && m->bus && !m->exiting) {
                 r = bus_set_memory_high_async(m->bus, &c->slot, c->unit, c->value, on_set_memory_high_reply, c);
                 if (r >= 0) {

@@ -13,8 +13,9 @@
  * would), 2^64-1 when there is none or it is "max"; logged as "Get UNIT MemoryHigh".
  * Every call is one line in DIR/systemd.log ("SetUnitProperties UNIT MemoryHigh=V", "RestartUnit UNIT MODE"),
  * written when the call arrives; "ready" once the name is owned. With FAKE_SYSTEMD_DELAY_MS=N each reply
- * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes. With
- * FAKE_SYSTEMD_REFUSE=UNIT, SetUnitProperties for UNIT fails (org.freedesktop.systemd1.NoSuchUnit) and
+ * is sent N ms after the call arrived (a busy PID 1), with "reply METHOD UNIT" logged when it goes; with
+ * FAKE_SYSTEMD_LATE=1 as well, SetUnitProperties also writes its MemoryHigh only then (a PID 1 that gets to
+ * the call late: real systemd writes memory.high and answers in one go). With FAKE_SYSTEMD_REFUSE=UNIT, SetUnitProperties for UNIT fails (org.freedesktop.systemd1.NoSuchUnit) and
  * changes nothing. */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,10 +66,27 @@ typedef struct Pending {
         sd_bus_message *call;
         char what[300];
         bool job, refuse;
+        char unit[256], high[32]; /* a MemoryHigh to write with the reply (FAKE_SYSTEMD_LATE) */
 } Pending;
+
+/* MemoryHigh=val for unit: its runtime value, and memory.high of its cgroup when that exists. */
+static void write_memory_high(const char *unit, const char *val)
+{
+        char p[512];
+        snprintf(p, sizeof p, "%s/runtime/%s.MemoryHigh", dir, unit);
+        write_file(p, val);
+        snprintf(p, sizeof p, "%s/cg/system.slice/%s", dir, unit);
+        struct stat st;
+        if (stat(p, &st) == 0) {
+                strcat(p, "/memory.high");
+                write_file(p, val);
+        }
+}
 
 static int send_reply(Pending *p)
 {
+        if (p->high[0])
+                write_memory_high(p->unit, p->high);
         int r = p->refuse ? sd_bus_reply_method_errorf(p->call, "org.freedesktop.systemd1.NoSuchUnit",
                                                        "Unit %s not loaded.", p->what) :
                 p->job    ? sd_bus_reply_method_return(p->call, "o", "/org/freedesktop/systemd1/job/1") :
@@ -87,7 +105,9 @@ static int on_delay(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static int reply(sd_bus_message *m, const char *what, bool job, bool refuse)
+/* late_unit, late_high: a MemoryHigh to write when the reply goes (NULL: none). */
+static int reply(sd_bus_message *m, const char *what, bool job, bool refuse, const char *late_unit,
+                 const char *late_high)
 {
         Pending *p = calloc(1, sizeof *p);
         if (!p)
@@ -96,6 +116,10 @@ static int reply(sd_bus_message *m, const char *what, bool job, bool refuse)
         p->job = job;
         p->refuse = refuse;
         snprintf(p->what, sizeof p->what, "%s", what);
+        if (late_unit && late_high) {
+                snprintf(p->unit, sizeof p->unit, "%s", late_unit);
+                snprintf(p->high, sizeof p->high, "%s", late_high);
+        }
         if (delay_usec == 0)
                 return send_reply(p);
         int r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, delay_usec, 1000, on_delay, p);
@@ -112,6 +136,9 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
                 return r;
         const char *refused = getenv("FAKE_SYSTEMD_REFUSE");
         bool refuse = refused && strcmp(refused, unit) == 0;
+        const char *late_env = getenv("FAKE_SYSTEMD_LATE");
+        bool late = delay_usec > 0 && late_env && strcmp(late_env, "1") == 0;
+        char late_high[32] = "";
         if ((r = sd_bus_message_enter_container(m, 'a', "(sv)")) < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
@@ -131,19 +158,15 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
                                         return r;
                                 continue;
                         }
-                        char val[32], p[512];
+                        char val[32];
                         if (v == UINT64_MAX)
                                 snprintf(val, sizeof val, "max");
                         else
                                 snprintf(val, sizeof val, "%" PRIu64, v);
-                        snprintf(p, sizeof p, "%s/runtime/%s.MemoryHigh", dir, unit);
-                        write_file(p, val);
-                        snprintf(p, sizeof p, "%s/cg/system.slice/%s", dir, unit);
-                        struct stat st;
-                        if (stat(p, &st) == 0) {
-                                strcat(p, "/memory.high");
-                                write_file(p, val);
-                        }
+                        if (late)
+                                snprintf(late_high, sizeof late_high, "%s", val);
+                        else
+                                write_memory_high(unit, val);
                         log_line("SetUnitProperties %s MemoryHigh=%s", unit, val);
                 }
                 if ((r = sd_bus_message_exit_container(m)) < 0)
@@ -153,7 +176,7 @@ static int set_unit_properties(sd_bus_message *m, void *userdata, sd_bus_error *
                 return r;
         char what[300];
         snprintf(what, sizeof what, "SetUnitProperties %s", unit);
-        return reply(m, what, false, refuse);
+        return reply(m, what, false, refuse, unit, late_high[0] ? late_high : NULL);
 }
 
 static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -165,7 +188,7 @@ static int restart_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         log_line("RestartUnit %s %s", unit, mode);
         char what[300];
         snprintf(what, sizeof what, "RestartUnit %s", unit);
-        return reply(m, what, true, false);
+        return reply(m, what, true, false, NULL, NULL);
 }
 
 static int get_memory_high(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -13,6 +13,7 @@ static pid_t bus_pid, systemd_pid;
 static char bus_address[200];
 
 static const char *refuse_unit; /* FAKE_SYSTEMD_REFUSE for the next bus_start() */
+static bool late_writes;         /* FAKE_SYSTEMD_LATE=1 for the next bus_start() */
 
 static pid_t spawn(char *const argv[], const char *log, const char *delay_ms)
 {
@@ -28,6 +29,8 @@ static pid_t spawn(char *const argv[], const char *log, const char *delay_ms)
                         setenv("FAKE_SYSTEMD_DELAY_MS", delay_ms, 1);
                 if (refuse_unit)
                         setenv("FAKE_SYSTEMD_REFUSE", refuse_unit, 1);
+                if (late_writes)
+                        setenv("FAKE_SYSTEMD_LATE", "1", 1);
                 execv(argv[0], argv);
                 _exit(127);
         }
@@ -343,6 +346,32 @@ Test(units, a_slow_systemd_does_not_stall_the_loop)
         /* Restored at stop (synchronously: the loop is over), through systemd. */
         fx_stop();
         cr_assert_str_eq(fx_slurp("runtime/new-a.service.MemoryHigh"), "max", "%s", fx_slurp("daemon.log"));
+}
+
+/* The brake holds from the moment it is set, not from systemd's answer. Seen in the project's CI (Debian's 6.1
+ * kernel under TCG): systemd answered SetUnitProperties(MemoryHigh=) only at the call's 25 s timeout, the
+ * unit's memory.high stayed "max" meanwhile, and a grower went from the brake's level through memory.max
+ * into the kernel OOM killer before memwardend was woken. cgroupfs is written at once, systemd told after. */
+Test(units, the_brake_holds_before_systemd_answers)
+{
+        late_writes = true; /* the busy PID 1 writes memory.high only as it answers, as systemd does */
+        bus_start("3000");
+        late_writes = false;
+        fx_start(&(FxRun) { .policy = POLICY_NEW, .bus_address = bus_address });
+        new_unit();
+        cr_assert(wait_count("systemd.log", "SetUnitProperties new-a.service MemoryHigh=" BRAKE, 1, 3000),
+                  "no brake call: %s", fx_slurp("daemon.log"));
+        cr_assert_null(strstr(fx_slurp("systemd.log"), "reply SetUnitProperties new-a.service"),
+                       "systemd answered already: the test needs a slow one: %s", fx_slurp("systemd.log"));
+        cr_assert_str_eq(fx_slurp("cg/system.slice/new-a.service/memory.high"), BRAKE,
+                         "memory.high while systemd has not answered the brake call: %s", fx_slurp("daemon.log"));
+        /* systemd is still told, and its answer is the record. */
+        char *log = fx_wait_log("BRAKE_VIA=systemd", 5000);
+        cr_assert_not_null(log, "no brake record after systemd's answer: %s", fx_slurp("daemon.log"));
+        cr_assert_str_eq(fx_slurp("runtime/new-a.service.MemoryHigh"), BRAKE, "%s", fx_slurp("systemd.log"));
+        fx_stop();
+        cr_assert_str_eq(fx_slurp("runtime/new-a.service.MemoryHigh"), "max", "%s", fx_slurp("daemon.log"));
+        cr_assert_str_eq(fx_slurp("cg/system.slice/new-a.service/memory.high"), "max");
 }
 
 Test(units, stop_while_the_brake_call_is_in_flight_leaves_no_brake)
