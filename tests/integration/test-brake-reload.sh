@@ -49,7 +49,7 @@ P
 mw_start
 dbus_pid=$(systemctl show -P MainPID dbus.service)
 [ "${dbus_pid:-0}" -gt 0 ] || fail "no dbus-daemon to stop"
-trap 'kill -CONT $dbus_pid 2>/dev/null' EXIT
+trap 'kill -CONT $dbus_pid 2>/dev/null; _cleanup' EXIT # lib.sh's _cleanup stays the last step
 kill -STOP "$dbus_pid"
 track_unit mw-brake2.service
 # systemd-run as root talks to systemd on its private socket: no dbus-daemon needed.
