@@ -22,6 +22,8 @@ cg=$(unit_cgroup mw-crash.service)
 mw_start
 wait_for 10 sh -c "[ \"\$(cat $cg/memory.high)\" = 94371840 ]" || { mw_dump_journal; fail "no brake"; }
 pass "brake set (memory.high $(cat $cg/memory.high), MemoryHigh=$(systemctl show -P MemoryHigh mw-crash.service))"
+# The state is saved once the loop is idle, and memory.high is written before systemd answers.
+wait_for 10 grep -q "brake=94371840 original=max via=systemd" /run/memwarden/state
 assert_contains "$(cat /run/memwarden/state)" "brake=94371840 original=max via=systemd" "the brake is in the saved state"
 
 # No restart this time, so that the state between the two instances can be seen.

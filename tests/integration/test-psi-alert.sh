@@ -36,6 +36,8 @@ cg=$(unit_cgroup $unit)
 wait_for 10 sh -c "[ \"\$(cat $cg/memory.high)\" != max ]" || fail "brake not set: memory.high=$(cat $cg/memory.high)"
 high=$(cat "$cg/memory.high")
 assert_eq "$high" $((64 * 1024 * 1024 * 3 / 4)) "brake: memory.high = 75% of memory.max"
+# cgroupfs first, systemd told after (daemon/brake.c): its MemoryHigh= follows when it answers.
+wait_for 10 sh -c "[ \"\$(systemctl show -P MemoryHigh $unit)\" = $high ]"
 assert_eq "$(systemctl show -P MemoryHigh $unit)" "$high" "brake set through systemd (unit property)"
 
 mw_wait_record 60 "$MW_PRESSURE" 'r.get("UNIT") == "mw-hog.service" and "trigger-some" in r.get("REASONS","")' ||

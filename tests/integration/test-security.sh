@@ -65,6 +65,8 @@ info "memwardend RSS while calm: $(awk '/^VmRSS/ {print $2, $3}' /proc/$MW_PID/s
 pass "the hardened daemon guards a unit"
 cg=$(unit_cgroup mw-sec.service)
 wait_for 10 sh -c "[ \"\$(cat $cg/memory.high)\" != max ]" || fail "no brake on mw-sec.service"
+# cgroupfs first, systemd told after (daemon/brake.c): its MemoryHigh= follows when it answers.
+wait_for 10 sh -c "[ \"\$(systemctl show -P MemoryHigh mw-sec.service)\" = \"\$(cat $cg/memory.high)\" ]"
 assert_eq "$(systemctl show -P MemoryHigh mw-sec.service)" "$(cat "$cg/memory.high")" "brake set through systemd"
 wait_for 10 sh -c "[ \"\$(cat /sys/fs/cgroup/mw-sec-raw/memory.high)\" != max ]" || { mw_dump_journal; fail "no cgroupfs brake"; }
 assert_eq "$(cat /sys/fs/cgroup/mw-sec-raw/memory.high)" 94371840 "brake written to cgroupfs under ProtectKernelTunables=yes"
