@@ -215,26 +215,23 @@ static int on_set_memory_high_reply(sd_bus_message *reply, void *userdata, sd_bu
         return 0;
 }
 
-/* Writes value to memory.high, through systemd when via_dbus (and connected), else to cgroupfs; the outcome
+/* Writes value to memory.high in cgroupfs, then through systemd when via_dbus (and connected); the outcome
  * and the record come from brake_call_done(), now or when systemd answers. c is taken. Returns 0 when the
  * call is on its way or succeeded, -errno when it failed now (recorded).
- * Through systemd, cgroupfs is written first all the same: the kernel holds the value from now on, not from
- * when PID 1 gets to the call. Seen in the project's CI (Debian's 6.1 kernel under TCG): systemd answered
+ * cgroupfs goes first even for systemd's units: the kernel holds the value from now on, not from when PID 1
+ * gets to the call. Seen in the project's CI (Debian's 6.1 kernel under TCG): systemd answered
  * SetUnitProperties only at the call's 25 s timeout, memory.high stayed "max" meanwhile, and a grower ran
  * from the brake's level through memory.max into the kernel OOM killer before memwardend was woken.
  * systemd is still told (its MemoryHigh= must agree, or its next realisation of the cgroup would undo the
- * value), and one connection keeps the calls in order: a late set is followed by the later restore. */
+ * value), and one connection keeps the calls in order: a late set is followed by the later restore. When
+ * systemd cannot be called, that one write is the outcome. */
 static int brake_call(BrakeCall *c, bool via_dbus)
 {
         Manager *m = c->manager;
-        int r;
+        int w = cgroup_write_high(c->cgfd, c->value), r;
+        if (w < 0 && !ERRNO_IS_GONE(w) && via_dbus && m->bus)
+                log_debug_errno(w, "%s: cannot write memory.high ahead of systemd: %m, systemd will", c->path);
 
-        if (via_dbus && m->bus) {
-                r = cgroup_write_high(c->cgfd, c->value);
-                if (r < 0 && !ERRNO_IS_GONE(r))
-                        log_debug_errno(r, "%s: cannot write memory.high ahead of systemd: %m, systemd will",
-                                        c->path);
-        }
         if (via_dbus && m->bus && !m->exiting) {
                 r = bus_set_memory_high_async(m->bus, &c->slot, c->unit, c->value, on_set_memory_high_reply, c);
                 if (r >= 0) {
@@ -244,7 +241,7 @@ static int brake_call(BrakeCall *c, bool via_dbus)
                         m->brake_calls = c;
                         return 0;
                 }
-                log_debug_errno(r, "%s: cannot call systemd: %m, writing cgroupfs", c->path);
+                log_debug_errno(r, "%s: cannot call systemd: %m, cgroupfs only", c->path);
         } else if (via_dbus && m->bus) {
                 r = bus_set_memory_high(m->bus, c->unit, c->value);
                 if (r >= 0) {
@@ -253,10 +250,9 @@ static int brake_call(BrakeCall *c, bool via_dbus)
                         return 0;
                 }
         }
-        r = cgroup_write_high(c->cgfd, c->value);
-        brake_call_done(c, r, /* via_dbus= */ false);
+        brake_call_done(c, w, /* via_dbus= */ false);
         brake_call_free(c);
-        return r < 0 ? r : 0;
+        return w < 0 ? w : 0;
 }
 
 static BrakeCall *brake_call_new(Guard *g, BrakeOp op, uint64_t value)
